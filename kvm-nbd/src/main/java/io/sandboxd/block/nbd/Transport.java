@@ -1,0 +1,20 @@
+package io.sandboxd.block.nbd;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+
+/** The byte stream a connection runs over: a blocking socket in production, a scripted stream in tests. */
+public interface Transport extends AutoCloseable {
+    /** Reads at least one byte into {@code dst} (blocking); -1 at end of stream. */
+    int read(ByteBuffer dst) throws IOException;
+
+    /** Writes all of {@code src}. */
+    void write(ByteBuffer src) throws IOException;
+
+    /** Sends {@code length} bytes of {@code file} from {@code position}; the range lies within the file. */
+    void sendFile(FileChannel file, long position, long length) throws IOException;
+
+    @Override
+    void close() throws IOException;
+}
