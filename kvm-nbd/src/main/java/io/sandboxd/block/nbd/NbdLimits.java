@@ -11,7 +11,7 @@ package io.sandboxd.block.nbd;
  * @param writeChunk     WRITE payloads are streamed to the device in chunks of this size
  */
 public record NbdLimits(int maxPayload, int maxConnections, int maxOptionData, int maxOptions, int writeChunk) {
-    public static final NbdLimits DEFAULT = new NbdLimits(32 << 20, 256, 16 << 10, 1024, 1 << 20);
+    public static final NbdLimits DEFAULT = new NbdLimits(32 << 20, 64, 16 << 10, 1024, 1 << 20);
 
     public NbdLimits {
         if (maxPayload < 4096 || maxConnections < 1 || maxOptionData < 4096 + 64 || maxOptions < 1

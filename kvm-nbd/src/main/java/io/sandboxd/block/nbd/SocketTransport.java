@@ -1,12 +1,10 @@
 package io.sandboxd.block.nbd;
 
-import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.channels.SocketChannel;
 
-/** A blocking {@link SocketChannel}; large file reads go out with {@code sendfile} (FileChannel.transferTo). */
+/** A blocking {@link SocketChannel}. */
 final class SocketTransport implements Transport {
     private final SocketChannel ch;
 
@@ -23,20 +21,6 @@ final class SocketTransport implements Transport {
     public void write(ByteBuffer src) throws IOException {
         while (src.hasRemaining()) {
             ch.write(src);
-        }
-    }
-
-    @Override
-    public void sendFile(FileChannel file, long position, long length) throws IOException {
-        long pos = position;
-        long left = length;
-        while (left > 0) {
-            long n = file.transferTo(pos, left, ch);
-            if (n <= 0) {
-                throw new EOFException("sendfile made no progress at " + pos + " (file shrank?)");
-            }
-            pos += n;
-            left -= n;
         }
     }
 

@@ -2,7 +2,6 @@ package io.sandboxd.block.nbd;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 
 /** The byte stream a connection runs over: a blocking socket in production, a scripted stream in tests. */
 public interface Transport extends AutoCloseable {
@@ -11,9 +10,6 @@ public interface Transport extends AutoCloseable {
 
     /** Writes all of {@code src}. */
     void write(ByteBuffer src) throws IOException;
-
-    /** Sends {@code length} bytes of {@code file} from {@code position}; the range lies within the file. */
-    void sendFile(FileChannel file, long position, long length) throws IOException;
 
     @Override
     void close() throws IOException;
