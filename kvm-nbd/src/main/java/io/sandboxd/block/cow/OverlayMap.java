@@ -64,7 +64,12 @@ final class OverlayMap implements AutoCloseable {
             crc.update(h.array(), 0, HEADER_BYTES);
             h.putInt((int) crc.getValue()).flip();
             writeFully(ch, h, 0);
-            ch.truncate(BITMAP_OFFSET + (long) pages * BlockStates.PAGE_BYTES);
+            // The bitmap is written out as zeros (all BASE) rather than left as a hole: the size is then right for
+            // open(), and later in-place page rewrites never need to allocate.
+            ByteBuffer zeros = ByteBuffer.allocate(BlockStates.PAGE_BYTES);
+            for (int p = 0; p < pages; p++) {
+                writeFully(ch, zeros.clear(), BITMAP_OFFSET + (long) p * BlockStates.PAGE_BYTES);
+            }
             ch.force(true);
             return new OverlayMap(path, ch, id);
         } catch (IOException | RuntimeException e) {
