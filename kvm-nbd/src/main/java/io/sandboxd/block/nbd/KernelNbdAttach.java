@@ -207,7 +207,8 @@ public final class KernelNbdAttach implements AutoCloseable {
         int fd = Netlink.socket(Netlink.AF_NETLINK, Netlink.SOCK_RAW | Netlink.SOCK_CLOEXEC, Netlink.NETLINK_GENERIC);
         try (Arena a = Arena.ofConfined()) {
             Netlink.bindNetlink(fd);
-            Netlink.sendToKernel(fd, m.finish());
+            MemorySegment request = m.finish();
+            Netlink.sendToKernel(fd, request);
             MemorySegment buf = a.allocate(64 << 10, 8);
             while (true) {
                 long n = Netlink.recv(fd, buf);
