@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Our NBD server against `nbdkit file`: same image, same client (fio's nbd engine), same run; prints a table.
-# Needs: apt-get install -y fio nbdkit libnbd-bin. Usage: bench/run-nbd.sh [--size-mib 1024] [--seconds 5] [--rounds 3]
+# Needs: apt-get install -y fio nbdkit libnbd-bin. Usage: bench/run-nbd.sh [--size-mib 1024] [--seconds 4] [--rounds 5]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}"
