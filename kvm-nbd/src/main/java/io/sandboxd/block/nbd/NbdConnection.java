@@ -13,33 +13,40 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
+import java.util.concurrent.ArrayBlockingQueue;
 
 /**
- * One client connection: the fixed newstyle handshake, then transmission with simple replies, all on the calling
- * (platform) thread.
+ * One client connection: the fixed newstyle handshake, then transmission with simple replies.
  *
- * <p>Why one blocking thread per connection doing the I/O itself, rather than Netty with a worker pool: every
- * request here is a file operation that may block, so an event loop would have to hand each one to another thread
- * and back (a futex wake and a context switch per request, which is what nbdkit pays with its reader thread and
- * worker pool). Here the thread that decodes a request performs it and appends the reply to an output buffer;
- * replies are only written when the input runs dry, so a burst of pipelined requests costs one {@code read} and
- * one {@code write} system call in all plus one {@code pread}/{@code pwrite} each. Read data is copied into the
- * output buffer with {@code pread} and leaves with the reply header in one {@code write}: measured here against
- * {@code sendfile} of the file run after a separate header write, the copy was 1.5-2x faster for 1 MiB and 4 MiB
- * reads over loopback (fewer, larger segments; no header-only packet). Connections are capped
- * ({@link NbdLimits#maxConnections}), so threads are bounded.
+ * <p>Threads, and why not Netty: every request is a file operation that may block (page cache misses, dirty-page
+ * throttling, fdatasync), so an event loop would hand each request to a pool and back anyway. Here the calling
+ * platform thread is the reader: it decodes requests and reads WRITE payloads straight into a pooled buffer, and
+ * a small fixed set of worker threads per connection ({@link NbdLimits#workers}) perform them and answer. Replies
+ * of small requests are appended to one output buffer and written when nothing else is in flight or the reader is
+ * waiting for input, so a burst of pipelined 4 KiB requests costs one {@code read} and one {@code write} in all plus
+ * one {@code pread}/{@code pwrite} each; a 1 MiB read reply leaves from the worker's buffer in one {@code write}
+ * with its header. Several workers keep a connection busy while one of them waits on the disk or on writeback
+ * throttling (measured: one thread per connection lost to nbdkit's worker pool on sequential reads and random
+ * writes on this shared 2-core machine). Read data is copied with {@code pread} rather than sent with
+ * {@code sendfile}: with a separate header write, sendfile measured about half the throughput for 1 MiB reads here.
  *
- * <p>Memory per connection is bounded: {@link #IN_BYTES} of input, {@link #OUT_BYTES} of output, and one write
- * chunk ({@link NbdLimits#writeChunk}) allocated on the first WRITE. No request length makes it allocate more.
+ * <p>Memory per connection is bounded whatever the client sends: {@link #IN_BYTES} of input, {@link #OUT_BYTES} of
+ * output, and {@code workers + 1} buffers of at most 1 MiB; larger requests (up to {@link NbdLimits#maxPayload})
+ * are streamed by the reader in chunks once the workers are idle. Connections are capped
+ * ({@link NbdLimits#maxConnections}), so threads are bounded too.
  *
  * <p>Hostile input: every offset/length is checked against the export with overflow-safe arithmetic before the
- * device sees it; a bad magic or an oversized option is a hard disconnect; everything else gets an error reply.
+ * device sees it; a bad magic or an oversized option is a hard disconnect; everything else gets an error reply, and
+ * a refused WRITE's payload is read and dropped so the stream stays in step.
  */
 public final class NbdConnection implements Runnable {
     private static final System.Logger LOG = System.getLogger(NbdConnection.class.getName());
     static final int IN_BYTES = 64 << 10;
-    /** Room for a 1 MiB read reply and its header in one write (measured: 2x the throughput of 256 KiB pieces). */
-    static final int OUT_BYTES = (1 << 20) + (4 << 10);
+    static final int OUT_BYTES = 256 << 10;
+    /** Payload size a worker buffer holds: larger requests are streamed by the reader with no worker running. */
+    static final int TASK_BYTES = 1 << 20;
+    /** Read replies up to this size are batched in {@link #out}; larger ones leave from the worker's buffer. */
+    static final int COPY_LIMIT = 64 << 10;
     static final int PREFERRED_BLOCK = 4096;
 
     private final Transport transport;
@@ -48,7 +55,14 @@ public final class NbdConnection implements Runnable {
     private final ByteBuffer in = ByteBuffer.allocateDirect(IN_BYTES).flip();
     private final ByteBuffer out = ByteBuffer.allocateDirect(OUT_BYTES);
     private final SendSink sendSink = new SendSink();
-    private ByteBuffer chunk;
+    /** Guards {@link #out}, the transport's write side, {@link #inFlight} and {@link #workerFailure}. */
+    private final Object sendLock = new Object();
+    private ArrayBlockingQueue<ByteBuffer> buffers;
+    private ArrayBlockingQueue<Task> tasks;
+    private Thread[] workerThreads;
+    private int inFlight;
+    private IOException workerFailure;
+    private volatile boolean readerWaiting;
     private long bytesFlushed;
 
     public NbdConnection(Transport transport, Map<String, Export> exports, NbdLimits limits) {
@@ -67,6 +81,8 @@ public final class NbdConnection implements Runnable {
             if (export != null) {
                 transmission(export);
             }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         } catch (EOFException e) {
             LOG.log(System.Logger.Level.DEBUG, "nbd client went away: {0}", e.getMessage());
         } catch (NbdProtocolException e) {
@@ -76,6 +92,9 @@ public final class NbdConnection implements Runnable {
         } catch (RuntimeException e) {
             // A bug must cost this connection, never the server.
             LOG.log(System.Logger.Level.WARNING, "nbd connection failed unexpectedly", e);
+        } finally {
+            // The transport is closed by now (try-with-resources), so a worker blocked writing has failed out.
+            stopWorkers();
         }
     }
 
@@ -203,53 +222,266 @@ public final class NbdConnection implements Runnable {
 
     // ---- transmission ------------------------------------------------------------------------------------------
 
-    private void transmission(Export export) throws IOException, NbdProtocolException {
+    /**
+     * A request handed to a worker with its buffer (payload in for WRITE, data out for READ); {@code error} is -1
+     * to perform it, or the NBD error to answer with (requests refused by validation still queue, so that replies
+     * leave in request order when there is one worker).
+     */
+    private record Task(Request request, ByteBuffer buffer, int error) {
+    }
+
+    private static final Task STOP = new Task(null, null, 0);
+
+    private void transmission(Export export) throws IOException, NbdProtocolException, InterruptedException {
         BlockDevice dev = export.device();
         long size = dev.size();
         boolean readOnly = dev.readOnly();
+        int taskBytes = Math.min(limits.maxPayload(), TASK_BYTES);
+        buffers = new ArrayBlockingQueue<>(limits.workers() + 1);
+        for (int i = 0; i < limits.workers() + 1; i++) {
+            buffers.add(ByteBuffer.allocateDirect(ReplyEncoder.SIMPLE_REPLY_BYTES + taskBytes));
+        }
+        tasks = new ArrayBlockingQueue<>(limits.workers() + 1);
+        workerThreads = new Thread[limits.workers()];
+        for (int i = 0; i < workerThreads.length; i++) {
+            workerThreads[i] = Thread.ofPlatform().name(Thread.currentThread().getName() + "-worker-" + i).daemon()
+                    .start(() -> work(dev));
+        }
         while (true) {
             Request next;
-            while ((next = RequestDecoder.decode(in)) == null) {
-                fill();
+            try {
+                while ((next = RequestDecoder.decode(in)) == null) {
+                    fill();
+                }
+            } catch (EOFException e) {
+                // The client stopped sending (half-close or gone): answer what it already asked, then hang up.
+                drain();
+                synchronized (sendLock) {
+                    flushOut();
+                }
+                throw e;
             }
             Request r = next;
             int flags = r.flags();
-            boolean fua = (flags & NbdProtocol.CMD_FLAG_FUA) != 0;
+            long length = r.length();
             switch (r.type()) {
-                case NbdProtocol.CMD_READ -> read(dev, r, size);
-                case NbdProtocol.CMD_WRITE -> write(dev, r, size, readOnly);
-                case NbdProtocol.CMD_FLUSH -> reply(flagsOk(flags, 0) ? run(dev::flush) : NbdProtocol.EINVAL, r);
-                case NbdProtocol.CMD_TRIM -> {
+                case NbdProtocol.CMD_READ -> {
+                    int err = !flagsOk(flags, 0) ? NbdProtocol.EINVAL
+                            : length > limits.maxPayload() ? NbdProtocol.EINVAL
+                            : !inBounds(r, size) ? NbdProtocol.EINVAL : 0;
+                    if (err != 0) {
+                        submit(r, null, err);
+                    } else if (length <= taskBytes) {
+                        submit(r, buffers.take(), -1);
+                    } else {
+                        drain();
+                        synchronized (sendLock) {
+                            readInline(dev, r);
+                        }
+                    }
+                }
+                case NbdProtocol.CMD_WRITE -> {
                     int err = !flagsOk(flags, 0) ? NbdProtocol.EINVAL
                             : readOnly ? NbdProtocol.EPERM
-                            : !inBounds(r, size) ? NbdProtocol.EINVAL
-                            : run(() -> {
-                                dev.trim(r.offset(), r.length());
-                                if (fua) {
-                                    dev.flush();
-                                }
-                            });
-                    reply(err, r);
+                            : length > limits.maxPayload() ? NbdProtocol.EINVAL
+                            : !inBounds(r, size) ? NbdProtocol.ENOSPC : 0;
+                    if (err != 0) {
+                        // Refused: read the payload and drop it, so the next request header is found where it belongs.
+                        skip(length);
+                        submit(r, null, err);
+                    } else if (length <= taskBytes) {
+                        ByteBuffer b = buffers.take();
+                        b.clear().limit((int) length);
+                        readPayload(b);
+                        b.flip();
+                        submit(r, b, -1);
+                    } else {
+                        drain();
+                        synchronized (sendLock) {
+                            writeInline(dev, r);
+                        }
+                    }
                 }
-                case NbdProtocol.CMD_WRITE_ZEROES -> {
-                    boolean punch = (flags & NbdProtocol.CMD_FLAG_NO_HOLE) == 0;
-                    int err = !flagsOk(flags, NbdProtocol.CMD_FLAG_NO_HOLE) ? NbdProtocol.EINVAL
-                            : readOnly ? NbdProtocol.EPERM
-                            : !inBounds(r, size) ? NbdProtocol.ENOSPC
-                            : run(() -> {
-                                dev.writeZeroes(r.offset(), r.length(), punch);
-                                if (fua) {
-                                    dev.flush();
-                                }
-                            });
-                    reply(err, r);
-                }
+                case NbdProtocol.CMD_FLUSH ->
+                    submit(r, null, flagsOk(flags, 0) ? -1 : NbdProtocol.EINVAL);
+                case NbdProtocol.CMD_TRIM -> submit(r, null, !flagsOk(flags, 0) ? NbdProtocol.EINVAL
+                        : readOnly ? NbdProtocol.EPERM
+                        : !inBounds(r, size) ? NbdProtocol.EINVAL : -1);
+                case NbdProtocol.CMD_WRITE_ZEROES -> submit(r, null,
+                        !flagsOk(flags, NbdProtocol.CMD_FLAG_NO_HOLE) ? NbdProtocol.EINVAL
+                        : readOnly ? NbdProtocol.EPERM
+                        : !inBounds(r, size) ? NbdProtocol.ENOSPC : -1);
                 case NbdProtocol.CMD_DISC -> {
-                    // Every earlier request has been answered (we work in order); flush replies and hang up.
-                    flushOut();
+                    // The protocol wants every outstanding request handled before the hang-up.
+                    drain();
+                    synchronized (sendLock) {
+                        flushOut();
+                    }
                     return;
                 }
-                default -> reply(NbdProtocol.EINVAL, r);
+                default -> submit(r, null, NbdProtocol.EINVAL);
+            }
+        }
+    }
+
+    private void submit(Request r, ByteBuffer buffer, int error) throws InterruptedException, IOException {
+        synchronized (sendLock) {
+            if (workerFailure != null) {
+                throw workerFailure;
+            }
+            inFlight++;
+        }
+        tasks.put(new Task(r, buffer, error));
+    }
+
+    /** Waits until every submitted request has been answered. */
+    private void drain() throws InterruptedException, IOException {
+        synchronized (sendLock) {
+            while (inFlight > 0 && workerFailure == null) {
+                sendLock.wait();
+            }
+            if (workerFailure != null) {
+                throw workerFailure;
+            }
+        }
+    }
+
+    /**
+     * A worker: performs requests and answers them. Small replies are appended to {@link #out} and written when no
+     * other request is in flight or the reader waits for input (so a burst costs one write); large read replies
+     * leave from the worker's own buffer in one write.
+     */
+    private void work(BlockDevice dev) {
+        WorkerSink sink = new WorkerSink();
+        while (true) {
+            Task t;
+            try {
+                t = tasks.take();
+            } catch (InterruptedException e) {
+                return;
+            }
+            if (t == STOP) {
+                return;
+            }
+            Request r = t.request();
+            ByteBuffer buf = t.buffer();
+            try {
+                int err = t.error();
+                if (err < 0) {
+                    err = execute(dev, r, buf, sink);
+                }
+                synchronized (sendLock) {
+                    if (r.type() == NbdProtocol.CMD_READ && err == 0) {
+                        int length = (int) r.length();
+                        buf.put(0, HEADER_OK).putLong(8, r.cookie());
+                        buf.position(0).limit(ReplyEncoder.SIMPLE_REPLY_BYTES + length);
+                        if (buf.remaining() > COPY_LIMIT || buf.remaining() > out.capacity()) {
+                            flushOut();
+                            transport.write(buf);
+                        } else {
+                            ensureOut(buf.remaining());
+                            out.put(buf);
+                        }
+                    } else {
+                        ensureOut(ReplyEncoder.SIMPLE_REPLY_BYTES);
+                        ReplyEncoder.simpleReply(out, err, r.cookie());
+                    }
+                    inFlight--;
+                    if (inFlight == 0 || readerWaiting) {
+                        flushOut();
+                    }
+                    if (inFlight == 0) {
+                        sendLock.notifyAll();
+                    }
+                }
+            } catch (IOException | RuntimeException e) {
+                synchronized (sendLock) {
+                    workerFailure = e instanceof IOException io ? io : new IOException(e);
+                    inFlight--;
+                    sendLock.notifyAll();
+                }
+                try {
+                    transport.close(); // wakes the reader
+                } catch (IOException ignored) {
+                    // already failing
+                }
+            } finally {
+                if (buf != null) {
+                    buffers.add(buf);
+                }
+            }
+        }
+    }
+
+    private static final byte[] HEADER_OK = ByteBuffer.allocate(8).putInt(NbdProtocol.SIMPLE_REPLY_MAGIC).putInt(0)
+            .array();
+
+    /** Runs one request on the device; returns 0 or the NBD error. READ data lands in {@code buf} after 16 bytes. */
+    private static int execute(BlockDevice dev, Request r, ByteBuffer buf, WorkerSink sink) {
+        boolean fua = (r.flags() & NbdProtocol.CMD_FLAG_FUA) != 0;
+        return switch (r.type()) {
+            case NbdProtocol.CMD_READ -> run(() -> {
+                buf.clear().position(ReplyEncoder.SIMPLE_REPLY_BYTES);
+                sink.target = buf;
+                dev.read(r.offset(), r.length(), sink);
+            });
+            case NbdProtocol.CMD_WRITE -> run(() -> {
+                dev.write(r.offset(), buf);
+                if (fua) {
+                    dev.flush();
+                }
+            });
+            case NbdProtocol.CMD_FLUSH -> run(dev::flush);
+            case NbdProtocol.CMD_TRIM -> run(() -> {
+                dev.trim(r.offset(), r.length());
+                if (fua) {
+                    dev.flush();
+                }
+            });
+            case NbdProtocol.CMD_WRITE_ZEROES -> run(() -> {
+                dev.writeZeroes(r.offset(), r.length(), (r.flags() & NbdProtocol.CMD_FLAG_NO_HOLE) == 0);
+                if (fua) {
+                    dev.flush();
+                }
+            });
+            default -> NbdProtocol.EINVAL;
+        };
+    }
+
+    /** Copies read data into a worker's buffer. */
+    private static final class WorkerSink implements ReadSink {
+        ByteBuffer target;
+
+        @Override
+        public void file(FileChannel file, long position, long length) throws IOException {
+            io.sandboxd.block.layer.LayeredImage.readFully(file, position, target, length);
+        }
+
+        @Override
+        public void zeros(long length) {
+            Zeros.put(target, length);
+        }
+    }
+
+    private void stopWorkers() {
+        if (workerThreads == null) {
+            return;
+        }
+        tasks.clear();
+        for (Thread w : workerThreads) {
+            if (!tasks.offer(STOP)) {
+                w.interrupt();
+            }
+        }
+        for (Thread w : workerThreads) {
+            try {
+                w.join(10_000);
+                if (w.isAlive()) {
+                    w.interrupt();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
             }
         }
     }
@@ -263,14 +495,8 @@ public final class NbdConnection implements Runnable {
         return r.offsetFitsInLong() && BlockDevice.inBounds(r.offset(), r.length(), size);
     }
 
-    private void read(BlockDevice dev, Request r, long size) throws IOException {
-        int err = !flagsOk(r.flags(), 0) ? NbdProtocol.EINVAL
-                : r.length() > limits.maxPayload() ? NbdProtocol.EINVAL
-                : !inBounds(r, size) ? NbdProtocol.EINVAL : 0;
-        if (err != 0) {
-            reply(err, r);
-            return;
-        }
+    /** A read larger than a worker buffer (validated; no other request in flight): streamed through {@link #out}. */
+    private void readInline(BlockDevice dev, Request r) throws IOException {
         ensureOut(ReplyEncoder.SIMPLE_REPLY_BYTES);
         int mark = out.position();
         long flushedAtMark = bytesFlushed;
@@ -287,20 +513,17 @@ public final class NbdConnection implements Runnable {
         }
     }
 
-    private void write(BlockDevice dev, Request r, long size, boolean readOnly) throws IOException {
+    /** A write larger than a worker buffer (validated; no other request in flight): streamed in chunks. */
+    private void writeInline(BlockDevice dev, Request r) throws IOException, InterruptedException {
         long length = r.length();
-        int err = !flagsOk(r.flags(), 0) ? NbdProtocol.EINVAL
-                : readOnly ? NbdProtocol.EPERM
-                : length > limits.maxPayload() ? NbdProtocol.EINVAL
-                : !inBounds(r, size) ? NbdProtocol.ENOSPC : 0;
-        if (chunk == null && err == 0) {
-            chunk = ByteBuffer.allocateDirect(limits.writeChunk());
-        }
+        int err = 0;
+        ByteBuffer chunk = buffers.take();
+        try {
         long done = 0;
         while (done < length) {
-            int n = (int) Math.min(length - done, err == 0 ? chunk.capacity() : Zeros.PAGE);
+            int n = (int) Math.min(length - done, Math.min(chunk.capacity(), limits.writeChunk()));
             if (err != 0) {
-                // Refused: read the payload and drop it, so the next request header is found where it belongs.
+                // The device failed part way: keep reading so the stream stays in step, then report the error.
                 skip(n);
             } else {
                 chunk.clear().limit(n);
@@ -314,6 +537,9 @@ public final class NbdConnection implements Runnable {
         if (err == 0 && (r.flags() & NbdProtocol.CMD_FLAG_FUA) != 0) {
             err = run(dev::flush);
         }
+        } finally {
+            buffers.add(chunk);
+        }
         reply(err, r);
     }
 
@@ -325,27 +551,35 @@ public final class NbdConnection implements Runnable {
             in.position(in.position() + n);
         }
         if (dst.hasRemaining()) {
-            flushOut();
-            while (dst.hasRemaining()) {
-                if (transport.read(dst) < 0) {
-                    throw new EOFException("client closed in the middle of a write payload");
+            synchronized (sendLock) {
+                readerWaiting = true;
+                flushOut();
+            }
+            try {
+                while (dst.hasRemaining()) {
+                    if (transport.read(dst) < 0) {
+                        throw new EOFException("client closed in the middle of a write payload");
+                    }
                 }
+            } finally {
+                readerWaiting = false;
             }
         }
     }
 
-    private void skip(int n) throws IOException {
-        int left = n;
+    private void skip(long n) throws IOException {
+        long left = n;
         while (left > 0) {
             if (!in.hasRemaining()) {
                 fill();
             }
-            int k = Math.min(left, in.remaining());
+            int k = (int) Math.min(left, in.remaining());
             in.position(in.position() + k);
             left -= k;
         }
     }
 
+    /** A reply from the reader's own (inline) path; the caller holds {@link #sendLock}. */
     private void reply(int error, Request r) throws IOException {
         ensureOut(ReplyEncoder.SIMPLE_REPLY_BYTES);
         ReplyEncoder.simpleReply(out, error, r.cookie());
@@ -439,7 +673,10 @@ public final class NbdConnection implements Runnable {
 
     /** Reads more input; pending replies go out first, since the client may be waiting for them. */
     private void fill() throws IOException {
-        flushOut();
+        synchronized (sendLock) {
+            readerWaiting = true;
+            flushOut();
+        }
         in.compact();
         try {
             if (!in.hasRemaining()) {
@@ -449,6 +686,7 @@ public final class NbdConnection implements Runnable {
                 throw new EOFException("client closed the connection");
             }
         } finally {
+            readerWaiting = false;
             in.flip();
         }
     }

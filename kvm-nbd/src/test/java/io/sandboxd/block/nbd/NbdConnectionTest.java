@@ -30,7 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class NbdConnectionTest {
     static final int SIZE = 256 << 10;
-    static final NbdLimits LIMITS = new NbdLimits(1 << 20, 4, 8192, 64, 64 << 10);
+    static final NbdLimits LIMITS = new NbdLimits(1 << 20, 4, 8192, 64, 64 << 10, 1);
 
     @TempDir
     Path dir;
@@ -239,6 +239,26 @@ class NbdConnectionTest {
         for (int chunk = 1; chunk <= 7; chunk++) {
             assertArrayEquals(expected, run(ScriptedTransport.chunked(script, chunk)), chunk + " bytes per read");
         }
+    }
+
+    @Test
+    void fourWorkersGiveTheSameRepliesInSomeOrder() {
+        Script s = writableSession();
+        Parsed one = parse(run(new ScriptedTransport(s.bytes())), s.readLengths);
+        NbdLimits four = new NbdLimits(LIMITS.maxPayload(), 4, 8192, 64, 64 << 10, 4);
+        for (int i = 0; i < 50; i++) {
+            ScriptedTransport t = ScriptedTransport.chunked(s.bytes(), 1 + i % 5);
+            new NbdConnection(t, exports, four).run();
+            Parsed p = parse(t.written.toByteArray(), s.readLengths);
+            assertEquals(one.options().size(), p.options().size());
+            List<String> a = one.replies().stream().map(NbdConnectionTest::describe).sorted().toList();
+            List<String> b = p.replies().stream().map(NbdConnectionTest::describe).sorted().toList();
+            assertEquals(a, b);
+        }
+    }
+
+    static String describe(SimpleReply r) {
+        return r.cookie() + ":" + r.error() + ":" + Arrays.hashCode(r.data());
     }
 
     @Test

@@ -48,7 +48,7 @@ class NbdFuzzTest {
                 NbdServer server = NbdServer.start(new InetSocketAddress("127.0.0.1", 0), List.of(
                         new Export("fz", "fuzz target", fuzzDisk),
                         new Export("victim-disk-0001", "well-behaved client", victimDisk),
-                        new Export("ro", "read-only", base)), new NbdLimits(1 << 20, 32, 8192, 64, 64 << 10))) {
+                        new Export("ro", "read-only", base)), new NbdLimits(1 << 20, 32, 8192, 64, 64 << 10, 4))) {
             int port = server.port();
             AtomicReference<Throwable> victimFailure = new AtomicReference<>();
             AtomicInteger victimRounds = new AtomicInteger();
