@@ -47,6 +47,11 @@ public final class NbdConnection implements Runnable {
     static final int TASK_BYTES = 1 << 20;
     /** Read replies up to this size are batched in {@link #out}; larger ones leave from the worker's buffer. */
     static final int COPY_LIMIT = 64 << 10;
+    /**
+     * Replies are written at least every this many: a client with a deep queue gets completions while the rest of
+     * its burst is still being served, so it can refill its queue instead of waiting for the whole burst.
+     */
+    static final int FLUSH_BATCH = Integer.getInteger("sandboxd.nbd.flushBatch", 8);
     static final int PREFERRED_BLOCK = 4096;
 
     private final Transport transport;
@@ -61,6 +66,7 @@ public final class NbdConnection implements Runnable {
     private ArrayBlockingQueue<Task> tasks;
     private Thread[] workerThreads;
     private int inFlight;
+    private int unflushedReplies;
     private IOException workerFailure;
     private volatile boolean readerWaiting;
     private long bytesFlushed;
@@ -387,7 +393,7 @@ public final class NbdConnection implements Runnable {
                         ReplyEncoder.simpleReply(out, err, r.cookie());
                     }
                     inFlight--;
-                    if (inFlight == 0 || readerWaiting) {
+                    if (++unflushedReplies >= FLUSH_BATCH || inFlight == 0 || readerWaiting) {
                         flushOut();
                     }
                     if (inFlight == 0) {
@@ -698,6 +704,7 @@ public final class NbdConnection implements Runnable {
     }
 
     private void flushOut() throws IOException {
+        unflushedReplies = 0;
         if (out.position() > 0) {
             out.flip();
             bytesFlushed += out.remaining();

@@ -13,7 +13,8 @@ package io.sandboxd.block.nbd;
  */
 public record NbdLimits(int maxPayload, int maxConnections, int maxOptionData, int maxOptions, int writeChunk,
         int workers) {
-    public static final NbdLimits DEFAULT = new NbdLimits(32 << 20, 64, 16 << 10, 1024, 1 << 20, 4);
+    public static final NbdLimits DEFAULT = new NbdLimits(32 << 20, 64, 16 << 10, 1024, 1 << 20,
+            Integer.getInteger("sandboxd.nbd.workers", 4));
 
     public NbdLimits {
         if (maxPayload < 4096 || maxConnections < 1 || maxOptionData < 4096 + 64 || maxOptions < 1
