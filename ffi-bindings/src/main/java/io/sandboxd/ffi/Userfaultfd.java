@@ -213,6 +213,15 @@ public final class Userfaultfd {
     public static final long UFFDIO_WRITEPROTECT_MODE_WP = 1L << 0;
     public static final long UFFDIO_WRITEPROTECT_MODE_DONTWAKE = 1L << 1;
 
+    /**
+     * {@code madvise} advice (Linux 5.14+) that faults a range in from inside the syscall. Java code must use it
+     * before touching userfaultfd-registered memory: a Java thread faulting on such memory waits in the JVM's
+     * "in Java" state, which blocks every safepoint; if the page server thread needs that safepoint (it passes one
+     * whenever it returns from a native call) the whole JVM deadlocks. Inside madvise the wait is in native state.
+     */
+    public static final int MADV_POPULATE_READ = 22;
+    public static final int MADV_POPULATE_WRITE = 23;
+
     private static final String DEV_USERFAULTFD = "/dev/userfaultfd";
 
     private Userfaultfd() {
@@ -301,6 +310,23 @@ public final class Userfaultfd {
             s.set(JAVA_LONG, UffdioRange.START, start);
             s.set(JAVA_LONG, UffdioRange.LEN, len);
             Libc.ioctl(uffd, request, s, name);
+        }
+    }
+
+    /**
+     * Faults {@code range} in (readable, or writable when {@code write}) from inside {@code madvise}, serving any
+     * userfaultfd faults while this thread is in native state (see {@link #MADV_POPULATE_READ}). Retries EINTR.
+     */
+    public static void populate(MemorySegment range, boolean write) {
+        while (true) {
+            try {
+                Libc.madvise(range, write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+                return;
+            } catch (NativeException e) {
+                if (!e.is(Errno.EINTR) && !e.is(Errno.EAGAIN)) {
+                    throw e;
+                }
+            }
         }
     }
 

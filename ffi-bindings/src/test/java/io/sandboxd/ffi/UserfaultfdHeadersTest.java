@@ -18,6 +18,7 @@ class UserfaultfdHeadersTest {
                 .struct("uffdio_writeprotect", UffdioWriteprotect.LAYOUT)
                 .struct("uffd_msg", UffdMsg.LAYOUT)
                 .constant("SYS_userfaultfd", SYS_userfaultfd)
+                .constant("MADV_POPULATE_READ", MADV_POPULATE_READ).constant("MADV_POPULATE_WRITE", MADV_POPULATE_WRITE)
                 .constant("USERFAULTFD_IOC", USERFAULTFD_IOC).constant("USERFAULTFD_IOC_NEW", USERFAULTFD_IOC_NEW)
                 .constant("UFFD_API", UFFD_API).constant("UFFD_USER_MODE_ONLY", UFFD_USER_MODE_ONLY)
                 .constant("UFFDIO", UFFDIO).constant("_UFFDIO_REGISTER", _UFFDIO_REGISTER)

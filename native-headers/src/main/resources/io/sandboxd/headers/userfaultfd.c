@@ -1,6 +1,7 @@
 /* <linux/userfaultfd.h> declarations bound by io.sandboxd.ffi.Userfaultfd. */
 #include "probe.h"
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <linux/userfaultfd.h>
 
@@ -24,7 +25,7 @@ int main(void) {
         FIELD(uffd_msg, arg.remap.len)
         FIELD(uffd_msg, arg.remove) FIELD(uffd_msg, arg.remove.start) FIELD(uffd_msg, arg.remove.end)
 
-    CONST(SYS_userfaultfd)
+    CONST(SYS_userfaultfd) CONST(MADV_POPULATE_READ) CONST(MADV_POPULATE_WRITE)
     CONST(USERFAULTFD_IOC) CONST(USERFAULTFD_IOC_NEW)
     CONST(UFFD_API) CONST(UFFD_USER_MODE_ONLY)
     CONST(UFFDIO) CONST(_UFFDIO_REGISTER) CONST(_UFFDIO_UNREGISTER) CONST(_UFFDIO_WAKE) CONST(_UFFDIO_COPY)
