@@ -1,0 +1,216 @@
+package io.sandboxd.vmm.kvm;
+
+import io.sandboxd.ffi.Errno;
+import io.sandboxd.ffi.Kvm;
+import io.sandboxd.ffi.Libc;
+import io.sandboxd.ffi.NativeException;
+import io.sandboxd.ffi.Signals;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * A KVM vCPU fd and its mmap'd {@code kvm_run} page. {@link #run()} enters the guest once and decodes why it
+ * came back; it is called by one thread at a time (the vCPU's run loop, see {@link VcpuThread}). {@link #kick()}
+ * may be called from any thread.
+ */
+public final class Vcpu {
+    private final Vm vm;
+    private final int id;
+    private final int fd;
+    private final MemorySegment runPage;
+    private final KvmRun run;
+    /** Linux thread id of the thread inside {@link #run()}, 0 when none. */
+    private volatile int runningTid;
+    private boolean closed;
+
+    Vcpu(Vm vm, int id, int fd, int mmapSize) {
+        this.vm = vm;
+        this.id = id;
+        this.fd = fd;
+        this.runPage = Libc.mmap(MemorySegment.NULL, mmapSize, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED, fd, 0);
+        this.run = new KvmRun(runPage);
+    }
+
+    public int id() {
+        return id;
+    }
+
+    public int fd() {
+        return fd;
+    }
+
+    public Vm vm() {
+        return vm;
+    }
+
+    /**
+     * Runs the guest until the next exit that needs us. EINTR (a kick) is an exit like the others:
+     * {@link VcpuExit.Interrupted}; it also clears {@code immediate_exit} so the next call runs the guest again.
+     */
+    public VcpuExit run() {
+        runningTid = Libc.gettid();
+        int r;
+        try {
+            r = Libc.ioctlRaw(fd, Kvm.KVM_RUN, 0L);
+        } finally {
+            runningTid = 0;
+        }
+        if (r < 0) {
+            if (r == -Errno.EINTR || r == -Errno.EAGAIN) {
+                run.clearImmediateExit();
+                return new VcpuExit.Interrupted();
+            }
+            throw new NativeException("ioctl(KVM_RUN)", -r, "vCPU " + id);
+        }
+        return decodeExit();
+    }
+
+    private VcpuExit decodeExit() {
+        int reason = run.exitReason();
+        return switch (reason) {
+            case Kvm.KVM_EXIT_IO -> new VcpuExit.PortIo(run.ioIn(), run.ioPort(), run.ioSize(), run.ioCount(), run.ioData());
+            case Kvm.KVM_EXIT_MMIO -> new VcpuExit.Mmio(run.mmioAddress(), run.mmioLength(), run.mmioWrite(), run.mmioData());
+            case Kvm.KVM_EXIT_HLT -> new VcpuExit.Halt();
+            case Kvm.KVM_EXIT_SHUTDOWN -> new VcpuExit.Shutdown(dump());
+            case Kvm.KVM_EXIT_INTR -> {
+                run.clearImmediateExit();
+                yield new VcpuExit.Interrupted();
+            }
+            case Kvm.KVM_EXIT_INTERNAL_ERROR -> new VcpuExit.InternalError(run.internalSuberror(), run.internalData(), dump());
+            case Kvm.KVM_EXIT_FAIL_ENTRY -> new VcpuExit.FailEntry(run.failEntryReason(), run.failEntryCpu(), dump());
+            case Kvm.KVM_EXIT_SYSTEM_EVENT -> new VcpuExit.SystemEvent(run.systemEventType());
+            default -> new VcpuExit.Other(reason, run.hardwareExitReason());
+        };
+    }
+
+    /** Registers for an error report; never throws (a dump that fails says so). */
+    VcpuDump dump() {
+        try {
+            return new VcpuDump(getRegs(), getSregs());
+        } catch (RuntimeException e) {
+            return new VcpuDump(new Regs(), Sregs.fromBytes(new byte[(int) Sregs.SIZE]));
+        }
+    }
+
+    /**
+     * Makes the vCPU leave KVM_RUN soon, from any thread: sets {@code immediate_exit} (covers a vCPU thread that
+     * is about to enter KVM_RUN) and signals the thread if it is inside (covers one already running guest code).
+     * The signal's handler is native and does nothing (see {@link KickSignal}).
+     */
+    public void kick() {
+        int sig = KickSignal.number();
+        run.requestImmediateExit();
+        int tid = runningTid;
+        if (tid != 0) {
+            int r = Signals.tgkillRaw(Libc.getpid(), tid, sig);
+            if (r < 0 && r != -Errno.ESRCH) { // ESRCH: the thread left KVM_RUN and exited meanwhile
+                throw new NativeException("tgkill", -r, "vCPU " + id + " thread " + tid);
+            }
+        }
+    }
+
+    // ---- registers and state ------------------------------------------------------------------------------------
+
+    public Regs getRegs() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(Kvm.kvm_regs);
+            Libc.ioctl(fd, Kvm.KVM_GET_REGS, buf, "KVM_GET_REGS");
+            return Regs.read(buf);
+        }
+    }
+
+    public void setRegs(Regs regs) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(Kvm.kvm_regs);
+            regs.write(buf);
+            Libc.ioctl(fd, Kvm.KVM_SET_REGS, buf, "KVM_SET_REGS");
+        }
+    }
+
+    public Sregs getSregs() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(Kvm.kvm_sregs);
+            Libc.ioctl(fd, Kvm.KVM_GET_SREGS, buf, "KVM_GET_SREGS");
+            return Sregs.read(buf);
+        }
+    }
+
+    public void setSregs(Sregs sregs) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(Kvm.kvm_sregs);
+            sregs.write(buf);
+            Libc.ioctl(fd, Kvm.KVM_SET_SREGS, buf, "KVM_SET_SREGS");
+        }
+    }
+
+    /** KVM_SET_CPUID2 with {@code kvm_cpuid2} bytes (header + entries). */
+    public void setCpuid(byte[] cpuid2) {
+        setVariable(Kvm.KVM_SET_CPUID2, "KVM_SET_CPUID2", cpuid2);
+    }
+
+    byte[] getBlob(long request, String name, StructLayout layout) {
+        return getBlob(request, name, layout.byteSize());
+    }
+
+    byte[] getBlob(long request, String name, long size) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(size, 8);
+            Libc.ioctl(fd, request, buf, name);
+            return buf.toArray(ValueLayout.JAVA_BYTE);
+        }
+    }
+
+    void setBlob(long request, String name, StructLayout layout, byte[] blob) {
+        if (blob.length != layout.byteSize()) {
+            throw new IllegalArgumentException(name + ": " + layout.name().orElse("struct") + " is " + layout.byteSize()
+                    + " bytes, got " + blob.length);
+        }
+        setVariable(request, name, blob);
+    }
+
+    /** An ioctl whose argument is a caller-built buffer (variable-length structs, XSAVE2). */
+    void setVariable(long request, String name, byte[] blob) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(blob.length, 8);
+            MemorySegment.copy(blob, 0, buf, ValueLayout.JAVA_BYTE, 0, blob.length);
+            Libc.ioctl(fd, request, buf, name);
+        }
+    }
+
+    /** An in/out ioctl on a caller-built buffer; returns the buffer after the call. */
+    byte[] exchange(long request, String name, byte[] blob) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(blob.length, 8);
+            MemorySegment.copy(blob, 0, buf, ValueLayout.JAVA_BYTE, 0, blob.length);
+            Libc.ioctl(fd, request, buf, name);
+            return buf.toArray(ValueLayout.JAVA_BYTE);
+        }
+    }
+
+    int ioctlRaw(long request, byte[] blob, byte[] out) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(blob.length, 8);
+            MemorySegment.copy(blob, 0, buf, ValueLayout.JAVA_BYTE, 0, blob.length);
+            int r = Libc.ioctlRaw(fd, request, buf);
+            if (out != null) {
+                MemorySegment.copy(buf, ValueLayout.JAVA_BYTE, 0, out, 0, Math.min(out.length, blob.length));
+            }
+            return r;
+        }
+    }
+
+    /** Unmaps kvm_run and closes the fd. Called by {@link Vm#close()}, which owns its vCPUs. */
+    void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            Libc.munmap(runPage);
+        } finally {
+            Libc.close(fd);
+        }
+    }
+}
