@@ -111,6 +111,24 @@ public final class Vcpu {
         }
     }
 
+    /** Sets immediate_exit: the next KVM_RUN completes pending I/O and returns EINTR without entering the guest. */
+    void requestImmediateExit() {
+        run.requestImmediateExit();
+    }
+
+    /**
+     * Finishes an instruction left half-done by the last port I/O or MMIO exit (KVM completes it at the next
+     * KVM_RUN), without running guest code. Needed before reading state from a vCPU whose loop ended on such an
+     * exit. Fails if completing it needs another exit (string I/O mid-way), which the run loop must handle.
+     */
+    public void completePendingIo() {
+        run.requestImmediateExit();
+        VcpuExit exit = run();
+        if (!(exit instanceof VcpuExit.Interrupted)) {
+            throw new GuestFailedException(id, exit);
+        }
+    }
+
     // ---- registers and state ------------------------------------------------------------------------------------
 
     public Regs getRegs() {
