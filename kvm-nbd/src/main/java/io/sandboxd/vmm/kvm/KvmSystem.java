@@ -133,6 +133,23 @@ public final class KvmSystem implements AutoCloseable {
         }
     }
 
+    private volatile int[] saveableMsrs;
+
+    /**
+     * The MSRs a snapshot saves: KVM_GET_MSR_INDEX_LIST filtered to those KVM_GET_MSRS accepts on a vCPU of this
+     * host (the list names MSRs that only some CPU models or configurations have, and KVM_GET_MSRS stops at the
+     * first it refuses). Worked out once per process with the first vCPU that asks.
+     */
+    int[] saveableMsrs(Vcpu probe) {
+        int[] cached = saveableMsrs;
+        if (cached == null) {
+            int[] all = msrIndexList();
+            cached = java.util.Arrays.stream(all).filter(i -> probe.readableMsrCount(new int[] {i}) == 1).toArray();
+            saveableMsrs = cached;
+        }
+        return cached;
+    }
+
     /** Creates a VM (its own fd; see {@link Vm}). */
     public Vm createVm() {
         if (closed) {

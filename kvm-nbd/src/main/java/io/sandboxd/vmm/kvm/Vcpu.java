@@ -168,6 +168,129 @@ public final class Vcpu {
         setVariable(Kvm.KVM_SET_CPUID2, "KVM_SET_CPUID2", cpuid2);
     }
 
+    /** KVM_GET_CPUID2: the CPUID table this vCPU was given. */
+    public byte[] getCpuid() {
+        for (int n = 64; ; n *= 2) {
+            byte[] buf = new byte[(int) Kvm.cpuid2Size(n)];
+            MemorySegment.ofArray(buf).set(ValueLayout.JAVA_INT_UNALIGNED, 0, n);
+            byte[] out = new byte[buf.length];
+            int r = ioctlRaw(Kvm.KVM_GET_CPUID2, buf, out);
+            if (r == -Errno.E2BIG && n < 4096) {
+                continue;
+            }
+            if (r < 0) {
+                throw new NativeException("ioctl(KVM_GET_CPUID2)", -r, "vCPU " + id);
+            }
+            int nent = MemorySegment.ofArray(out).get(ValueLayout.JAVA_INT_UNALIGNED, 0);
+            return java.util.Arrays.copyOf(out, (int) Kvm.cpuid2Size(nent));
+        }
+    }
+
+    /**
+     * Saves the vCPU's complete state. The vCPU must not be running (its thread paused or finished) and must have
+     * no half-done I/O (see {@link #completePendingIo()}; a paused {@link VcpuThread} has none).
+     */
+    public VcpuState saveState() {
+        byte[] cpuid = getCpuid();
+        int mpState = MemorySegment.ofArray(getBlob(Kvm.KVM_GET_MP_STATE, "KVM_GET_MP_STATE", Kvm.kvm_mp_state))
+                .get(ValueLayout.JAVA_INT_UNALIGNED, 0);
+        byte[] regs = getBlob(Kvm.KVM_GET_REGS, "KVM_GET_REGS", Kvm.kvm_regs);
+        byte[] sregs = getBlob(Kvm.KVM_GET_SREGS, "KVM_GET_SREGS", Kvm.kvm_sregs);
+        byte[] xsave = vm.hasXsave2()
+                ? getBlob(Kvm.KVM_GET_XSAVE2, "KVM_GET_XSAVE2", vm.xsaveSize())
+                : getBlob(Kvm.KVM_GET_XSAVE, "KVM_GET_XSAVE", Kvm.kvm_xsave);
+        byte[] xcrs = getBlob(Kvm.KVM_GET_XCRS, "KVM_GET_XCRS", Kvm.kvm_xcrs);
+        byte[] debugregs = getBlob(Kvm.KVM_GET_DEBUGREGS, "KVM_GET_DEBUGREGS", Kvm.kvm_debugregs);
+        byte[] lapic = getBlob(Kvm.KVM_GET_LAPIC, "KVM_GET_LAPIC", Kvm.kvm_lapic_state);
+        int[] msrIndices = vm.kvm().saveableMsrs(this);
+        long[] msrValues = getMsrs(msrIndices);
+        byte[] events = getBlob(Kvm.KVM_GET_VCPU_EVENTS, "KVM_GET_VCPU_EVENTS", Kvm.kvm_vcpu_events);
+        return new VcpuState(id, cpuid, mpState, regs, sregs, xsave, xcrs, debugregs, lapic, msrIndices, msrValues,
+                events);
+    }
+
+    /**
+     * Restores a saved state in the order KVM needs it: CPUID, MP state, regs, sregs, XSAVE, XCRs, debug regs,
+     * LAPIC, MSRs, vCPU events (CPUID first because it decides which MSRs and XSAVE features are valid; events
+     * last because they refer to the registers and APIC they interrupt).
+     */
+    public void restoreState(VcpuState s) {
+        if (s.id() != id) {
+            throw new IllegalArgumentException("state of vCPU " + s.id() + " cannot be restored into vCPU " + id);
+        }
+        setCpuid(s.cpuid());
+        byte[] mp = new byte[(int) Kvm.kvm_mp_state.byteSize()];
+        MemorySegment.ofArray(mp).set(ValueLayout.JAVA_INT_UNALIGNED, 0, s.mpState());
+        setBlob(Kvm.KVM_SET_MP_STATE, "KVM_SET_MP_STATE", Kvm.kvm_mp_state, mp);
+        setBlob(Kvm.KVM_SET_REGS, "KVM_SET_REGS", Kvm.kvm_regs, s.regs());
+        setBlob(Kvm.KVM_SET_SREGS, "KVM_SET_SREGS", Kvm.kvm_sregs, s.sregs());
+        if (s.xsave().length > vm.xsaveSize()) {
+            throw new IllegalArgumentException("saved XSAVE area is " + s.xsave().length + " bytes; this host's KVM "
+                    + "takes " + vm.xsaveSize() + " (snapshot from a CPU with more XSAVE features)");
+        }
+        setVariable(Kvm.KVM_SET_XSAVE, "KVM_SET_XSAVE", java.util.Arrays.copyOf(s.xsave(), vm.xsaveSize()));
+        setBlob(Kvm.KVM_SET_XCRS, "KVM_SET_XCRS", Kvm.kvm_xcrs, s.xcrs());
+        setBlob(Kvm.KVM_SET_DEBUGREGS, "KVM_SET_DEBUGREGS", Kvm.kvm_debugregs, s.debugregs());
+        setBlob(Kvm.KVM_SET_LAPIC, "KVM_SET_LAPIC", Kvm.kvm_lapic_state, s.lapic());
+        setMsrs(s.msrIndices(), s.msrValues());
+        setBlob(Kvm.KVM_SET_VCPU_EVENTS, "KVM_SET_VCPU_EVENTS", Kvm.kvm_vcpu_events, s.events());
+    }
+
+    /** KVM_GET_MSRS for {@code indices}; fails naming the first MSR KVM would not read. */
+    public long[] getMsrs(int[] indices) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = msrBuffer(a, indices, null);
+            int read = Libc.ioctl(fd, Kvm.KVM_GET_MSRS, buf, "KVM_GET_MSRS");
+            if (read != indices.length) {
+                throw new IllegalStateException("KVM_GET_MSRS read " + read + " of " + indices.length
+                        + " MSRs; it refused MSR 0x" + Integer.toHexString(indices[read]));
+            }
+            long[] values = new long[indices.length];
+            for (int i = 0; i < indices.length; i++) {
+                values[i] = buf.get(ValueLayout.JAVA_LONG, MSRS_ENTRIES + i * MSR_ENTRY + MSR_DATA);
+            }
+            return values;
+        }
+    }
+
+    /** KVM_SET_MSRS; fails naming the first MSR KVM would not write. */
+    public void setMsrs(int[] indices, long[] values) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = msrBuffer(a, indices, values);
+            int written = Libc.ioctl(fd, Kvm.KVM_SET_MSRS, buf, "KVM_SET_MSRS");
+            if (written != indices.length) {
+                throw new IllegalStateException("KVM_SET_MSRS wrote " + written + " of " + indices.length
+                        + " MSRs; it refused MSR 0x" + Integer.toHexString(indices[written]) + " = 0x"
+                        + Long.toHexString(values[written]));
+            }
+        }
+    }
+
+    /** Returns how many of {@code indices} KVM_GET_MSRS reads (it stops at the first it refuses). */
+    int readableMsrCount(int[] indices) {
+        try (Arena a = Arena.ofConfined()) {
+            int r = Libc.ioctlRaw(fd, Kvm.KVM_GET_MSRS, msrBuffer(a, indices, null));
+            return Math.max(r, 0);
+        }
+    }
+
+    private static final long MSRS_ENTRIES = Kvm.kvm_msrs.byteSize();
+    private static final long MSR_ENTRY = Kvm.kvm_msr_entry.byteSize();
+    private static final long MSR_INDEX = Vm.off(Kvm.kvm_msr_entry, "index");
+    private static final long MSR_DATA = Vm.off(Kvm.kvm_msr_entry, "data");
+
+    private static MemorySegment msrBuffer(Arena a, int[] indices, long[] values) {
+        MemorySegment buf = a.allocate(Kvm.msrsSize(indices.length), 8);
+        buf.set(ValueLayout.JAVA_INT, Vm.off(Kvm.kvm_msrs, "nmsrs"), indices.length);
+        for (int i = 0; i < indices.length; i++) {
+            buf.set(ValueLayout.JAVA_INT, MSRS_ENTRIES + i * MSR_ENTRY + MSR_INDEX, indices[i]);
+            if (values != null) {
+                buf.set(ValueLayout.JAVA_LONG, MSRS_ENTRIES + i * MSR_ENTRY + MSR_DATA, values[i]);
+            }
+        }
+        return buf;
+    }
+
     byte[] getBlob(long request, String name, StructLayout layout) {
         return getBlob(request, name, layout.byteSize());
     }

@@ -228,6 +228,92 @@ public final class Vm implements AutoCloseable {
         }
     }
 
+    private int xsaveSize;
+
+    /** Bytes of a vCPU's XSAVE area here: KVM_CAP_XSAVE2's answer on this VM, or the legacy 4 KiB. */
+    synchronized int xsaveSize() {
+        if (xsaveSize == 0) {
+            int xsave2 = checkExtension(Kvm.KVM_CAP_XSAVE2);
+            xsaveSize = Math.max((int) Kvm.kvm_xsave.byteSize(), xsave2);
+        }
+        return xsaveSize;
+    }
+
+    /** Whether KVM_GET_XSAVE2 must be used (and may return more than 4 KiB). */
+    boolean hasXsave2() {
+        return checkExtension(Kvm.KVM_CAP_XSAVE2) > 0;
+    }
+
+    /**
+     * Saves PIT, clock and the three interrupt controllers. The vCPUs must be stopped (paused or not running)
+     * so that the state is consistent with theirs.
+     */
+    public synchronized VmState saveState() {
+        checkOpen();
+        requireDevices();
+        byte[] pitState = getBlob(Kvm.KVM_GET_PIT2, "KVM_GET_PIT2", Kvm.kvm_pit_state2);
+        byte[] clock = getBlob(Kvm.KVM_GET_CLOCK, "KVM_GET_CLOCK", Kvm.kvm_clock_data);
+        // KVM_GET_CLOCK reports KVM_CLOCK_TSC_STABLE as information; KVM_SET_CLOCK must not be given it back
+        // (what Firecracker does too). KVM_CLOCK_REALTIME stays: it lets KVM advance the clock by the time the
+        // snapshot spent on disk.
+        MemorySegment c = MemorySegment.ofArray(clock);
+        long flagsOff = off(Kvm.kvm_clock_data, "flags");
+        c.set(ValueLayout.JAVA_INT_UNALIGNED, flagsOff,
+                c.get(ValueLayout.JAVA_INT_UNALIGNED, flagsOff) & ~Kvm.KVM_CLOCK_TSC_STABLE);
+        return new VmState(pitState, clock, getIrqchip(Kvm.KVM_IRQCHIP_PIC_MASTER),
+                getIrqchip(Kvm.KVM_IRQCHIP_PIC_SLAVE), getIrqchip(Kvm.KVM_IRQCHIP_IOAPIC));
+    }
+
+    /** Restores VM-wide state in the order KVM needs it: PIT, clock, irqchips. Before the vCPUs' state. */
+    public synchronized void restoreState(VmState state) {
+        checkOpen();
+        requireDevices();
+        checkChip(state.picMaster(), Kvm.KVM_IRQCHIP_PIC_MASTER, "picMaster");
+        checkChip(state.picSlave(), Kvm.KVM_IRQCHIP_PIC_SLAVE, "picSlave");
+        checkChip(state.ioapic(), Kvm.KVM_IRQCHIP_IOAPIC, "ioapic");
+        setBlob(Kvm.KVM_SET_PIT2, "KVM_SET_PIT2", Kvm.kvm_pit_state2, state.pit());
+        setBlob(Kvm.KVM_SET_CLOCK, "KVM_SET_CLOCK", Kvm.kvm_clock_data, state.clock());
+        setBlob(Kvm.KVM_SET_IRQCHIP, "KVM_SET_IRQCHIP", Kvm.kvm_irqchip, state.picMaster());
+        setBlob(Kvm.KVM_SET_IRQCHIP, "KVM_SET_IRQCHIP", Kvm.kvm_irqchip, state.picSlave());
+        setBlob(Kvm.KVM_SET_IRQCHIP, "KVM_SET_IRQCHIP", Kvm.kvm_irqchip, state.ioapic());
+    }
+
+    /** VM state then every vCPU's, with all vCPUs stopped (paused run loops or none running). */
+    public synchronized MachineState saveMachineState() {
+        VmState vmState = saveState();
+        List<VcpuState> states = new ArrayList<>();
+        for (Vcpu v : vcpus) {
+            states.add(v.saveState());
+        }
+        return new MachineState(vmState, states);
+    }
+
+    /** Restores a machine state into this VM, whose vCPUs 0..n-1 are created and not running. */
+    public synchronized void restoreMachineState(MachineState state) {
+        if (state.vcpus().size() != vcpus.size()) {
+            throw new IllegalArgumentException("machine state has " + state.vcpus().size() + " vCPUs, this VM "
+                    + vcpus.size());
+        }
+        restoreState(state.vm());
+        for (int i = 0; i < vcpus.size(); i++) {
+            vcpus.get(i).restoreState(state.vcpus().get(i));
+        }
+    }
+
+    private static void checkChip(byte[] blob, int expected, String name) {
+        int id = MemorySegment.ofArray(blob).get(ValueLayout.JAVA_INT_UNALIGNED, 0);
+        if (id != expected) {
+            throw new IllegalArgumentException("VM state " + name + " has chip_id " + id + ", expected " + expected);
+        }
+    }
+
+    private void requireDevices() {
+        if (!irqchip || !pit) {
+            throw new IllegalStateException("VM state save/restore needs the in-kernel irqchip and PIT "
+                    + "(createIrqchip() and createPit() before the vCPUs)");
+        }
+    }
+
     static long off(StructLayout layout, String field) {
         return layout.byteOffset(MemoryLayout.PathElement.groupElement(field));
     }

@@ -35,6 +35,8 @@ public final class X86Modes {
     static final long CR0_ET = 1L << 4;
     static final long CR0_PG = 1L << 31;
     static final long CR4_PAE = 1L << 5;
+    static final long CR4_OSFXSR = 1L << 9;
+    static final long CR4_OSXMMEXCPT = 1L << 10;
     static final long EFER_LME = 1L << 8;
     static final long EFER_LMA = 1L << 10;
     private static final long PTE_PRESENT = 1;
@@ -88,7 +90,8 @@ public final class X86Modes {
             sregs.segment(s, Segment.flatData(DATA_SELECTOR));
         }
         sregs.table("gdt", GDT_ADDRESS, 3 * 8 - 1);
-        sregs.cr3(PML4_ADDRESS).cr4(sregs.cr4() | CR4_PAE).cr0(sregs.cr0() | CR0_PE | CR0_ET | CR0_PG)
+        // OSFXSR/OSXMMEXCPT: the guest may use SSE (every x86-64 compiler emits it).
+        sregs.cr3(PML4_ADDRESS).cr4(sregs.cr4() | CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT).cr0(sregs.cr0() | CR0_PE | CR0_ET | CR0_PG)
                 .efer(sregs.efer() | EFER_LME | EFER_LMA);
         vcpu.setSregs(sregs);
         vcpu.setRegs(regs.set("rip", entry).set("rsp", rsp));
