@@ -166,6 +166,35 @@ public final class VcpuThread implements AutoCloseable {
         }
     }
 
+    private boolean completed;
+
+    /**
+     * Brings the vCPU to a state that can be saved: pauses a running loop; for a loop that ended by itself on an
+     * exit (handler STOP), finishes that exit's instruction without running guest code. Returns false when the
+     * loop failed (its state is whatever the failure left).
+     */
+    public boolean quiesce(Duration timeout) {
+        State s = state();
+        if (s == State.RUNNING) {
+            if (pause(timeout)) {
+                return true;
+            }
+            s = state();
+        }
+        if (s == State.FINISHED) {
+            if (failure != null) {
+                return false;
+            }
+            synchronized (this) {
+                if (!completed) {
+                    vcpu.completePendingIo();
+                    completed = true;
+                }
+            }
+        }
+        return true;
+    }
+
     /** Lets a paused vCPU run again. */
     public void resume() {
         lock.lock();

@@ -57,7 +57,11 @@ class SaveRestoreTest {
     }
 
     private static Outcome reference() throws InterruptedException {
-        try (TestVm t = new TestVm(TestGuests.COUNTING_LOOP, MEMORY, true)) {
+        return reference(TestGuests.COUNTING_LOOP);
+    }
+
+    private static Outcome reference(byte[] program) throws InterruptedException {
+        try (TestVm t = new TestVm(program, MEMORY, true)) {
             Outcome o = runToEnd(t, new ByteArrayOutputStream());
             assertEquals(TestGuests.ITERATIONS, o.output().length);
             return o;
@@ -101,11 +105,12 @@ class SaveRestoreTest {
 
     @Test
     void aGuestPausedByAKickAnywhereAndRestoredFinishesLikeAnUninterruptedRun() throws Exception {
-        Outcome reference = reference();
+        byte[] slow = TestGuests.countingLoop(10000);
+        Outcome reference = reference(slow);
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         MachineState saved;
         byte[] memory;
-        try (TestVm first = new TestVm(TestGuests.COUNTING_LOOP, MEMORY, true);
+        try (TestVm first = new TestVm(slow, MEMORY, true);
              VcpuThread thread = new VcpuThread(first.vcpu, collecting(out, 0)).start()) {
             while (out.size() < 5) {
                 Thread.sleep(1);
@@ -116,6 +121,7 @@ class SaveRestoreTest {
         }
         int before = out.size();
         assertTrue(before >= 5 && before < TestGuests.ITERATIONS, "paused after " + before + " outputs");
+        System.out.println("kicked after " + before + " outputs at " + saved.vcpus().get(0).generalRegisters());
         Outcome restored = restoreAndFinish(saved, memory, out);
         assertArrayEquals(reference.output(), restored.output());
         assertEquals(reference.regs(), restored.regs());
