@@ -23,6 +23,8 @@ public final class Vcpu {
     private final KvmRun run;
     /** Linux thread id of the thread inside {@link #run()}, 0 when none. */
     private volatile int runningTid;
+    private Thread tidOwner;
+    private int tid;
     private boolean closed;
 
     Vcpu(Vm vm, int id, int fd, int mmapSize) {
@@ -50,7 +52,12 @@ public final class Vcpu {
      * {@link VcpuExit.Interrupted}; it also clears {@code immediate_exit} so the next call runs the guest again.
      */
     public VcpuExit run() {
-        runningTid = Libc.gettid();
+        Thread current = Thread.currentThread();
+        if (current != tidOwner) { // gettid is a downcall: ask once per thread, not once per exit
+            tidOwner = current;
+            tid = Libc.gettid();
+        }
+        runningTid = tid;
         int r;
         try {
             r = Libc.ioctlRaw(fd, Kvm.KVM_RUN, 0L);
@@ -71,7 +78,13 @@ public final class Vcpu {
         int reason = run.exitReason();
         return switch (reason) {
             case Kvm.KVM_EXIT_IO -> new VcpuExit.PortIo(run.ioIn(), run.ioPort(), run.ioSize(), run.ioCount(), run.ioData());
-            case Kvm.KVM_EXIT_MMIO -> new VcpuExit.Mmio(run.mmioAddress(), run.mmioLength(), run.mmioWrite(), run.mmioData());
+            case Kvm.KVM_EXIT_MMIO -> {
+                long address = run.mmioAddress();
+                MemorySlot slot = vm.slotContaining(address);
+                yield slot == null
+                        ? new VcpuExit.Mmio(address, run.mmioLength(), run.mmioWrite(), run.mmioData())
+                        : new VcpuExit.BadMemory(address, run.mmioLength(), run.mmioWrite(), slot);
+            }
             case Kvm.KVM_EXIT_HLT -> new VcpuExit.Halt();
             case Kvm.KVM_EXIT_SHUTDOWN -> new VcpuExit.Shutdown(dump());
             case Kvm.KVM_EXIT_INTR -> {

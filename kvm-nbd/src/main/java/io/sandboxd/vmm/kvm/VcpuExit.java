@@ -18,6 +18,22 @@ public sealed interface VcpuExit {
 
     /** A guest access to a guest-physical address with no memory slot. */
     record Mmio(long address, int length, boolean write, MemorySegment data) implements VcpuExit {
+        @Override
+        public String toString() {
+            return "Mmio[" + (write ? "write" : "read") + " of " + length + " bytes at 0x" + Long.toHexString(address) + "]";
+        }
+    }
+
+    /**
+     * A guest access to its RAM that KVM could not back with a host page, reported by KVM as MMIO: the memory
+     * backend failed to provide that page (a page source I/O error, a truncated image). Never a device access.
+     */
+    record BadMemory(long address, int length, boolean write, MemorySlot slot) implements VcpuExit {
+        @Override
+        public String toString() {
+            return "BadMemory[" + (write ? "write" : "read") + " at guest RAM 0x" + Long.toHexString(address)
+                    + " (memory slot " + slot.slot() + "): the memory backend could not provide this page]";
+        }
     }
 
     /** The guest executed HLT (only seen without an in-kernel LAPIC, or when KVM hands the halt to us). */

@@ -30,6 +30,8 @@ public final class Vm implements AutoCloseable {
     private final KvmSystem kvm;
     private final int fd;
     private final Map<Integer, MemorySlot> slots = new TreeMap<>();
+    /** Copy of {@link #slots} for lock-free reads on the vCPU threads' exit path. */
+    private volatile MemorySlot[] slotArray = new MemorySlot[0];
     private final List<Vcpu> vcpus = new ArrayList<>();
     private boolean irqchip;
     private boolean pit;
@@ -123,6 +125,7 @@ public final class Vm implements AutoCloseable {
         }
         setRegion(slot, dirtyLog ? Kvm.KVM_MEM_LOG_DIRTY_PAGES : 0, gpa, host.byteSize(), host.address());
         slots.put(slot, s);
+        slotArray = slots.values().toArray(MemorySlot[]::new);
         return s;
     }
 
@@ -132,7 +135,18 @@ public final class Vm implements AutoCloseable {
         if (s == null) {
             throw new IllegalArgumentException("no memory slot " + slot);
         }
+        slotArray = slots.values().toArray(MemorySlot[]::new);
         setRegion(slot, 0, s.guestPhysAddr(), 0, 0);
+    }
+
+    /** The memory slot holding guest-physical {@code gpa}, or null (a device address, or nothing). */
+    MemorySlot slotContaining(long gpa) {
+        for (MemorySlot s : slotArray) {
+            if (s.overlaps(gpa, 1)) {
+                return s;
+            }
+        }
+        return null;
     }
 
     public synchronized List<MemorySlot> memorySlots() {
@@ -345,6 +359,7 @@ public final class Vm implements AutoCloseable {
         }
         vcpus.clear();
         slots.clear();
+        slotArray = new MemorySlot[0];
         try {
             Libc.close(fd);
         } catch (RuntimeException e) {

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.sandboxd.ffi.Libc;
 import java.lang.foreign.ValueLayout;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -96,6 +97,55 @@ class VcpuThreadTest {
                     "done"), new ArrayList<>(seen));
             t.vcpu.completePendingIo();
             assertEquals(TestVm.CODE + code.length, t.vcpu.getRegs().rip(), "the last OUT completed");
+        }
+    }
+
+    /**
+     * Guest memory whose backing fails (a shared file mapping cut short, as when a page source cannot produce a
+     * page) fails that VM with a clear error; a second VM running at the same time is not disturbed.
+     */
+    @Test
+    void aFailingPageSourceFailsOnlyItsVm() throws Exception {
+        byte[] touchHighPage = {
+            (byte) 0x8b, 0x04, 0x25, 0x00, 0x00, 0x18, 0x00,              // mov eax, [0x180000]
+            (byte) 0xe6, (byte) TestVm.DONE_PORT,                         // out 0xf4, al
+        };
+        long size = 2 << 20;
+        int memfd = Libc.memfdCreate("guest", Libc.MFD_CLOEXEC);
+        java.lang.foreign.MemorySegment mem = null;
+        try (KvmSystem kvm = KvmSystem.open(); Vm vm = kvm.createVm();
+             TestVm healthy = new TestVm(SPIN, 2 << 20, true);
+             VcpuThread other = new VcpuThread(healthy.vcpu, ExitHandler::unexpected).start()) {
+            Libc.ftruncate(memfd, size);
+            mem = Libc.mmap(java.lang.foreign.MemorySegment.NULL, size, Libc.PROT_READ | Libc.PROT_WRITE,
+                    Libc.MAP_SHARED, memfd, 0);
+            vm.createIrqchip();
+            vm.createPit();
+            vm.addMemory(0, mem, false);
+            java.lang.foreign.MemorySegment.copy(touchHighPage, 0, mem, ValueLayout.JAVA_BYTE, TestVm.CODE,
+                    touchHighPage.length);
+            Vcpu vcpu = vm.createVcpu(0);
+            io.sandboxd.vmm.arch.x86.X86Modes.longMode(vcpu, mem, TestVm.CODE, TestVm.STACK, new Regs());
+            Libc.ftruncate(memfd, 1 << 20); // the page at 1.5 MiB no longer exists: SIGBUS for a process, EFAULT for KVM
+            try (VcpuThread failing = new VcpuThread(vcpu, ExitHandler::unexpected).start()) {
+                assertTrue(failing.join(BOUND), "the failing VM stopped");
+                RuntimeException failure = failing.failure();
+                assertNotNull(failure, "the VM failed");
+                System.out.println("page source failure: " + failure.getMessage());
+                VcpuExit.BadMemory bad = assertInstanceOf(VcpuExit.BadMemory.class,
+                        assertInstanceOf(GuestFailedException.class, failure).exit());
+                assertEquals(0x180000, bad.address());
+                assertTrue(failure.getMessage().contains("0x180000") && failure.getMessage().contains("memory backend"),
+                        failure.getMessage());
+            }
+            assertEquals(VcpuThread.State.RUNNING, other.state(), "the other VM runs on");
+            assertTrue(other.pause(BOUND));
+            assertTrue(healthy.vcpu.getRegs().rax() > 0);
+        } finally {
+            if (mem != null) {
+                Libc.munmap(mem);
+            }
+            Libc.close(memfd);
         }
     }
 
