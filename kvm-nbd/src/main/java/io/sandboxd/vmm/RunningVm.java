@@ -101,24 +101,32 @@ public final class RunningVm implements AutoCloseable {
     }
 
     /**
-     * Pages written since restore or the last call (bit i = page at image offset i * 4096): KVM's dirty log of
-     * every logged region, plus what the memory backend tracked itself. Reading it clears it.
+     * Pages the guest wrote since restore or the last call, from KVM's dirty log of every logged region, as image
+     * page numbers (bit i = the page at image offset i * 4096). Reading the log clears it.
      */
     public synchronized BitSet takeDirtyPages() {
         BitSet dirty = new BitSet();
-        for (MemorySlot s : vm.memorySlots()) {
-            if (!s.dirtyLog()) {
+        for (GuestRegion r : memory.regions()) {
+            if (!r.kvmDirtyLog()) {
                 continue;
             }
-            long firstPage = s.guestPhysAddr() / MemorySlot.PAGE_SIZE;
-            long[] bitmap = vm.dirtyPages(s.slot());
-            BitSet slotBits = BitSet.valueOf(bitmap);
+            MemorySlot s = slotAt(r.guestPhysAddr());
+            long firstPage = r.imageOffset() / MemorySlot.PAGE_SIZE;
+            BitSet slotBits = BitSet.valueOf(vm.dirtyPages(s.slot()));
             for (int i = slotBits.nextSetBit(0); i >= 0 && i < s.pages(); i = slotBits.nextSetBit(i + 1)) {
                 dirty.set(Math.toIntExact(firstPage + i));
             }
         }
-        dirty.or(memory.trackedDirtyPages());
         return dirty;
+    }
+
+    private MemorySlot slotAt(long gpa) {
+        for (MemorySlot s : vm.memorySlots()) {
+            if (s.guestPhysAddr() == gpa) {
+                return s;
+            }
+        }
+        throw new IllegalStateException("no memory slot at guest-physical 0x" + Long.toHexString(gpa));
     }
 
     public synchronized boolean isClosed() {

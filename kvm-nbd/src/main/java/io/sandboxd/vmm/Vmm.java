@@ -9,11 +9,8 @@ import io.sandboxd.vmm.kvm.Vm;
 import io.sandboxd.vmm.snapshot.LayerWriter;
 import io.sandboxd.vmm.snapshot.MemoryImage;
 import java.io.IOException;
-import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.BitSet;
-import java.util.List;
 import java.util.function.Consumer;
 
 /**
@@ -92,7 +89,7 @@ public final class Vmm {
     }
 
     private static void checkCovers(GuestMemory memory, MemoryImage image) {
-        long mapped = memory.regions().stream().mapToLong(r -> r.host().byteSize()).sum();
+        long mapped = memory.host().byteSize();
         if (mapped != image.size()) {
             throw new IllegalStateException("memory backend mapped " + mapped + " bytes for an image of " + image.size());
         }
@@ -123,8 +120,8 @@ public final class Vmm {
         }
         vm.pause(PAUSE_TIMEOUT);
         MachineState state = vm.vm().saveMachineState();
-        BitSet dirtyBlocks = vm.takeDirtyPages(); // BLOCK_SIZE is the page size: one bit per block
-        MemoryImage layer = LayerWriter.writeDiff(parent, wholeMemory(vm), dirtyBlocks);
+        // BLOCK_SIZE is the page size, so the dirty pages are the dirty blocks.
+        MemoryImage layer = vm.memory().snapshot(parent, vm.takeDirtyPages());
         return finish(vm, state, layer);
     }
 
@@ -133,7 +130,7 @@ public final class Vmm {
         vm.pause(PAUSE_TIMEOUT);
         MachineState state = vm.vm().saveMachineState();
         vm.takeDirtyPages(); // the base holds everything: start the next diff from here
-        MemoryImage image = LayerWriter.writeBase(dir, wholeMemory(vm), BLOCK_SIZE);
+        MemoryImage image = LayerWriter.writeBase(dir, vm.memory().host(), BLOCK_SIZE);
         return finish(vm, state, image);
     }
 
@@ -142,16 +139,6 @@ public final class Vmm {
         snapshot.writeState();
         vm.parentImage(layer);
         return snapshot;
-    }
-
-    /** Image offset = guest-physical address, so a snapshot needs one region at 0 (a hole would need a map). */
-    private static MemorySegment wholeMemory(RunningVm vm) {
-        List<GuestRegion> regions = vm.memory().regions();
-        if (regions.size() != 1 || regions.get(0).guestPhysAddr() != 0) {
-            throw new UnsupportedOperationException("snapshots of guest memory in " + regions.size()
-                    + " regions (or not starting at 0) are not supported yet");
-        }
-        return regions.get(0).host();
     }
 
     /** Stops the VM and releases every fd and mapping it holds (VM, vCPUs, kvm_run pages, guest memory). */

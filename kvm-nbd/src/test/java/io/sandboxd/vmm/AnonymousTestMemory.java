@@ -73,7 +73,17 @@ final class AnonymousTestMemory implements GuestMemory {
 
     @Override
     public List<GuestRegion> regions() {
-        return List.of(new GuestRegion(0, host, true));
+        return List.of(new GuestRegion(0, host, 0, true));
+    }
+
+    @Override
+    public MemorySegment host() {
+        return host;
+    }
+
+    @Override
+    public MemoryImage snapshot(MemoryImage parent, java.util.BitSet kvmDirty) throws IOException {
+        return io.sandboxd.vmm.snapshot.LayerWriter.writeDiff(parent, host, kvmDirty);
     }
 
     @Override
