@@ -39,8 +39,9 @@ public final class Vmm {
     public RunningVm boot(GuestMemory memory, int vcpus, Consumer<Vcpu> setup, ExitHandler devices) {
         RunningVm running = null;
         try {
-            Vm vm = newVm(memory, vcpus);
+            Vm vm = createShell(vcpus).take();
             running = new RunningVm(vm, memory, null);
+            addMemory(vm, memory);
             vm.vcpus().forEach(setup);
             running.start(devices);
             return running;
@@ -50,17 +51,52 @@ public final class Vmm {
         }
     }
 
+    /** A VM with irqchip, PIT and {@code vcpus} vCPUs, ready to be restored into (see {@link VmShell}). */
+    public VmShell createShell(int vcpus) {
+        if (vcpus < 1) {
+            throw new IllegalArgumentException("a VM needs at least one vCPU, got " + vcpus);
+        }
+        Vm vm = kvm.createVm();
+        try {
+            vm.createIrqchip();
+            vm.createPit();
+            for (int i = 0; i < vcpus; i++) {
+                vm.createVcpu(i);
+            }
+            return new VmShell(vm);
+        } catch (RuntimeException e) {
+            vm.close();
+            throw e;
+        }
+    }
+
     /**
      * Restores {@code snapshot}: guest memory from {@code backend}, a fresh VM with the machine state restored in
      * KVM's order, vCPU threads started with {@code devices}. On any failure everything made so far is released.
      */
     public RunningVm restore(VmSnapshot snapshot, MemoryBackend backend, ExitHandler devices) throws IOException {
-        GuestMemory memory = backend.open(snapshot.memory());
-        RunningVm running = null;
+        return restore(createShell(snapshot.state().vcpus().size()), snapshot, backend, devices);
+    }
+
+    /** {@link #restore(VmSnapshot, MemoryBackend, ExitHandler)} into a shell made earlier, which it consumes. */
+    public RunningVm restore(VmShell shell, VmSnapshot snapshot, MemoryBackend backend, ExitHandler devices)
+            throws IOException {
+        Vm vm = shell.take();
+        GuestMemory memory;
+        try {
+            if (shell.vcpus() != snapshot.state().vcpus().size()) {
+                throw new IllegalArgumentException("the snapshot has " + snapshot.state().vcpus().size()
+                        + " vCPUs, the shell " + shell.vcpus());
+            }
+            memory = backend.open(snapshot.memory());
+        } catch (IOException | RuntimeException e) {
+            vm.close();
+            throw e;
+        }
+        RunningVm running = new RunningVm(vm, memory, snapshot.memory());
         try {
             checkCovers(memory, snapshot.memory());
-            Vm vm = newVm(memory, snapshot.state().vcpus().size());
-            running = new RunningVm(vm, memory, snapshot.memory());
+            addMemory(vm, memory);
             vm.restoreMachineState(snapshot.state());
             running.start(devices);
             return running;
@@ -70,21 +106,9 @@ public final class Vmm {
         }
     }
 
-    private Vm newVm(GuestMemory memory, int vcpus) {
-        Vm vm = kvm.createVm();
-        try {
-            vm.createIrqchip();
-            vm.createPit();
-            for (GuestRegion r : memory.regions()) {
-                vm.addMemory(r.guestPhysAddr(), r.host(), r.kvmDirtyLog());
-            }
-            for (int i = 0; i < vcpus; i++) {
-                vm.createVcpu(i);
-            }
-            return vm;
-        } catch (RuntimeException e) {
-            vm.close();
-            throw e;
+    private static void addMemory(Vm vm, GuestMemory memory) {
+        for (GuestRegion r : memory.regions()) {
+            vm.addMemory(r.guestPhysAddr(), r.host(), r.kvmDirtyLog());
         }
     }
 

@@ -176,6 +176,19 @@ public final class Vcpu {
         }
     }
 
+    /** KVM_GET_MP_STATE: KVM_MP_STATE_RUNNABLE, _HALTED, _UNINITIALIZED (an AP waiting for INIT/SIPI)... */
+    public int getMpState() {
+        return MemorySegment.ofArray(getBlob(Kvm.KVM_GET_MP_STATE, "KVM_GET_MP_STATE", Kvm.kvm_mp_state))
+                .get(ValueLayout.JAVA_INT_UNALIGNED, 0);
+    }
+
+    /** KVM_SET_MP_STATE; e.g. RUNNABLE to start an application processor without the INIT/SIPI dance. */
+    public void setMpState(int mpState) {
+        byte[] mp = new byte[(int) Kvm.kvm_mp_state.byteSize()];
+        MemorySegment.ofArray(mp).set(ValueLayout.JAVA_INT_UNALIGNED, 0, mpState);
+        setBlob(Kvm.KVM_SET_MP_STATE, "KVM_SET_MP_STATE", Kvm.kvm_mp_state, mp);
+    }
+
     /** KVM_SET_CPUID2 with {@code kvm_cpuid2} bytes (header + entries). */
     public void setCpuid(byte[] cpuid2) {
         setVariable(Kvm.KVM_SET_CPUID2, "KVM_SET_CPUID2", cpuid2);
@@ -205,8 +218,7 @@ public final class Vcpu {
      */
     public VcpuState saveState() {
         byte[] cpuid = getCpuid();
-        int mpState = MemorySegment.ofArray(getBlob(Kvm.KVM_GET_MP_STATE, "KVM_GET_MP_STATE", Kvm.kvm_mp_state))
-                .get(ValueLayout.JAVA_INT_UNALIGNED, 0);
+        int mpState = getMpState();
         byte[] regs = getBlob(Kvm.KVM_GET_REGS, "KVM_GET_REGS", Kvm.kvm_regs);
         byte[] sregs = getBlob(Kvm.KVM_GET_SREGS, "KVM_GET_SREGS", Kvm.kvm_sregs);
         byte[] xsave = vm.hasXsave2()
@@ -232,9 +244,7 @@ public final class Vcpu {
             throw new IllegalArgumentException("state of vCPU " + s.id() + " cannot be restored into vCPU " + id);
         }
         setCpuid(s.cpuid());
-        byte[] mp = new byte[(int) Kvm.kvm_mp_state.byteSize()];
-        MemorySegment.ofArray(mp).set(ValueLayout.JAVA_INT_UNALIGNED, 0, s.mpState());
-        setBlob(Kvm.KVM_SET_MP_STATE, "KVM_SET_MP_STATE", Kvm.kvm_mp_state, mp);
+        setMpState(s.mpState());
         setBlob(Kvm.KVM_SET_REGS, "KVM_SET_REGS", Kvm.kvm_regs, s.regs());
         setBlob(Kvm.KVM_SET_SREGS, "KVM_SET_SREGS", Kvm.kvm_sregs, s.sregs());
         if (s.xsave().length > vm.xsaveSize()) {
