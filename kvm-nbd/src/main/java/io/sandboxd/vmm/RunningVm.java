@@ -148,6 +148,12 @@ public final class RunningVm implements AutoCloseable {
                 first = first == null ? e : first;
             }
         }
+        if (first != null) {
+            // A vCPU thread that did not stop may still be in KVM_RUN or reading its kvm_run page: unmapping that
+            // page or the guest memory under it would crash the JVM. Leak this VM's resources instead, loudly.
+            throw new IllegalStateException("a vCPU of this VM did not stop; its fds and mappings are left in place "
+                    + "rather than pulled from under a running thread", first);
+        }
         try {
             vm.close(); // before the memory goes: KVM must not map it any more
         } catch (RuntimeException e) {

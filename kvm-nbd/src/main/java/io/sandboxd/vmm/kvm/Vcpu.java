@@ -370,6 +370,10 @@ public final class Vcpu {
         if (closed) {
             return;
         }
+        if (runningTid != 0) {
+            throw new IllegalStateException("vCPU " + id + " is inside KVM_RUN on thread " + runningTid
+                    + ": stop its run loop before closing the VM");
+        }
         closed = true;
         try {
             Libc.munmap(runPage);
