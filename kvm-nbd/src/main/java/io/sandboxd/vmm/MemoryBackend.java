@@ -2,6 +2,7 @@ package io.sandboxd.vmm;
 
 import io.sandboxd.vmm.snapshot.MemoryImage;
 import java.io.IOException;
+import java.util.function.Consumer;
 
 /**
  * How a restore gets guest memory from a snapshot's memory image: copy it all ({@code eager}), map the file
@@ -10,5 +11,9 @@ import java.io.IOException;
  */
 @FunctionalInterface
 public interface MemoryBackend {
-    GuestMemory open(MemoryImage image) throws IOException;
+    /**
+     * Makes guest memory holding {@code image}'s bytes. {@code onFailure} is called (once, on any thread) if the
+     * memory later fails, e.g. its page source cannot read a page: the VMM then fails and stops that VM only.
+     */
+    GuestMemory open(MemoryImage image, Consumer<RuntimeException> onFailure) throws IOException;
 }

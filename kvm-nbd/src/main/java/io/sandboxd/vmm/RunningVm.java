@@ -95,9 +95,38 @@ public final class RunningVm implements AutoCloseable {
         return true;
     }
 
-    /** The first vCPU failure, if any (a guest error or an exception in a device). */
+    private volatile RuntimeException vmFailure;
+
+    /** Why this VM failed, if it did: its memory failed, or a vCPU failed (a guest error, an exception in a device). */
     public Optional<RuntimeException> failure() {
-        return threads.stream().map(VcpuThread::failure).filter(f -> f != null).findFirst();
+        RuntimeException f = vmFailure;
+        if (f != null) {
+            return Optional.of(f);
+        }
+        return threads.stream().map(VcpuThread::failure).filter(x -> x != null).findFirst();
+    }
+
+    /**
+     * Marks the VM failed (its memory backend lost a page source, say) and stops its vCPUs. Callable from any
+     * thread, including the page server's: the stopping happens on a thread of its own, because a vCPU may be
+     * blocked on a page only that caller can release.
+     */
+    public void fail(RuntimeException cause) {
+        synchronized (this) {
+            if (vmFailure != null || closed) {
+                return;
+            }
+            vmFailure = cause;
+        }
+        Thread.ofPlatform().name("vm-fail-" + vm.fd()).daemon(true).start(() -> {
+            for (VcpuThread t : List.copyOf(threads)) {
+                try {
+                    t.stop(STOP_TIMEOUT);
+                } catch (RuntimeException e) {
+                    cause.addSuppressed(e);
+                }
+            }
+        });
     }
 
     /**

@@ -11,6 +11,7 @@ import io.sandboxd.vmm.snapshot.MemoryImage;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
 /**
@@ -83,17 +84,33 @@ public final class Vmm {
             throws IOException {
         Vm vm = shell.take();
         GuestMemory memory;
+        // The memory may fail before the RunningVm exists (while a prefetch runs): remember it and fail the VM then.
+        AtomicReference<RunningVm> owner = new AtomicReference<>();
+        AtomicReference<RuntimeException> early = new AtomicReference<>();
         try {
             if (shell.vcpus() != snapshot.state().vcpus().size()) {
                 throw new IllegalArgumentException("the snapshot has " + snapshot.state().vcpus().size()
                         + " vCPUs, the shell " + shell.vcpus());
             }
-            memory = backend.open(snapshot.memory());
+            memory = backend.open(snapshot.memory(), cause -> {
+                RunningVm r = owner.get();
+                if (r != null) {
+                    r.fail(cause);
+                } else {
+                    early.compareAndSet(null, cause);
+                }
+            });
         } catch (IOException | RuntimeException e) {
             vm.close();
             throw e;
         }
         RunningVm running = new RunningVm(vm, memory, snapshot.memory());
+        owner.set(running);
+        if (early.get() != null) {
+            closeAfterFailure(running, memory, early.get());
+            throw new IllegalStateException("guest memory failed during the restore: " + early.get().getMessage(),
+                    early.get());
+        }
         try {
             checkCovers(memory, snapshot.memory());
             addMemory(vm, memory);

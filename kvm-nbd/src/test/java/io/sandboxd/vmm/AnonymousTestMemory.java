@@ -27,7 +27,7 @@ final class AnonymousTestMemory implements GuestMemory {
     }
 
     /** A backend copying the whole image into fresh anonymous memory. */
-    static final MemoryBackend EAGER_COPY = image -> {
+    static final MemoryBackend EAGER_COPY = (image, onFailure) -> {
         AnonymousTestMemory m = new AnonymousTestMemory(image.size());
         try {
             m.fill(image);
