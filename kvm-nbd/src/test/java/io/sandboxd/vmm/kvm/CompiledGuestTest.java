@@ -7,42 +7,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.ByteArrayOutputStream;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.time.Duration;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** A C guest built with gcc at test time fills pages and reports checksums; pausing and restoring it mid-run is invisible. */
 class CompiledGuestTest {
-    static final int PAGES = 16;
-    static final long FILL = 0x400000;
     private static final Duration BOUND = Duration.ofSeconds(60);
 
     @BeforeEach
     void needsKvm() {
         KvmAssumptions.assumeKvm();
-    }
-
-    /** What fill_pages.c must report, computed here the same way. */
-    static byte[] expectedOutput() {
-        ByteBuffer out = ByteBuffer.allocate(4 * (PAGES + 1)).order(ByteOrder.LITTLE_ENDIAN);
-        long[] mem = new long[PAGES * 512];
-        for (long p = 0; p < PAGES; p++) {
-            long sum = 0;
-            for (long i = 0; i < 512; i++) {
-                long v = (p * 0x9E3779B97F4A7C15L) ^ (i * 0xBF58476D1CE4E5B9L);
-                mem[(int) (p * 512 + i)] = v;
-                sum += v * (i + 1);
-            }
-            out.putInt((int) (sum ^ (sum >>> 32)));
-        }
-        long total = 0;
-        for (long v : mem) {
-            total = Long.rotateLeft(total, 1) ^ v;
-        }
-        out.putInt((int) (total ^ (total >>> 32)));
-        return out.array();
     }
 
     private static ExitHandler serial(ByteArrayOutputStream out) {
@@ -62,21 +37,21 @@ class CompiledGuestTest {
 
     @Test
     void theCompiledGuestReportsTheChecksumsOfWhatItWrote() throws Exception {
-        byte[] guest = GuestCompiler.compile("fill_pages.c");
+        byte[] guest = FillPagesGuest.compile();
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         try (TestVm t = new TestVm(guest, 8L << 20, true);
              VcpuThread thread = new VcpuThread(t.vcpu, serial(out)).start()) {
             assertTrue(thread.join(BOUND), "guest finished");
             assertEquals(null, thread.failure());
-            assertArrayEquals(expectedOutput(), out.toByteArray());
+            assertArrayEquals(FillPagesGuest.expectedOutput(), out.toByteArray());
             assertEquals(0x9E3779B97F4A7C15L ^ 0xBF58476D1CE4E5B9L * 3,
-                    t.memory.get(ValueLayout.JAVA_LONG, FILL + 4096 + 3 * 8), "page 1, word 3 in guest memory");
+                    t.memory.get(ValueLayout.JAVA_LONG, FillPagesGuest.FILL + 4096 + 3 * 8), "page 1, word 3 in guest memory");
         }
     }
 
     @Test
     void pausedSavedAndRestoredMidRunItReportsTheSame() throws Exception {
-        byte[] guest = GuestCompiler.compile("fill_pages.c");
+        byte[] guest = FillPagesGuest.compile();
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         MachineState state;
         byte[] memory;
@@ -94,7 +69,7 @@ class CompiledGuestTest {
             state = t.vm.saveMachineState();
             memory = t.memory.toArray(ValueLayout.JAVA_BYTE);
         }
-        assertTrue(out.size() < 4 * (PAGES + 1), "paused before the end: " + out.size());
+        assertTrue(out.size() < 4 * (FillPagesGuest.PAGES + 1), "paused before the end: " + out.size());
         try (TestVm fresh = new TestVm(new byte[0], 8L << 20, true);
              VcpuThread thread = new VcpuThread(fresh.vcpu, serial(out))) {
             MemorySegment.copy(memory, 0, fresh.memory, ValueLayout.JAVA_BYTE, 0, memory.length);
@@ -103,6 +78,6 @@ class CompiledGuestTest {
             assertTrue(thread.join(BOUND), "restored guest finished");
             assertEquals(null, thread.failure());
         }
-        assertArrayEquals(expectedOutput(), out.toByteArray());
+        assertArrayEquals(FillPagesGuest.expectedOutput(), out.toByteArray());
     }
 }
