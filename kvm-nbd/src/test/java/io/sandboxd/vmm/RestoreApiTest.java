@@ -107,10 +107,15 @@ class RestoreApiTest {
     }
 
     static Outcome reference() throws InterruptedException {
-        return reference(TestGuests.COUNTING_LOOP);
+        return reference(vmm, TestGuests.COUNTING_LOOP);
     }
 
     static Outcome reference(byte[] program) throws InterruptedException {
+        return reference(vmm, program);
+    }
+
+    /** The output and final registers of {@code program} run from boot to its end without interruption. */
+    static Outcome reference(Vmm vmm, byte[] program) throws InterruptedException {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         try (RunningVm vm = bootWith(vmm, program, out, 0)) {
             return finish(vm, out);
