@@ -52,6 +52,34 @@ class VcpuThreadTest {
         }
     }
 
+    /**
+     * With the in-kernel irqchip a HLT never reaches userspace: the vCPU sleeps in KVM until an interrupt. A kick
+     * still gets it out, and its saved MP state says HALTED, which a restore brings back.
+     */
+    @Test
+    void aKickStopsAHaltedVcpuAndItsHaltedStateRoundTrips() throws Exception {
+        byte[] code = {
+            (byte) 0xfa,                                                  // cli
+            (byte) 0xb8, 0x2a, 0x00, 0x00, 0x00,                          // mov eax, 42
+            (byte) 0xf4,                                                  // hlt
+            (byte) 0xeb, (byte) 0xfd,                                     // jmp hlt
+        };
+        MachineState saved;
+        try (TestVm t = new TestVm(code, 2 << 20, true);
+             VcpuThread thread = new VcpuThread(t.vcpu, ExitHandler::unexpected).start()) {
+            Thread.sleep(100);
+            assertTrue(thread.pause(BOUND), "a halted vCPU can be paused");
+            assertEquals(io.sandboxd.ffi.Kvm.KVM_MP_STATE_HALTED, t.vcpu.getMpState());
+            saved = t.vm.saveMachineState();
+            assertEquals(42, saved.vcpus().get(0).generalRegisters().rax());
+        }
+        try (TestVm fresh = new TestVm(new byte[0], 2 << 20, true)) {
+            fresh.vm.restoreMachineState(saved);
+            assertEquals(io.sandboxd.ffi.Kvm.KVM_MP_STATE_HALTED, fresh.vcpu.getMpState());
+            assertEquals(TestVm.CODE + 7, fresh.vcpu.getRegs().rip(), "RIP after the HLT");
+        }
+    }
+
     @Test
     void portAndMmioExitsAreDecodedAndAnswered() throws Exception {
         byte[] code = {
