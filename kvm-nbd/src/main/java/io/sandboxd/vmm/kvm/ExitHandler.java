@@ -1,0 +1,18 @@
+package io.sandboxd.vmm.kvm;
+
+/**
+ * What a vCPU run loop does with each exit (devices live behind this). Called on the vCPU thread; must not block
+ * for long. {@link VcpuExit.Interrupted} never reaches it (the loop handles kicks itself).
+ */
+@FunctionalInterface
+public interface ExitHandler {
+    /** Whether the loop goes on after an exit. */
+    enum Action { CONTINUE, STOP }
+
+    Action onExit(Vcpu vcpu, VcpuExit exit);
+
+    /** For exits a handler does not know: ends this VM's run with the exit and the vCPU state in the message. */
+    static Action unexpected(Vcpu vcpu, VcpuExit exit) {
+        throw new GuestFailedException(vcpu.id(), exit);
+    }
+}
