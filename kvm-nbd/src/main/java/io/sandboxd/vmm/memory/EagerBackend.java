@@ -19,7 +19,7 @@ final class EagerBackend {
     private EagerBackend() {
     }
 
-    static GuestMemory create(MemoryImage image, MemoryOptions options) throws IOException {
+    static MappedGuestMemory create(MemoryImage image, MemoryOptions options) throws IOException {
         MemorySegment mem = Libc.mmap(MemorySegment.NULL, image.size(), Libc.PROT_READ | Libc.PROT_WRITE,
                 Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_NORESERVE, -1, 0);
         try {
@@ -28,7 +28,7 @@ final class EagerBackend {
             Libc.munmap(mem);
             throw e;
         }
-        return new GuestMemory(MemoryBackend.EAGER, image, mem, null, null, () -> Libc.munmap(mem));
+        return new MappedGuestMemory(MemoryBackends.EAGER, image, mem, null, null, () -> Libc.munmap(mem));
     }
 
     /** Reads every data extent of {@code image} into {@code mem} (which reads zero elsewhere). */

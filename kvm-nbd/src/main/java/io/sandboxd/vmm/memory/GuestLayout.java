@@ -1,5 +1,6 @@
 package io.sandboxd.vmm.memory;
 
+import io.sandboxd.vmm.GuestRegion;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
 
@@ -15,12 +16,13 @@ public final class GuestLayout {
     private GuestLayout() {
     }
 
-    public static List<GuestMemory.Region> regions(MemorySegment host) {
+    /** The regions of {@code host}; {@code kvmDirtyLog} when the backend cannot see the VM's writes itself. */
+    public static List<GuestRegion> regions(MemorySegment host, boolean kvmDirtyLog) {
         long size = host.byteSize();
         if (size <= MMIO_HOLE_START) {
-            return List.of(new GuestMemory.Region(0, host, 0));
+            return List.of(new GuestRegion(0, host, 0, kvmDirtyLog));
         }
-        return List.of(new GuestMemory.Region(0, host.asSlice(0, MMIO_HOLE_START), 0),
-                new GuestMemory.Region(HIGH_MEMORY_START, host.asSlice(MMIO_HOLE_START), MMIO_HOLE_START));
+        return List.of(new GuestRegion(0, host.asSlice(0, MMIO_HOLE_START), 0, kvmDirtyLog),
+                new GuestRegion(HIGH_MEMORY_START, host.asSlice(MMIO_HOLE_START), MMIO_HOLE_START, kvmDirtyLog));
     }
 }

@@ -4,7 +4,7 @@ import java.util.Objects;
 import java.util.function.Consumer;
 
 /**
- * Per-restore choices for a {@link MemoryBackend}.
+ * Per-restore choices for a {@link MemoryBackends}.
  *
  * @param prefetchWorkingSet  uffd: copy the image's recorded working set in before returning (before the guest runs)
  * @param trackWrites         uffd: track written pages with userfaultfd write-protect (when the kernel offers it)

@@ -21,7 +21,7 @@ import java.util.Map;
  * <p>Each override costs a VMA (the kernel allows {@code vm.max_map_count}, 65530 by default, per process, and
  * this JVM hosts many VMs) and a little restore time. A chain fragmented beyond
  * {@link MemoryOptions#maxPrivateMappings()} overrides is therefore restored eagerly instead (copied into fresh
- * memory); that memory then behaves like {@code eager} and reports {@link MemoryBackend#EAGER}. Compacting such a
+ * memory); that memory then behaves like {@code eager} and reports {@link MemoryBackends#EAGER}. Compacting such a
  * chain into a new base is the cure, not more mappings.
  *
  * <p>Write tracking: a page the guest (or KVM on its behalf) wrote is an anonymous, exclusively mapped copy, while
@@ -32,7 +32,7 @@ final class PrivateMapBackend {
     private PrivateMapBackend() {
     }
 
-    static GuestMemory create(MemoryImage image, MemoryOptions options) throws IOException {
+    static MappedGuestMemory create(MemoryImage image, MemoryOptions options) throws IOException {
         LayerHeader top = image.header();
         LayerHeader base = top.generation() == 1 ? top : image.baseHeader();
         List<Extent> overrides = overrides(top, base);
@@ -71,7 +71,7 @@ final class PrivateMapBackend {
         } finally {
             fds.values().forEach(Libc::close);
         }
-        GuestMemory.WriteTracker tracker = new GuestMemory.WriteTracker() {
+        MappedGuestMemory.WriteTracker tracker = new MappedGuestMemory.WriteTracker() {
             @Override
             public BitSet writtenPages() {
                 return Pagemap.privatelyWrittenPages(mem);
@@ -82,7 +82,7 @@ final class PrivateMapBackend {
                 return "/proc/self/pagemap: anonymous exclusive pages of the private mapping";
             }
         };
-        return new GuestMemory(MemoryBackend.PRIVATE_MAP, image, mem, null, tracker, () -> Libc.munmap(mem));
+        return new MappedGuestMemory(MemoryBackends.PRIVATE_MAP, image, mem, null, tracker, () -> Libc.munmap(mem));
     }
 
     /** The extents of {@code top} that the base file mapping does not already provide. */

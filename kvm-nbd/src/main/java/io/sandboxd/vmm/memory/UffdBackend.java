@@ -32,7 +32,7 @@ final class UffdBackend {
         return f;
     }
 
-    static GuestMemory create(MemoryImage image, MemoryOptions options) throws IOException {
+    static MappedGuestMemory create(MemoryImage image, MemoryOptions options) throws IOException {
         if (image.header().blockSize() != 4096) {
             throw new IllegalArgumentException("uffd memory serves 4 KiB pages; " + image + " has "
                     + image.header().blockSize() + "-byte blocks");
@@ -78,7 +78,7 @@ final class UffdBackend {
         UffdPageServer s = server;
         PageSource src = source;
         int fd = uffd;
-        GuestMemory.WriteTracker tracker = new GuestMemory.WriteTracker() {
+        MappedGuestMemory.WriteTracker tracker = new MappedGuestMemory.WriteTracker() {
             @Override
             public BitSet writtenPages() {
                 return s.writtenPages();
@@ -90,7 +90,7 @@ final class UffdBackend {
                         : "every page the page server filled or that was removed (no userfaultfd WP here)";
             }
         };
-        return new GuestMemory(MemoryBackend.UFFD, image, mem, server, tracker, () -> {
+        return new MappedGuestMemory(MemoryBackends.UFFD, image, mem, server, tracker, () -> {
             // Order: stop serving, wake every waiter, drop the registration (later faults are plain anonymous
             // faults, not blocked), then release the fd, the guest mapping and the image mappings.
             s.close();

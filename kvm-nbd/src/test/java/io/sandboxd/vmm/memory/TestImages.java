@@ -66,13 +66,13 @@ final class TestImages {
         }
     }
 
-    /** Reads a byte the safe way (the fault, if any, is taken inside madvise: see GuestMemory). */
-    static byte peek(GuestMemory mem, long offset) {
+    /** Reads a byte the safe way (the fault, if any, is taken inside madvise: see MappedGuestMemory). */
+    static byte peek(MappedGuestMemory mem, long offset) {
         mem.populate(offset, 1, false);
         return mem.host().get(java.lang.foreign.ValueLayout.JAVA_BYTE, offset);
     }
 
-    static void poke(GuestMemory mem, long offset, byte value) {
+    static void poke(MappedGuestMemory mem, long offset, byte value) {
         mem.populate(offset, 1, true);
         mem.host().set(java.lang.foreign.ValueLayout.JAVA_BYTE, offset, value);
     }
@@ -85,6 +85,18 @@ final class TestImages {
 
     static List<String> maps() throws IOException {
         return new ArrayList<>(Files.readAllLines(Path.of("/proc/self/maps")));
+    }
+
+    /** The mappings of exactly {@code bytes} bytes. */
+    static List<String> sized(List<String> maps, long bytes) {
+        List<String> out = new ArrayList<>();
+        for (String line : maps) {
+            String[] range = line.substring(0, line.indexOf(' ')).split("-");
+            if (Long.parseUnsignedLong(range[1], 16) - Long.parseUnsignedLong(range[0], 16) == bytes) {
+                out.add(line);
+            }
+        }
+        return out;
     }
 
     /** Mappings that name a file in {@code dir} or cover {@code address}. */

@@ -33,7 +33,7 @@ class UffdPageServerTest {
     @Test
     void faultsOnlyThePagesTouched() throws Exception {
         TestImages.Image img = TestImages.base(dir, 512, 11);
-        try (GuestMemory mem = MemoryBackend.UFFD.create(img.image())) {
+        try (MappedGuestMemory mem = MemoryBackends.UFFD.create(img.image())) {
             int[] touched = {0, 3, 7, 8, 200, 510}; // 3 and 7 are zero pages in the image
             for (int p : touched) {
                 assertEquals(img.bytes()[p * PAGE + 17], TestImages.peek(mem, (long) p * PAGE + 17));
@@ -53,7 +53,7 @@ class UffdPageServerTest {
         Assumptions.assumeTrue(UffdBackend.writeProtectSupported(),
                 "this kernel offers no userfaultfd write-protect for anonymous memory");
         TestImages.Image img = TestImages.base(dir, 128, 12);
-        try (GuestMemory mem = MemoryBackend.UFFD.create(img.image())) {
+        try (MappedGuestMemory mem = MemoryBackends.UFFD.create(img.image())) {
             for (int p = 0; p < 64; p++) {
                 TestImages.peek(mem, (long) p * PAGE);
             }
@@ -72,9 +72,9 @@ class UffdPageServerTest {
             assertEquals(6L * PAGE, Files.size(next.layerPath(next.layerId())), "the diff holds exactly the written pages");
             byte[] bytes = img.bytes().clone();
             expected.stream().forEach(p -> bytes[p * PAGE + 9] = 0x77);
-            for (MemoryBackend b : MemoryBackend.values()) {
-                try (GuestMemory again = b.create(MemoryImage.open(next.headerPath()))) {
-                    GuestMemoryTest.assertSameBytes(bytes, again);
+            for (MemoryBackends b : MemoryBackends.values()) {
+                try (MappedGuestMemory again = b.create(MemoryImage.open(next.headerPath()))) {
+                    MappedGuestMemoryTest.assertSameBytes(bytes, again);
                 }
             }
         }
@@ -83,7 +83,7 @@ class UffdPageServerTest {
     @Test
     void twoThreadsOnOnePageGiveOneCopyAndOneEexist() throws Exception {
         TestImages.Image img = TestImages.base(dir, 16, 13);
-        try (GuestMemory mem = MemoryBackend.UFFD.create(img.image(), MANUAL)) {
+        try (MappedGuestMemory mem = MemoryBackends.UFFD.create(img.image(), MANUAL)) {
             Toucher a = new Toucher(mem, 5L * PAGE);
             Toucher b = new Toucher(mem, 5L * PAGE + 8);
             TestImages.awaitBlockedInUserfault(a.tid());
@@ -104,7 +104,7 @@ class UffdPageServerTest {
     @Test
     void aPageFilledBehindTheServersBackIsAnEexistAndTheWaiterIsWoken() throws Exception {
         TestImages.Image img = TestImages.base(dir, 16, 14);
-        try (GuestMemory mem = MemoryBackend.UFFD.create(img.image(), MANUAL.withTrackWrites(false))) {
+        try (MappedGuestMemory mem = MemoryBackends.UFFD.create(img.image(), MANUAL.withTrackWrites(false))) {
             Toucher t = new Toucher(mem, 2L * PAGE);
             TestImages.awaitBlockedInUserfault(t.tid());
             // Another filler (think: a prefetch) maps the page without waking anyone.
@@ -129,7 +129,7 @@ class UffdPageServerTest {
     @Test
     void aFaultDuringARemoveIsDeferredRetriedAndRemovedPagesComeBackZero() throws Exception {
         TestImages.Image img = TestImages.base(dir, 32, 15);
-        try (GuestMemory mem = MemoryBackend.UFFD.create(img.image(), MANUAL)) {
+        try (MappedGuestMemory mem = MemoryBackends.UFFD.create(img.image(), MANUAL)) {
             UffdPageServer server = mem.pageServer();
             server.readBatch(1);
             Toucher first = new Toucher(mem, 0);
@@ -178,8 +178,8 @@ class UffdPageServerTest {
         TestImages.Image bad = TestImages.base(dir.resolve("bad"), 64, 16);
         TestImages.Image good = TestImages.base(dir.resolve("good"), 64, 17);
         List<MemoryFailedException> reported = new CopyOnWriteArrayList<>();
-        try (GuestMemory failing = MemoryBackend.UFFD.create(bad.image(), MemoryOptions.DEFAULT.withOnFailure(reported::add));
-             GuestMemory healthy = MemoryBackend.UFFD.create(good.image())) {
+        try (MappedGuestMemory failing = MemoryBackends.UFFD.create(bad.image(), MemoryOptions.DEFAULT.withOnFailure(reported::add));
+             MappedGuestMemory healthy = MemoryBackends.UFFD.create(good.image())) {
             // The layer file loses its data under the running memory: reading it now fails in the kernel's copy.
             try (RandomAccessFile f = new RandomAccessFile(bad.image().layerPath(bad.image().layerId()).toFile(), "rw")) {
                 f.setLength(0);
@@ -195,7 +195,7 @@ class UffdPageServerTest {
             IllegalStateException refused = assertThrows(IllegalStateException.class, () -> failing.snapshot(null));
             assertTrue(refused.getMessage().contains("failed memory"));
 
-            GuestMemoryTest.assertSameBytes(good.bytes(), healthy);
+            MappedGuestMemoryTest.assertSameBytes(good.bytes(), healthy);
             assertTrue(healthy.failure().isEmpty());
             assertEquals(48, settled(healthy).copies());
         }
@@ -205,14 +205,14 @@ class UffdPageServerTest {
     void aRecordedWorkingSetIsPrefetchedBeforeTheGuestRuns() throws Exception {
         TestImages.Image img = TestImages.base(dir, 64, 18);
         int[] order = {9, 2, 10, 11, 12, 40};
-        try (GuestMemory mem = MemoryBackend.UFFD.create(img.image())) {
+        try (MappedGuestMemory mem = MemoryBackends.UFFD.create(img.image())) {
             for (int p : order) {
                 TestImages.peek(mem, (long) p * PAGE);
             }
             mem.saveWorkingSet();
         }
         assertArrayEquals(order, WorkingSet.read(img.image().workingSetPath(), 64));
-        try (GuestMemory mem = MemoryBackend.UFFD.create(img.image(), MANUAL)) {
+        try (MappedGuestMemory mem = MemoryBackends.UFFD.create(img.image(), MANUAL)) {
             PageServerStats s = mem.pageServerStats().orElseThrow();
             assertEquals(order.length, s.prefetched());
             assertEquals(1, s.zeroFills(), "page 11 is a zero page, prefetched too");
@@ -229,12 +229,12 @@ class UffdPageServerTest {
         Files.write(img.image().workingSetPath(), new byte[] {'S', 'B', 'X', 'W', 'S', 'E', 'T', '1', 1, 0, 0, 0, 9, 0,
                 0, 0, 0, 0, 0, 0});
         var e = assertThrows(io.sandboxd.vmm.snapshot.SnapshotFormatException.class,
-                () -> MemoryBackend.UFFD.create(img.image()));
+                () -> MemoryBackends.UFFD.create(img.image()));
         assertTrue(e.getMessage().contains("truncated working set"), e.getMessage());
     }
 
     /** Stats once the server has finished the bookkeeping after its last fill (it wakes the toucher first). */
-    private static PageServerStats settled(GuestMemory mem) throws InterruptedException {
+    private static PageServerStats settled(MappedGuestMemory mem) throws InterruptedException {
         long deadline = System.nanoTime() + 5_000_000_000L;
         PageServerStats s = mem.pageServerStats().orElseThrow();
         while (s.copies() + s.zeroFills() + s.alreadyMapped() < s.faults() && System.nanoTime() < deadline) {
@@ -251,7 +251,7 @@ class UffdPageServerTest {
         private volatile boolean done;
         private volatile byte value;
 
-        Toucher(GuestMemory mem, long offset) {
+        Toucher(MappedGuestMemory mem, long offset) {
             thread = Thread.ofPlatform().daemon(true).start(() -> {
                 tid.set(Libc.gettid());
                 value = TestImages.peek(mem, offset);

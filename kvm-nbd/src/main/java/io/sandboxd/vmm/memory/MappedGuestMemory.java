@@ -1,5 +1,7 @@
 package io.sandboxd.vmm.memory;
 
+import io.sandboxd.vmm.GuestMemory;
+import io.sandboxd.vmm.GuestRegion;
 import io.sandboxd.vmm.snapshot.LayerWriter;
 import io.sandboxd.vmm.snapshot.MemoryImage;
 import java.io.IOException;
@@ -10,7 +12,7 @@ import java.util.Optional;
 
 /**
  * A guest's memory: one host mapping of the whole image, seen by the guest as {@link Region}s (see
- * {@link GuestLayout}), created by a {@link MemoryBackend} and owned by one VM. {@link #close()} releases every
+ * {@link GuestLayout}), created by a {@link MemoryBackends} and owned by one VM. {@link #close()} releases every
  * mapping, fd and thread it holds; after that the segments must not be touched.
  *
  * <p>Host-side access from Java (device emulation, tests) goes through {@link #populate} first, or through
@@ -19,42 +21,39 @@ import java.util.Optional;
  * native call: the JVM would deadlock. {@code populate} takes those faults inside a syscall (native state). vCPUs
  * fault inside {@code KVM_RUN}, already native.
  */
-public final class GuestMemory implements AutoCloseable {
-    /** Guest-physical {@code [guestPhysAddr, guestPhysAddr + size)} is {@code host}; it is image offset {@code memoryOffset}. */
-    public record Region(long guestPhysAddr, MemorySegment host, long memoryOffset) {
-        public long size() {
-            return host.byteSize();
-        }
-    }
-
-    /** Pages written since restore, as seen by the host side of a backend (bit i = page i of the image). */
+public final class MappedGuestMemory implements GuestMemory {
+    /**
+     * Pages written since restore, as seen by the host side of a backend (bit i = page i of the image). Both
+     * trackers here see the VM's writes too (KVM writes through get_user_pages, which takes the same faults), so
+     * memory with a tracker asks for no KVM dirty log: logging would only add write-protect exits.
+     */
     interface WriteTracker {
         BitSet writtenPages();
 
         String describe();
     }
 
-    private final MemoryBackend backend;
+    private final MemoryBackends backend;
     private final MemoryImage image;
     private final MemorySegment host;
-    private final List<Region> regions;
+    private final List<GuestRegion> regions;
     private final UffdPageServer server;
     private final WriteTracker tracker;
     private final AutoCloseable release;
     private boolean closed;
 
-    GuestMemory(MemoryBackend backend, MemoryImage image, MemorySegment host, UffdPageServer server,
+    MappedGuestMemory(MemoryBackends backend, MemoryImage image, MemorySegment host, UffdPageServer server,
                 WriteTracker tracker, AutoCloseable release) {
         this.backend = backend;
         this.image = image;
         this.host = host;
-        this.regions = GuestLayout.regions(host);
+        this.regions = GuestLayout.regions(host, tracker == null);
         this.server = server;
         this.tracker = tracker;
         this.release = release;
     }
 
-    public MemoryBackend backend() {
+    public MemoryBackends backend() {
         return backend;
     }
 
@@ -63,11 +62,13 @@ public final class GuestMemory implements AutoCloseable {
         return image;
     }
 
-    public List<Region> regions() {
+    @Override
+    public List<GuestRegion> regions() {
         return regions;
     }
 
     /** The whole memory, image offset 0 at the start. */
+    @Override
     public MemorySegment host() {
         return host;
     }
@@ -135,15 +136,20 @@ public final class GuestMemory implements AutoCloseable {
     }
 
     /**
-     * Writes the pages written since restore as a new layer over {@link #image()}: the host-side set (if the
-     * backend has one) plus {@code kvmDirty} (the VM's dirty log, image page numbers; may be null when the backend
-     * tracks writes itself). Call with the vCPUs stopped. Refused for failed memory.
+     * Writes the pages written since {@code parent} was current as a new layer over it: the host-side set (pages
+     * written since restore, a superset after an earlier snapshot, which is harmless) plus {@code kvmDirty} (the
+     * VM's dirty log in image page numbers; only needed when the regions asked for one). Call with the vCPUs
+     * stopped. Refused for failed memory: its content is not trusted.
      */
-    public MemoryImage snapshot(BitSet kvmDirty) throws IOException {
+    @Override
+    public MemoryImage snapshot(MemoryImage parent, BitSet kvmDirty) throws IOException {
         checkOpen();
         failure().ifPresent(f -> {
             throw new IllegalStateException("cannot snapshot failed memory: " + f.getMessage(), f);
         });
+        if (parent.size() != size()) {
+            throw new IllegalArgumentException("parent image of " + parent.size() + " bytes for memory of " + size());
+        }
         BitSet dirty = new BitSet();
         if (tracker != null) {
             dirty.or(tracker.writtenPages());
@@ -153,7 +159,12 @@ public final class GuestMemory implements AutoCloseable {
         if (kvmDirty != null) {
             dirty.or(kvmDirty);
         }
-        return LayerWriter.writeDiff(image, host, dirty);
+        return LayerWriter.writeDiff(parent, host, dirty);
+    }
+
+    /** {@link #snapshot(MemoryImage, BitSet)} over the image this memory was restored from. */
+    public MemoryImage snapshot(BitSet kvmDirty) throws IOException {
+        return snapshot(image, kvmDirty);
     }
 
     /** uffd: writes the order in which pages were first needed next to the image, for the next restore to prefetch. */
@@ -193,6 +204,6 @@ public final class GuestMemory implements AutoCloseable {
 
     @Override
     public String toString() {
-        return "GuestMemory[" + backend.id() + ", " + (size() >> 20) + " MiB of " + image + "]";
+        return "MappedGuestMemory[" + backend.id() + ", " + (size() >> 20) + " MiB of " + image + "]";
     }
 }

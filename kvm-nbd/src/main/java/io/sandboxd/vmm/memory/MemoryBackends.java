@@ -1,7 +1,9 @@
 package io.sandboxd.vmm.memory;
 
+import io.sandboxd.vmm.MemoryBackend;
 import io.sandboxd.vmm.snapshot.MemoryImage;
 import java.io.IOException;
+import java.util.function.Consumer;
 
 /**
  * How a restore turns a {@link MemoryImage} into guest memory; chosen per restore.
@@ -15,14 +17,14 @@ import java.io.IOException;
  *       on first touch, after prefetching the template's recorded working set.</li>
  * </ul>
  */
-public enum MemoryBackend {
+public enum MemoryBackends implements MemoryBackend {
     EAGER("eager"),
     PRIVATE_MAP("private-map"),
     UFFD("uffd");
 
     private final String id;
 
-    MemoryBackend(String id) {
+    MemoryBackends(String id) {
         this.id = id;
     }
 
@@ -31,8 +33,8 @@ public enum MemoryBackend {
         return id;
     }
 
-    public static MemoryBackend of(String id) {
-        for (MemoryBackend b : values()) {
+    public static MemoryBackends of(String id) {
+        for (MemoryBackends b : values()) {
             if (b.id.equals(id)) {
                 return b;
             }
@@ -41,7 +43,7 @@ public enum MemoryBackend {
     }
 
     /** Creates guest memory holding {@code image}'s bytes; the caller owns it and must close it. */
-    public GuestMemory create(MemoryImage image, MemoryOptions options) throws IOException {
+    public MappedGuestMemory create(MemoryImage image, MemoryOptions options) throws IOException {
         return switch (this) {
             case EAGER -> EagerBackend.create(image, options);
             case PRIVATE_MAP -> PrivateMapBackend.create(image, options);
@@ -49,7 +51,13 @@ public enum MemoryBackend {
         };
     }
 
-    public GuestMemory create(MemoryImage image) throws IOException {
+    public MappedGuestMemory create(MemoryImage image) throws IOException {
         return create(image, MemoryOptions.DEFAULT);
+    }
+
+    /** The VMM's entry point: default options, failures reported to the VM through {@code onFailure}. */
+    @Override
+    public MappedGuestMemory open(MemoryImage image, Consumer<RuntimeException> onFailure) throws IOException {
+        return create(image, MemoryOptions.DEFAULT.withOnFailure(onFailure::accept));
     }
 }
