@@ -115,7 +115,8 @@ class MappedGuestMemoryTest {
         }
         assertEquals(List.of(), TestImages.mapsTouching(dir, address));
         assertEquals(fds, TestImages.openFds());
-        assertEquals(maps, TestImages.maps().size());
+        // Exact for what is ours (above); the JVM may commit a heap region meanwhile.
+        assertTrue(Math.abs(TestImages.maps().size() - maps) <= 4, maps + " mappings before, " + TestImages.maps().size());
     }
 
     @ParameterizedTest
@@ -128,14 +129,17 @@ class MappedGuestMemoryTest {
         }
         int fds = TestImages.openFds();
         List<String> maps = TestImages.maps();
+        java.util.Set<String> ours = new java.util.HashSet<>();
         for (int i = 0; i < 500; i++) {
-            cycle(backend, img.image());
+            ours.add(Long.toHexString(cycle(backend, img.image())) + "-");
         }
         List<String> after = TestImages.maps();
         assertEquals(fds, TestImages.openFds(), "fds after 500 cycles");
         assertEquals(List.of(), TestImages.mapsTouching(dir, 0), "mappings of the image's files");
-        assertEquals(TestImages.sized(maps, guestBytes), TestImages.sized(after, guestBytes),
-                "mappings of the guest memory's size");
+        List<String> left = TestImages.sized(after, guestBytes);
+        left.removeAll(maps);
+        left.removeIf(line -> ours.stream().noneMatch(line::startsWith));
+        assertEquals(List.of(), left, "guest memory mappings still there after close");
         // The process's total may move by a few entries that are not ours (glibc's thread-stack cache and arenas
         // as page-server threads come and go); a leak of one mapping per cycle would show as hundreds.
         assertTrue(Math.abs(after.size() - maps.size()) <= 4, "mappings: " + maps.size() + " before, "
@@ -152,11 +156,12 @@ class MappedGuestMemoryTest {
         assertTrue(e.getMessage().contains("closed"));
     }
 
-    private static void cycle(MemoryBackends backend, MemoryImage image) throws Exception {
+    private static long cycle(MemoryBackends backend, MemoryImage image) throws Exception {
         try (MappedGuestMemory mem = backend.create(image)) {
             TestImages.peek(mem, 0);
             TestImages.poke(mem, 2L * PAGE + 1, (byte) 1);
             TestImages.peek(mem, mem.size() - 1);
+            return mem.host().address();
         }
     }
 
