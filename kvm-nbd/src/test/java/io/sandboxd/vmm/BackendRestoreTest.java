@@ -170,6 +170,52 @@ class BackendRestoreTest {
         }
     }
 
+    /**
+     * The uffd page source loses its data (the layer file is cut short after the image was opened, as an I/O
+     * error would): that VM fails with an error naming the page source and stops; a VM restored from another copy
+     * of the same snapshot, running at the same time, finishes normally.
+     */
+    @Test
+    void aFailingPageSourceFailsOnlyItsVm(@TempDir Path dir) throws Exception {
+        byte[] guest = FillPagesGuest.compile();
+        AnonymousTestMemory memory = new AnonymousTestMemory(8L << 20);
+        MemorySegment.copy(guest, 0, memory.host, ValueLayout.JAVA_BYTE, TestVm.CODE, guest.length);
+        VmSnapshot snap;
+        try (RunningVm vm = vmm.boot(memory, 1, v -> X86Modes.longMode(v, memory.host, TestVm.CODE, TestVm.STACK,
+                new Regs()), serialStoppingAfter(new ByteArrayOutputStream(), 4))) {
+            assertTrue(vm.awaitFinished(RestoreApiTest.BOUND));
+            snap = vmm.snapshotBase(vm, dir.resolve("a"));
+        }
+        Path copy = dir.resolve("b");
+        Files.createDirectories(copy);
+        try (var files = Files.list(dir.resolve("a"))) {
+            for (Path f : files.toList()) {
+                Files.copy(f, copy.resolve(f.getFileName()));
+            }
+        }
+        VmSnapshot doomedSnap = VmSnapshot.open(snap.memory().headerPath());
+        VmSnapshot healthySnap = VmSnapshot.open(copy.resolve(snap.memory().headerPath().getFileName()));
+        // Cut the doomed copy's data after the code page: the page tables at 0x9000.. can no longer be read.
+        try (var ch = java.nio.channels.FileChannel.open(doomedSnap.memory().layerPath(doomedSnap.memory().layerId()),
+                java.nio.file.StandardOpenOption.WRITE)) {
+            ch.truncate(0x2000);
+        }
+        MemoryBackend lazy = (image, onFailure) -> MemoryBackends.UFFD.create(image,
+                MemoryOptions.DEFAULT.withPrefetch(false).withOnFailure(onFailure::accept));
+        ByteArrayOutputStream healthyOut = new ByteArrayOutputStream();
+        healthyOut.writeBytes(java.util.Arrays.copyOf(FillPagesGuest.expectedOutput(), 4));
+        try (RunningVm healthy = vmm.restore(healthySnap, lazy, serialStoppingAfter(healthyOut, 0));
+             RunningVm doomed = vmm.restore(doomedSnap, lazy, serialStoppingAfter(new ByteArrayOutputStream(), 0))) {
+            assertTrue(doomed.awaitFinished(RestoreApiTest.BOUND), "the failed VM stopped");
+            String why = doomed.failure().orElseThrow().getMessage();
+            System.out.println("failed VM: " + why);
+            assertTrue(why.contains("page source") && why.contains("0x9000"), why);
+            assertTrue(healthy.awaitFinished(RestoreApiTest.BOUND), "the other VM finished");
+            assertEquals(java.util.Optional.empty(), healthy.failure());
+            assertArrayEquals(FillPagesGuest.expectedOutput(), healthyOut.toByteArray());
+        }
+    }
+
     private static ExitHandler serialStoppingAfter(ByteArrayOutputStream out, int bytes) {
         return (vcpu, exit) -> {
             if (exit instanceof VcpuExit.PortIo io && !io.in() && io.port() == TestVm.SERIAL) {
