@@ -48,11 +48,17 @@ public final class ApiServer implements AutoCloseable {
     /** Starts the API on {@code address}; endpoint work runs on virtual threads (it blocks on the store). */
     public static ApiServer start(InetSocketAddress address, SandboxService sandboxes, ApiKeyStore keys)
             throws InterruptedException {
+        return start(address, sandboxes, keys, 2);
+    }
+
+    /** As {@link #start(InetSocketAddress, SandboxService, ApiKeyStore)} with {@code ioThreads} event loops. */
+    public static ApiServer start(InetSocketAddress address, SandboxService sandboxes, ApiKeyStore keys,
+                                  int ioThreads) throws InterruptedException {
         ExecutorService workers = Executors.newThreadPerTaskExecutor(
                 Thread.ofVirtual().name("api-worker-", 0).factory());
         RestDispatcher dispatcher = new RestDispatcher(routes(sandboxes), keys);
         try {
-            NettyServer server = NettyServer.start("the E2B API", address, 2,
+            NettyServer server = NettyServer.start("the E2B API", address, ioThreads,
                     new ApiChannelInitializer(dispatcher, workers));
             return new ApiServer(server, workers);
         } catch (RuntimeException | InterruptedException e) {
