@@ -10,6 +10,7 @@ import picocli.CommandLine.Command;
         description = "Self-hosted, E2B-compatible sandbox host for bare-metal Linux.",
         subcommands = {
                 ServeCommand.class,
+                KeysCommand.class,
                 CommandLine.HelpCommand.class,
         })
 public final class SandboxdCommand implements Runnable {

@@ -146,7 +146,7 @@ public final class SandboxRepository {
     /** Everything in these states (start-up reconciliation). */
     public List<SandboxRecord> inStates(Set<Lifecycle> states) {
         return query("SELECT " + COLUMNS + " FROM sandboxes WHERE state = ANY (?) ORDER BY started_at, id",
-                List.of(states.stream().map(Lifecycle::sql).toArray(String[]::new)));
+                List.of((Object) states.stream().map(Lifecycle::sql).toArray(String[]::new)));
     }
 
     /** Running sandboxes whose TTL ended at or before {@code now}. */
