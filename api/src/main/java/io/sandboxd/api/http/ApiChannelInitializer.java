@@ -13,7 +13,10 @@ import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.timeout.IdleStateHandler;
+import java.time.Duration;
 import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The API pipeline: HTTP/1.1 codec, aggregation of the (small, JSON) bodies whether they come with a length or
@@ -23,17 +26,27 @@ public final class ApiChannelInitializer extends ChannelInitializer<SocketChanne
     /** API bodies are small JSON documents; larger ones are refused with 413. */
     public static final int MAX_BODY_BYTES = 1 << 20;
 
+    /** Keep-alive connections with no request for this long are closed (clients reconnect transparently). */
+    public static final Duration IDLE_TIMEOUT = Duration.ofMinutes(5);
+
     private final RestDispatcher dispatcher;
     private final Executor workers;
+    private final Duration idleTimeout;
 
     public ApiChannelInitializer(RestDispatcher dispatcher, Executor workers) {
+        this(dispatcher, workers, IDLE_TIMEOUT);
+    }
+
+    public ApiChannelInitializer(RestDispatcher dispatcher, Executor workers, Duration idleTimeout) {
         this.dispatcher = dispatcher;
         this.workers = workers;
+        this.idleTimeout = idleTimeout;
     }
 
     @Override
     protected void initChannel(SocketChannel ch) {
         ch.pipeline()
+                .addLast("idle", new IdleStateHandler(0, 0, idleTimeout.toMillis(), TimeUnit.MILLISECONDS))
                 .addLast("http", new HttpServerCodec())
                 .addLast("aggregate", new JsonErrorAggregator(MAX_BODY_BYTES))
                 .addLast("rest", new RestHandler(dispatcher, workers));

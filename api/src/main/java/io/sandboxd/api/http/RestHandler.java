@@ -15,6 +15,7 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.timeout.IdleStateEvent;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.logging.Level;
@@ -30,6 +31,8 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
 
     private final RestDispatcher dispatcher;
     private final Executor workers;
+    /** Event-loop only: a request is being served, so an idle connection timer must not close it. */
+    private boolean inFlight;
 
     public RestHandler(RestDispatcher dispatcher, Executor workers) {
         this.dispatcher = dispatcher;
@@ -50,6 +53,7 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
         HttpHeaders headers = request.headers().copy();
         byte[] body = ByteBufUtil.getBytes(request.content());
         ctx.channel().config().setAutoRead(false);
+        inFlight = true;
         try {
             workers.execute(() -> write(ctx, dispatcher.dispatch(method, uri, headers, body), keepAlive));
         } catch (RejectedExecutionException e) {
@@ -57,7 +61,7 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
         }
     }
 
-    private static void write(ChannelHandlerContext ctx, RestResponse response, boolean keepAlive) {
+    private void write(ChannelHandlerContext ctx, RestResponse response, boolean keepAlive) {
         byte[] body = response.body() == null ? new byte[0] : Json.bytes(response.body());
         FullHttpResponse out = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
                 HttpResponseStatus.valueOf(response.status()), Unpooled.wrappedBuffer(body));
@@ -74,12 +78,22 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
             h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
         }
         ctx.writeAndFlush(out).addListener((ChannelFutureListener) f -> {
+            inFlight = false;
             if (!keepAlive || !f.isSuccess()) {
                 f.channel().close();
                 return;
             }
             f.channel().config().setAutoRead(true);
         });
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+        if (evt instanceof IdleStateEvent && !inFlight) {
+            ctx.close();
+            return;
+        }
+        super.userEventTriggered(ctx, evt);
     }
 
     @Override

@@ -94,4 +94,18 @@ class ProxyFrontendHandlerTest {
         ch.runPendingTasks();
         assertNull(ch.readOutbound());
     }
+
+    @Test
+    void idleConnectionsCloseOnlyBetweenExchanges() {
+        CompletableFuture<SandboxRouter.Resolution> never = new CompletableFuture<>();
+        EmbeddedChannel idle = new EmbeddedChannel(new ProxyFrontendHandler((id, port) -> never, "sandbox.test"));
+        idle.pipeline().fireUserEventTriggered(io.netty.handler.timeout.IdleStateEvent.ALL_IDLE_STATE_EVENT);
+        assertFalse(idle.isOpen(), "no request in progress: closed");
+
+        EmbeddedChannel busy = new EmbeddedChannel(new ProxyFrontendHandler((id, port) -> never, "sandbox.test"));
+        busy.writeInbound(post("8080-abc.sandbox.test", "/slow"));
+        busy.pipeline().fireUserEventTriggered(io.netty.handler.timeout.IdleStateEvent.ALL_IDLE_STATE_EVENT);
+        assertTrue(busy.isOpen(), "an exchange in progress is never timed out");
+        busy.finishAndReleaseAll();
+    }
 }

@@ -544,4 +544,32 @@ class SandboxApiTest {
         assertTrue(r.headers().firstValue("transfer-encoding").isEmpty());
         assertNull(r.headers().firstValue("content-type").orElse(null));
     }
+
+    @Test
+    void idleKeepAliveConnectionsAreClosedButBusyOnesAreNot() throws Exception {
+        var dispatcher = new io.sandboxd.api.http.RestDispatcher(ApiServer.routes(service), keys);
+        CountDownLatch release = new CountDownLatch(1);
+        service.onCreate = r -> {
+            try {
+                release.await(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        };
+        try (var workers = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor();
+             var idle = io.sandboxd.api.NettyServer.start("test", new InetSocketAddress("127.0.0.1", 0), 1,
+                     new io.sandboxd.api.http.ApiChannelInitializer(dispatcher, workers, Duration.ofMillis(300)));
+             Socket quiet = new Socket("127.0.0.1", idle.port())) {
+            quiet.setSoTimeout(5_000);
+            assertEquals(-1, quiet.getInputStream().read(), "closed after the idle timeout");
+            Socket busy = new Socket("127.0.0.1", idle.port());
+            busy.setSoTimeout(5_000);
+            busy.getOutputStream().write(("POST /sandboxes HTTP/1.1\r\nHost: x\r\nX-API-KEY: " + KEY_A
+                    + "\r\nContent-Length: 2\r\n\r\n{}").getBytes(StandardCharsets.US_ASCII));
+            Thread.sleep(900); // three idle periods while the create is blocked
+            release.countDown();
+            assertEquals("HTTP/1.1 201 Created", readLine(busy.getInputStream()));
+            busy.close();
+        }
+    }
 }
