@@ -40,12 +40,17 @@ public final class KeysCommand implements Runnable {
     private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss'Z'")
             .withZone(ZoneOffset.UTC);
 
+    static String kindLabel(KeyHash kind) {
+        return kind == KeyHash.API_KEY ? "api-key" : "access-token";
+    }
+
     static String time(Instant t) {
         return t == null ? "-" : TIME.format(t);
     }
 
     /** Opens the store, runs {@code body}, maps store failures to a message and an exit code. */
     static int withStore(StoreOptions options, PrintWriter err, StoreBody body) {
+        CliLogging.quietLibraries();
         try (Store store = options.open()) {
             return body.run(store);
         } catch (InterruptedException e) {
@@ -86,8 +91,8 @@ public final class KeysCommand implements Runnable {
                 KeyRepository.Created created = s.keys().create(accessToken ? KeyHash.ACCESS_TOKEN : KeyHash.API_KEY,
                         team, name);
                 out.println(created.plaintext());
-                out.println("id " + created.info().id() + " (" + created.info().kind().name().toLowerCase()
-                        + ", team " + team.name() + "): store it now, it is not shown again.");
+                out.println("id " + created.info().id() + " (" + kindLabel(created.info().kind()) + ", team "
+                        + team.name() + "): store it now, it is not shown again.");
                 out.flush();
                 return EXIT_OK;
             });
@@ -110,7 +115,7 @@ public final class KeysCommand implements Runnable {
                 String format = "%-36s  %-12s  %-10s  %-16s  %-20s  %-20s  %-20s%n";
                 out.printf(format, "ID", "KIND", "TEAM", "MASK", "CREATED", "LAST USED", "REVOKED");
                 for (KeyRepository.KeyInfo k : keys) {
-                    out.printf(format, k.id(), k.kind() == KeyHash.API_KEY ? "api-key" : "access-token",
+                    out.printf(format, k.id(), kindLabel(k.kind()),
                             k.teamName(), k.mask(), time(k.createdAt()), time(k.lastUsedAt()), time(k.revokedAt()));
                 }
                 out.flush();
