@@ -1,21 +1,22 @@
 package io.sandboxd.api.proxy;
 
 import io.netty.bootstrap.Bootstrap;
-import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
-import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
@@ -258,7 +259,7 @@ final class ProxyFrontendHandler extends ChannelInboundHandlerAdapter {
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, CONNECT_TIMEOUT_MILLIS)
-                .handler(new io.netty.channel.ChannelInitializer<Channel>() {
+                .handler(new ChannelInitializer<Channel>() {
                     @Override
                     protected void initChannel(Channel ch) {
                         ch.pipeline().addLast("http", new HttpClientCodec())
@@ -340,6 +341,15 @@ final class ProxyFrontendHandler extends ChannelInboundHandlerAdapter {
         if (state == State.TUNNEL) {
             ctx.write(msg); // flushed at the end of the sandbox side's read
             readUpstreamIfReady();
+            return;
+        }
+        if (responseDone || (state != State.RELAYING && state != State.AWAITING_RESPONSE)) {
+            // Nothing was asked (say, a 408 on an idle keep-alive connection): never hand it to the client.
+            ReferenceCountUtil.release(msg);
+            closeUpstream();
+            if (state == State.RELAYING) {
+                state = State.DISCARDING; // the rest of the request body has nowhere to go now
+            }
             return;
         }
         if (msg instanceof HttpResponse response) {
@@ -441,6 +451,15 @@ final class ProxyFrontendHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         upstream = null;
+        if (responseDone) {
+            // Closed after a complete answer: only a request body still streaming in is left, and it is dropped.
+            if (state == State.RELAYING) {
+                state = State.DISCARDING;
+                drain();
+                readMoreIfReady();
+            }
+            return;
+        }
         switch (state) {
             case RELAYING, AWAITING_RESPONSE -> {
                 if (!responseStarted) {
@@ -457,8 +476,7 @@ final class ProxyFrontendHandler extends ChannelInboundHandlerAdapter {
     }
 
     private static HttpRequest emptyRequest() {
-        return new io.netty.handler.codec.http.DefaultFullHttpRequest(HttpVersion.HTTP_1_1,
-                io.netty.handler.codec.http.HttpMethod.GET, "/");
+        return new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/");
     }
 
     @Override

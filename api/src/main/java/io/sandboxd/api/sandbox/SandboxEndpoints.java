@@ -7,6 +7,7 @@ import static io.netty.handler.codec.http.HttpMethod.PUT;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.sandboxd.api.http.Endpoint;
 import io.sandboxd.api.http.HttpError;
 import io.sandboxd.api.http.Json;
 import io.sandboxd.api.http.JsonFields;
@@ -62,7 +63,7 @@ public final class SandboxEndpoints {
                 .add(POST, "/sandboxes/{sandboxID}/snapshots", notYet("sandbox snapshots"));
     }
 
-    private static io.sandboxd.api.http.Endpoint notYet(String what) {
+    private static Endpoint notYet(String what) {
         return r -> {
             throw HttpError.notImplemented(what + " (" + r.method() + " " + r.path()
                     + ") is not implemented in sandboxd yet");
