@@ -319,6 +319,48 @@ class SandboxProxyTest {
         }
     }
 
+    @Test
+    void anAnswerBeforeTheEndOfTheUploadIsRelayedAndTheConnectionGoesOn() throws Exception {
+        try (ServerSocket early = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            Thread.ofVirtual().start(() -> {
+                try (Socket up = early.accept()) {
+                    InputStream in = up.getInputStream();
+                    ByteArrayOutputStream head = new ByteArrayOutputStream();
+                    while (!head.toString(StandardCharsets.US_ASCII).endsWith("\r\n\r\n")) {
+                        head.write(in.read());
+                    }
+                    // Refuse at once, without reading the body, then drain whatever still comes.
+                    up.getOutputStream().write("HTTP/1.1 413 Payload Too Large\r\nContent-Length: 7\r\n\r\ntoo big"
+                            .getBytes(StandardCharsets.US_ASCII));
+                    up.getOutputStream().flush();
+                    in.transferTo(OutputStream.nullOutputStream());
+                } catch (IOException ignored) {
+                    // the proxy may close it
+                }
+            });
+            table.put("early", new SandboxRouter.Resolution.Found(
+                    new InetSocketAddress("127.0.0.1", early.getLocalPort()), null));
+            try (Socket s = new Socket("127.0.0.1", proxy.port())) {
+                s.setSoTimeout(10_000);
+                OutputStream out = s.getOutputStream();
+                InputStream in = s.getInputStream();
+                out.write(("POST /big HTTP/1.1\r\nHost: 8080-early." + DOMAIN + "\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        + "5\r\nhello\r\n").getBytes(StandardCharsets.US_ASCII));
+                out.flush();
+                assertEquals("HTTP/1.1 413 Payload Too Large", readLine(in));
+                while (!readLine(in).isEmpty()) {
+                    // headers
+                }
+                assertEquals("too big", new String(in.readNBytes(7), StandardCharsets.US_ASCII));
+                out.write(("5\r\nworld\r\n0\r\n\r\nGET /after HTTP/1.1\r\nHost: 8080-aaa." + DOMAIN
+                        + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+                out.flush();
+                String rest = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+                assertTrue(rest.startsWith("HTTP/1.1 200") && rest.contains("A GET /after"), rest);
+            }
+        }
+    }
+
     private static String readLine(InputStream in) throws IOException {
         StringBuilder sb = new StringBuilder();
         int c;
