@@ -196,6 +196,34 @@ class SandboxProxyTest {
     }
 
     @Test
+    void aRouterMayAnswerLaterAsWhenAutoResumingAPausedSandbox() throws Exception {
+        proxy.close();
+        var resumer = Executors.newSingleThreadScheduledExecutor();
+        try {
+            // The routing port completes off the event loop after a while, the way a resume on first request would.
+            SandboxRouter slow = (id, port) -> {
+                CompletableFuture<SandboxRouter.Resolution> done = new CompletableFuture<>();
+                resumer.schedule(() -> done.complete(new SandboxRouter.Resolution.Found(upstreamB.getAddress(),
+                        null)), 200, TimeUnit.MILLISECONDS);
+                return done;
+            };
+            proxy = SandboxProxyServer.start(new InetSocketAddress("127.0.0.1", 0), DOMAIN, slow, 1);
+            HttpResponse<String> r = send(to("sleepy", 49983, "/files").POST(HttpRequest.BodyPublishers.ofString(
+                    "x".repeat(100_000))));
+            assertEquals("B POST /files token=null", r.body());
+            // Meanwhile the single event loop kept serving: another request resolved just as late, in parallel.
+            CompletableFuture<HttpResponse<String>> a = client.sendAsync(to("s1", 49983, "/1").build(),
+                    HttpResponse.BodyHandlers.ofString());
+            CompletableFuture<HttpResponse<String>> b = client.sendAsync(to("s2", 49983, "/2").build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertEquals("B GET /1 token=null", a.get(10, TimeUnit.SECONDS).body());
+            assertEquals("B GET /2 token=null", b.get(10, TimeUnit.SECONDS).body());
+        } finally {
+            resumer.shutdownNow();
+        }
+    }
+
+    @Test
     void goneSandboxIs502Json() throws Exception {
         HttpResponse<String> r = send(to("nosuch", 49983, "/health"));
         assertEquals(502, r.statusCode());
