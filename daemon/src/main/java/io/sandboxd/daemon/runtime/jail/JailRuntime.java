@@ -371,6 +371,7 @@ public final class JailRuntime implements SandboxRuntime {
         } catch (RuntimeException e) {
             failures.add(e);
         }
+        removeEmptyCgroupParents();
         if (!failures.isEmpty()) {
             SandboxRuntimeException e = new SandboxRuntimeException("closing the jail runtime left something behind: "
                     + failures.getFirst().getMessage());
@@ -402,8 +403,18 @@ public final class JailRuntime implements SandboxRuntime {
         return live;
     }
 
-    private List<Path> cgroups() {
-        List<Path> out = new ArrayList<>();
+    /** runc creates the parent cgroups but never removes them; an empty one is ours to tidy. */
+    private void removeEmptyCgroupParents() {
+        for (Path parent : cgroupParents()) {
+            try {
+                Files.deleteIfExists(parent);
+            } catch (IOException stillInUse) {
+                // another jail (or another runtime with the same parent) still has a cgroup there
+            }
+        }
+    }
+
+    private List<Path> cgroupParents() {
         Path cg = Path.of("/sys/fs/cgroup");
         List<Path> parents = new ArrayList<>();
         parents.add(cg.resolve(config.cgroupParent()));
@@ -412,10 +423,12 @@ public final class JailRuntime implements SandboxRuntime {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot list " + cg, e);
         }
-        for (Path parent : parents) {
-            if (!Files.isDirectory(parent)) {
-                continue;
-            }
+        return parents.stream().filter(Files::isDirectory).toList();
+    }
+
+    private List<Path> cgroups() {
+        List<Path> out = new ArrayList<>();
+        for (Path parent : cgroupParents()) {
             try (Stream<Path> s = Files.list(parent)) {
                 s.filter(Files::isDirectory).filter(p -> p.getFileName().toString().matches("j[0-9a-f]{12}"))
                         .forEach(out::add);

@@ -29,7 +29,7 @@ final class OciSpec {
             "/proc/sysrq-trigger");
     /** Sandboxes die before the daemon when the host runs out of memory. */
     private static final int OOM_SCORE_ADJ = 500;
-    private static final int NOFILE = 65536;
+    private static final long NOFILE_WANTED = 65536;
 
     private OciSpec() {
     }
@@ -68,8 +68,9 @@ final class OciSpec {
         }
         ObjectNode nofile = process.putArray("rlimits").addObject();
         nofile.put("type", "RLIMIT_NOFILE");
-        nofile.put("hard", NOFILE);
-        nofile.put("soft", NOFILE);
+        long nofileLimit = nofileLimit();
+        nofile.put("hard", nofileLimit);
+        nofile.put("soft", nofileLimit);
         process.put("noNewPrivileges", config.noNewPrivileges());
         process.put("oomScoreAdj", OOM_SCORE_ADJ);
 
@@ -120,6 +121,24 @@ final class OciSpec {
         strings(linux.putArray("maskedPaths"), MASKED_PATHS);
         strings(linux.putArray("readonlyPaths"), READONLY_PATHS);
         return root;
+    }
+
+    /**
+     * The open-files limit for jails: 65536, or the daemon's own hard limit if that is lower (raising a hard limit
+     * needs CAP_SYS_RESOURCE, which runc has dropped by the time it sets limits, so a higher value fails the start).
+     */
+    static long nofileLimit() {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/self/limits"))) {
+                if (line.startsWith("Max open files")) {
+                    String[] f = line.substring("Max open files".length()).trim().split("\\s+");
+                    return f[1].equals("unlimited") ? NOFILE_WANTED : Math.min(NOFILE_WANTED, Long.parseLong(f[1]));
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // fall through: the kernel default hard limit is always allowed
+        }
+        return 4096;
     }
 
     static void write(ObjectNode spec, Path configJson) {

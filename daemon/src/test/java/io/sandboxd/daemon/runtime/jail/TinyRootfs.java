@@ -20,7 +20,8 @@ final class TinyRootfs {
     static final String TEMPLATE_ID = "tiny";
     static final String INDEX_HTML = "hello from a jail\n";
     private static final List<String> APPLETS = List.of("sh", "cat", "echo", "sleep", "ls", "id", "httpd", "wget", "nc",
-            "tail", "seq", "head", "grep", "unshare", "mount", "true", "false", "dd", "mkdir", "rm", "hostname", "ps");
+            "tail", "seq", "head", "grep", "unshare", "mount", "true", "false", "dd", "mkdir", "rm", "hostname", "ps", "usleep",
+            "wc");
 
     private TinyRootfs() {
     }
