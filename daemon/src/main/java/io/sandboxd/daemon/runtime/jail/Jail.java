@@ -86,6 +86,21 @@ final class Jail {
         return dir.resolve("sandbox.json");
     }
 
+    Path initPidFile() {
+        return dir.resolve("init.pid");
+    }
+
+    /** Whether the container's first process still exists (an unstarted jail has none). */
+    boolean initAlive() {
+        try {
+            String pid = java.nio.file.Files.readString(initPidFile()).strip();
+            return java.nio.file.Files.exists(Path.of("/proc", pid, "status"))
+                    && !java.nio.file.Files.readString(Path.of("/proc", pid, "status")).contains("State:\tZ");
+        } catch (java.io.IOException e) {
+            return false;
+        }
+    }
+
     synchronized boolean started() {
         return started;
     }

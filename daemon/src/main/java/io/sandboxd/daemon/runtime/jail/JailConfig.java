@@ -23,6 +23,9 @@ import java.util.regex.Pattern;
  * @param command          the jail's first process (envd by default), a path inside the jail plus arguments
  * @param readinessPort    a jail counts as ready when this TCP port answers at its slot address; 0 = as soon as
  *                         runc has started it
+ * @param readinessPath    if not null, ready means a {@code GET} of this path on {@code readinessPort} answers 2xx
+ *                         (for envd {@code /health}: that first request also loads envd's HTTP code, so the
+ *                         sandbox's first real request does not pay for it); null = a TCP connect is enough
  * @param startTimeout     how long a jail may take to become ready
  * @param poolSize         jails kept prepared and started per template
  * @param defaultCpuCount  the CPU quota pooled jails start with (a create changes it when its spec differs)
@@ -34,12 +37,14 @@ import java.util.regex.Pattern;
  * @param seccomp          install the default seccomp profile ({@link SeccompProfile})
  */
 public record JailConfig(Path dataDir, Path runcRoot, String cgroupParent, NetworkConfig network, Path javaHome,
-                         Path envdJar, List<String> command, int readinessPort, Duration startTimeout, int poolSize,
+                         Path envdJar, List<String> command, int readinessPort, String readinessPath, Duration startTimeout, int poolSize,
                          int defaultCpuCount, int defaultMemoryMB, int pidsLimit, boolean noNewPrivileges, boolean seccomp) {
     /** Where the host JRE appears inside a jail. */
     public static final String JRE_MOUNT = "/opt/sandboxd/jre";
     /** Where envd's jar appears inside a jail. */
     public static final String ENVD_JAR_MOUNT = "/opt/sandboxd/envd.jar";
+    /** envd's liveness endpoint (spec: GET /health → 204). */
+    public static final String ENVD_HEALTH_PATH = "/health";
     public static final Path RUNC_ROOT_DEFAULT = Path.of("/run/sandboxd/runc");
     public static final String CGROUP_PARENT_DEFAULT = "sandboxd";
     public static final Duration START_TIMEOUT_DEFAULT = Duration.ofSeconds(30);
@@ -80,6 +85,10 @@ public record JailConfig(Path dataDir, Path runcRoot, String cgroupParent, Netwo
         if (readinessPort < 0 || readinessPort > 65535) {
             throw new IllegalArgumentException("readiness port must be 0..65535, got " + readinessPort);
         }
+        if (readinessPath != null && (!readinessPath.startsWith("/") || readinessPort == 0 || readinessPath.contains(" ")
+                || readinessPath.contains("\r") || readinessPath.contains("\n"))) {
+            throw new IllegalArgumentException("readiness path '" + readinessPath + "' must be an absolute URL path and needs a readiness port");
+        }
         if (poolSize < 0) {
             throw new IllegalArgumentException("pool size must be >= 0, got " + poolSize);
         }
@@ -93,55 +102,61 @@ public record JailConfig(Path dataDir, Path runcRoot, String cgroupParent, Netwo
     public static JailConfig defaults(Path dataDir, Path envdJar) {
         return new JailConfig(dataDir, RUNC_ROOT_DEFAULT, CGROUP_PARENT_DEFAULT, NetworkConfig.defaults(),
                 Path.of(System.getProperty("java.home")), envdJar, ENVD_COMMAND_DEFAULT, Sandbox.ENVD_PORT,
-                START_TIMEOUT_DEFAULT, POOL_SIZE_DEFAULT, CPU_COUNT_DEFAULT, MEMORY_MB_DEFAULT, PIDS_LIMIT_DEFAULT,
+                ENVD_HEALTH_PATH, START_TIMEOUT_DEFAULT, POOL_SIZE_DEFAULT, CPU_COUNT_DEFAULT, MEMORY_MB_DEFAULT, PIDS_LIMIT_DEFAULT,
                 false, true);
     }
 
     /** The defaults, but with {@code command} as the first process instead of envd (no envd jar mounted). */
     public static JailConfig forCommand(Path dataDir, List<String> command, int readinessPort) {
         return new JailConfig(dataDir, RUNC_ROOT_DEFAULT, CGROUP_PARENT_DEFAULT, NetworkConfig.defaults(),
-                Path.of(System.getProperty("java.home")), null, command, readinessPort, START_TIMEOUT_DEFAULT,
+                Path.of(System.getProperty("java.home")), null, command, readinessPort, null, START_TIMEOUT_DEFAULT,
                 POOL_SIZE_DEFAULT, CPU_COUNT_DEFAULT, MEMORY_MB_DEFAULT, PIDS_LIMIT_DEFAULT, false, true);
     }
 
     public JailConfig withRuncRoot(Path p) {
-        return new JailConfig(dataDir, p, cgroupParent, network, javaHome, envdJar, command, readinessPort, startTimeout,
+        return new JailConfig(dataDir, p, cgroupParent, network, javaHome, envdJar, command, readinessPort, readinessPath, startTimeout,
                 poolSize, defaultCpuCount, defaultMemoryMB, pidsLimit, noNewPrivileges, seccomp);
     }
 
     public JailConfig withCgroupParent(String p) {
-        return new JailConfig(dataDir, runcRoot, p, network, javaHome, envdJar, command, readinessPort, startTimeout,
+        return new JailConfig(dataDir, runcRoot, p, network, javaHome, envdJar, command, readinessPort, readinessPath, startTimeout,
                 poolSize, defaultCpuCount, defaultMemoryMB, pidsLimit, noNewPrivileges, seccomp);
     }
 
     public JailConfig withNetwork(NetworkConfig n) {
-        return new JailConfig(dataDir, runcRoot, cgroupParent, n, javaHome, envdJar, command, readinessPort, startTimeout,
+        return new JailConfig(dataDir, runcRoot, cgroupParent, n, javaHome, envdJar, command, readinessPort, readinessPath, startTimeout,
                 poolSize, defaultCpuCount, defaultMemoryMB, pidsLimit, noNewPrivileges, seccomp);
+    }
+
+    /** Ready when {@code GET path} on the readiness port answers 2xx (null: when the port accepts a connection). */
+    public JailConfig withReadinessPath(String path) {
+        return new JailConfig(dataDir, runcRoot, cgroupParent, network, javaHome, envdJar, command, readinessPort, path,
+                startTimeout, poolSize, defaultCpuCount, defaultMemoryMB, pidsLimit, noNewPrivileges, seccomp);
     }
 
     /** A different first process, and the port that says it is ready (0: do not wait for a port). */
     public JailConfig withCommand(List<String> cmd, int readyPort) {
-        return new JailConfig(dataDir, runcRoot, cgroupParent, network, javaHome, envdJar, cmd, readyPort, startTimeout,
+        return new JailConfig(dataDir, runcRoot, cgroupParent, network, javaHome, envdJar, cmd, readyPort, null, startTimeout,
                 poolSize, defaultCpuCount, defaultMemoryMB, pidsLimit, noNewPrivileges, seccomp);
     }
 
     public JailConfig withPoolSize(int n) {
-        return new JailConfig(dataDir, runcRoot, cgroupParent, network, javaHome, envdJar, command, readinessPort, startTimeout,
+        return new JailConfig(dataDir, runcRoot, cgroupParent, network, javaHome, envdJar, command, readinessPort, readinessPath, startTimeout,
                 n, defaultCpuCount, defaultMemoryMB, pidsLimit, noNewPrivileges, seccomp);
     }
 
     public JailConfig withDefaults(int cpuCount, int memoryMB, int pids) {
-        return new JailConfig(dataDir, runcRoot, cgroupParent, network, javaHome, envdJar, command, readinessPort, startTimeout,
+        return new JailConfig(dataDir, runcRoot, cgroupParent, network, javaHome, envdJar, command, readinessPort, readinessPath, startTimeout,
                 poolSize, cpuCount, memoryMB, pids, noNewPrivileges, seccomp);
     }
 
     public JailConfig withNoNewPrivileges(boolean on) {
-        return new JailConfig(dataDir, runcRoot, cgroupParent, network, javaHome, envdJar, command, readinessPort, startTimeout,
+        return new JailConfig(dataDir, runcRoot, cgroupParent, network, javaHome, envdJar, command, readinessPort, readinessPath, startTimeout,
                 poolSize, defaultCpuCount, defaultMemoryMB, pidsLimit, on, seccomp);
     }
 
     public JailConfig withStartTimeout(Duration d) {
-        return new JailConfig(dataDir, runcRoot, cgroupParent, network, javaHome, envdJar, command, readinessPort, d,
+        return new JailConfig(dataDir, runcRoot, cgroupParent, network, javaHome, envdJar, command, readinessPort, readinessPath, d,
                 poolSize, defaultCpuCount, defaultMemoryMB, pidsLimit, noNewPrivileges, seccomp);
     }
 

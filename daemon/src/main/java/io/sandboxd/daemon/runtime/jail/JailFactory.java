@@ -75,18 +75,21 @@ final class JailFactory {
         runc.runDetached(jail.id(), jail.dir(), jail.log());
         jail.markStarted();
         if (config.readinessPort() > 0) {
-            awaitPort(jail, config.readinessPort());
+            awaitReady(jail, config.readinessPort(), config.readinessPath());
         }
     }
 
-    private void awaitPort(Jail jail, int port) {
+    private void awaitReady(Jail jail, int port, String httpPath) {
         InetSocketAddress addr = new InetSocketAddress(jail.slot().sandboxInetAddress(), port);
         long deadline = System.nanoTime() + config.startTimeout().toNanos();
         int attempt = 0;
         while (true) {
             try (Socket s = new Socket()) {
                 s.connect(addr, 200);
-                return;
+                if (httpPath == null || httpStatus(s, httpPath) / 100 == 2) {
+                    return;
+                }
+                throw new IOException("not healthy yet");
             } catch (IOException notYet) {
                 // Checking the container every few tries keeps a crashed first process from costing the full timeout.
                 if (++attempt % 10 == 0 && runc.state(jail.id()).filter(st -> st != Runc.Status.STOPPED).isEmpty()) {
@@ -104,6 +107,29 @@ final class JailFactory {
                     throw new SandboxRuntimeException("interrupted while waiting for jail " + jail.id(), e);
                 }
             }
+        }
+    }
+
+    /** One HTTP/1.1 GET on a connected socket; returns the response's status code. */
+    private static int httpStatus(Socket s, String path) throws IOException {
+        s.setSoTimeout(5000);
+        s.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: sandbox\r\nConnection: close\r\n\r\n")
+                .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        StringBuilder line = new StringBuilder();
+        java.io.InputStream in = s.getInputStream();
+        int c;
+        while ((c = in.read()) != -1 && c != '\n' && line.length() < 200) {
+            line.append((char) c);
+        }
+        // "HTTP/1.1 204 No Content"
+        String[] f = line.toString().split(" ");
+        if (f.length < 2 || !f[0].startsWith("HTTP/")) {
+            throw new IOException("not an HTTP response: " + line);
+        }
+        try {
+            return Integer.parseInt(f[1]);
+        } catch (NumberFormatException e) {
+            throw new IOException("bad HTTP status line: " + line, e);
         }
     }
 

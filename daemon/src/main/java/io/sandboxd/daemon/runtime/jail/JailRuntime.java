@@ -125,9 +125,24 @@ public final class JailRuntime implements SandboxRuntime {
             build = templates.latest(templateId).orElseThrow(() -> new SandboxRuntimeException("template '" + templateId
                     + "' has no build under " + templates.templateDir(templateId)));
         }
-        JailPool pool = pools.compute(templateId, (id, existing) ->
-                existing != null && existing.template().buildId().equals(build.buildId()) ? existing
-                        : new JailPool(build, config.poolSize()));
+        List<JailPool> replaced = new ArrayList<>();
+        pools.compute(templateId, (id, existing) -> {
+            if (existing != null && existing.template().buildId().equals(build.buildId())) {
+                return existing;
+            }
+            if (existing != null) {
+                replaced.add(existing);
+            }
+            return new JailPool(build, config.poolSize());
+        });
+        // Jails of an older build are not handed out any more.
+        for (JailPool old : replaced) {
+            List<RuntimeException> failures = new ArrayList<>();
+            old.drain().forEach(j -> destroyInto(failures, j));
+            if (!failures.isEmpty()) {
+                throw failures.getFirst();
+            }
+        }
         refiller.wake();
         return new PreparedTemplate(templateId, build.buildId(), build.directory());
     }
@@ -175,7 +190,7 @@ public final class JailRuntime implements SandboxRuntime {
         }
         Jail jail = null;
         try {
-            jail = pool.poll();
+            jail = takeLiveJail(pool);
             refiller.wake();
             if (jail == null) {
                 jail = factory.prepare(pool.template());
@@ -213,6 +228,31 @@ public final class JailRuntime implements SandboxRuntime {
         } finally {
             creating.remove(spec.sandboxId());
         }
+    }
+
+    /**
+     * A pooled jail whose first process still runs. A jail can wait in the pool for hours; if envd died in the
+     * meantime it is destroyed here rather than handed out. Checked through /proc, not runc: a spawn would cost
+     * more than the rest of the create.
+     */
+    private Jail takeLiveJail(JailPool pool) {
+        Jail jail;
+        while ((jail = pool.poll()) != null) {
+            if (jail.initAlive()) {
+                return jail;
+            }
+            System.getLogger(JailRuntime.class.getName()).log(System.Logger.Level.WARNING,
+                    "pooled jail " + jail.id() + " lost its first process; discarding it. Its output:\n  " + Runc.tail(jail.log()));
+            try {
+                synchronized (jail) {
+                    factory.destroy(jail);
+                }
+            } catch (RuntimeException e) {
+                System.getLogger(JailRuntime.class.getName()).log(System.Logger.Level.WARNING,
+                        "discarding jail " + jail.id() + " failed: " + e.getMessage(), e);
+            }
+        }
+        return null;
     }
 
     @Override

@@ -7,7 +7,6 @@ import io.sandboxd.daemon.runtime.HostCommand;
 import io.sandboxd.daemon.runtime.SandboxRuntimeException;
 import java.io.File;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -41,7 +40,7 @@ final class Runc {
     /** Starts the bundle's container detached; its output (and runc's errors) go to {@code log}. */
     void runDetached(String id, Path bundle, Path log) {
         List<String> argv = List.of("runc", "--root", root.toString(), "run", "--detach", "--bundle", bundle.toString(),
-                "--pid-file", bundle.resolve("init.pid").toString(), id);
+                "--pid-file", bundle.resolve("init.pid").toString(), id); // see Jail#initPidFile
         runWithLog(argv, log, "starting jail " + id);
     }
 
@@ -159,7 +158,7 @@ final class Runc {
             List<String> lines = Files.readAllLines(log);
             return String.join("\n  ", lines.subList(Math.max(0, lines.size() - 10), lines.size())).strip();
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + log, e);
+            return "(no output: " + log + " cannot be read: " + e.getMessage() + ")";
         }
     }
 }

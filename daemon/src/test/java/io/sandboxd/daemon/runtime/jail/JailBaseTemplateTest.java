@@ -50,8 +50,8 @@ class JailBaseTemplateTest {
                 .withNetwork(NetworkConfig.defaults().withNamePrefix("sbxb").withSubnet("10.14.0.0/16").withDnsServers(List.of()));
         config = jar == null ? config.withCommand(List.of("/bin/sleep", "infinity"), 0)
                 : new JailConfig(config.dataDir(), config.runcRoot(), config.cgroupParent(), config.network(),
-                        config.javaHome(), jar, JailConfig.ENVD_COMMAND_DEFAULT, Sandbox.ENVD_PORT, config.startTimeout(),
-                        config.poolSize(), config.defaultCpuCount(), 512, config.pidsLimit(), false, true);
+                        config.javaHome(), jar, JailConfig.ENVD_COMMAND_DEFAULT, Sandbox.ENVD_PORT, JailConfig.ENVD_HEALTH_PATH,
+                        config.startTimeout(), config.poolSize(), config.defaultCpuCount(), 512, config.pidsLimit(), false, true);
         System.err.println(jar == null ? "envd jar not built: the base jail runs sleep instead of envd" : "envd: " + jar);
 
         try (JailRuntime runtime = JailRuntime.start(config)) {

@@ -51,7 +51,8 @@ class JailRuntimeTest {
                 .withCgroupParent(CGROUP_PARENT)
                 .withNetwork(NetworkConfig.defaults().withNamePrefix("sbxt").withSubnet("10.12.0.0/16").withDnsServers(List.of()))
                 .withPoolSize(poolSize)
-                .withDefaults(1, 128, PIDS);
+                .withDefaults(1, 128, PIDS)
+                .withReadinessPath("/index.html");
     }
 
     @BeforeAll
@@ -275,6 +276,32 @@ class JailRuntimeTest {
                 runtime.kill(open.sandboxId());
                 runtime.kill(closed.sandboxId());
             }
+        }
+    }
+
+    @Test
+    void aPooledJailWhoseFirstProcessDiedIsNotHandedOut() throws Exception {
+        assertTrue(runtime.awaitPoolFull(TinyRootfs.TEMPLATE_ID, Duration.ofSeconds(30)));
+        Path pooled;
+        try (var dirs = Files.list(dataDir.resolve("sandboxes"))) {
+            pooled = dirs.filter(d -> !Files.exists(d.resolve("sandbox.json"))).findFirst().orElseThrow();
+        }
+        String pid = Files.readString(pooled.resolve("init.pid")).strip();
+        HostCommand.check(List.of("kill", "-9", pid));
+        long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+        while (Files.exists(Path.of("/proc", pid)) && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        SandboxSpec spec = spec(1, 128, false);
+        Sandbox sb = runtime.create(spec);
+        try {
+            assertNotEquals(pooled.getFileName().toString(), runtime.jailId(spec.sandboxId()), "the dead jail was not used");
+            assertFalse(Files.exists(pooled), "the dead jail was removed");
+            assertEquals(TinyRootfs.INDEX_HTML, HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://"
+                            + sb.envdAddress().getAddress().getHostAddress() + ":" + Sandbox.ENVD_PORT + "/index.html"))
+                    .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString()).body());
+        } finally {
+            runtime.kill(spec.sandboxId());
         }
     }
 
