@@ -56,6 +56,12 @@ public final class JailCreateRunner {
             rt.prepareTemplate("base", line -> { });
             System.err.printf("base template ready in %.1f s%n", (System.nanoTime() - t0) / 1e9);
             rt.awaitPoolFull("base", Duration.ofSeconds(120));
+            // Untimed rounds: load this JVM's HTTP client and the runtime's code paths before measuring.
+            for (int i = 0; i < 3; i++) {
+                rt.awaitPoolFull("base", Duration.ofSeconds(120));
+                awaitHealth(rt.create(new SandboxSpec("warmup" + i, "base", 2, 512, Map.of(), false)));
+                rt.kill("warmup" + i);
+            }
             double[] create = new double[iterations];
             double[] ready = new double[iterations];
             for (int i = 0; i < iterations; i++) {
