@@ -332,6 +332,11 @@ public final class JailRuntime implements SandboxRuntime {
         return get(sandboxId).rootfs();
     }
 
+    /** What the sandbox's first process (envd) and background execs printed, for the logs endpoints. */
+    public Path log(String sandboxId) {
+        return get(sandboxId).log();
+    }
+
     /** The sandbox's runc container ID, also the name of its cgroups and of its directory under sandboxes/. */
     public String jailId(String sandboxId) {
         return get(sandboxId).id();
