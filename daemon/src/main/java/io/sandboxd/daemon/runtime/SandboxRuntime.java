@@ -1,5 +1,6 @@
 package io.sandboxd.daemon.runtime;
 
+import java.util.List;
 import java.util.function.Consumer;
 
 /**
@@ -55,7 +56,7 @@ public interface SandboxRuntime extends AutoCloseable {
      *
      * @return one line per removed item, for the log
      */
-    java.util.List<String> reconcile();
+    List<String> reconcile();
 
     /** Kills every sandbox this runtime holds and stops its background work. */
     @Override

@@ -26,6 +26,7 @@ import java.util.List;
 final class JailFactory {
     private static final SecureRandom RANDOM = new SecureRandom();
     private static final Duration READY_POLL = Duration.ofMillis(10);
+    private static final Duration CGROUP_BUSY_WAIT = Duration.ofSeconds(2);
 
     private final JailConfig config;
     private final SandboxNetworks networks;
@@ -159,19 +160,55 @@ final class JailFactory {
     static List<Path> removeCgroups(String parent, String id) {
         List<Path> removed = new ArrayList<>();
         Path cg = Path.of("/sys/fs/cgroup");
+        List<Path> candidates = new ArrayList<>();
+        candidates.add(cg.resolve(parent).resolve(id)); // cgroup v2
         try (var controllers = Files.list(cg)) {
-            List<Path> candidates = new ArrayList<>();
-            candidates.add(cg.resolve(parent).resolve(id)); // cgroup v2
             controllers.forEach(c -> candidates.add(c.resolve(parent).resolve(id))); // cgroup v1, one per controller
-            for (Path dir : candidates) {
-                if (Files.isDirectory(dir) && Files.deleteIfExists(dir)) {
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list " + cg, e);
+        }
+        // Every controller gets its attempt even when one fails, so one busy cgroup does not strand the others.
+        IOException first = null;
+        for (Path dir : candidates) {
+            try {
+                if (Files.isDirectory(dir) && removeCgroupDir(dir)) {
                     removed.add(dir);
                 }
+            } catch (IOException e) {
+                if (first == null) {
+                    first = e;
+                } else {
+                    first.addSuppressed(e);
+                }
             }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot remove the cgroups of jail " + id, e);
+        }
+        if (first != null) {
+            throw new UncheckedIOException("cannot remove the cgroups of jail " + id, first);
         }
         return removed;
+    }
+
+    /**
+     * rmdir of a cgroup fails with EBUSY while a killed process in it has not finished exiting (seen on the hybrid
+     * layout's unified hierarchy right after runc delete); such a cgroup empties within milliseconds.
+     */
+    private static boolean removeCgroupDir(Path dir) throws IOException {
+        long deadline = System.nanoTime() + CGROUP_BUSY_WAIT.toNanos();
+        while (true) {
+            try {
+                return Files.deleteIfExists(dir);
+            } catch (java.nio.file.FileSystemException e) {
+                if (e.getReason() == null || !e.getReason().contains("busy") || System.nanoTime() > deadline) {
+                    throw e;
+                }
+                try {
+                    Thread.sleep(5);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
+            }
+        }
     }
 
     private String resolvConf() {

@@ -535,5 +535,4 @@ public final class JailRuntime implements SandboxRuntime {
             throw new UncheckedIOException("cannot read /proc/self/status", e);
         }
     }
-
 }
