@@ -35,7 +35,7 @@ final class PrivateMapBackend {
     static MappedGuestMemory create(MemoryImage image, MemoryOptions options) throws IOException {
         LayerHeader top = image.header();
         LayerHeader base = top.generation() == 1 ? top : image.baseHeader();
-        List<Extent> overrides = overrides(top, base);
+        List<Extent> overrides = top == base ? List.of() : overrides(top, base);
         if (overrides.size() > options.maxPrivateMappings()) {
             return EagerBackend.create(image, options);
         }

@@ -22,6 +22,10 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Arrays;
 import java.util.BitSet;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.function.Consumer;
 
 /**
@@ -29,7 +33,7 @@ import java.util.function.Consumer;
  *
  * <p>An agent with a duty cycle: {@link #doWork(int)} polls the uffd and a stop eventfd, reads up to
  * {@value #BATCH} {@code uffd_msg}s in one read, handles them, then retries deferred pages. {@link #start()} runs
- * it on a platform thread (a blocked native poll would pin a virtual thread's carrier); tests step it by hand. The
+ * it on a pooled platform thread (a blocked native poll would pin a virtual thread's carrier); tests step it by hand. The
  * hot path allocates nothing: messages and ioctl arguments live in segments allocated once, page state in
  * bitmaps sized at creation.
  *
@@ -78,7 +82,16 @@ final class UffdPageServer implements AutoCloseable {
     private final boolean trackWrites;
     private final Consumer<MemoryFailedException> onFailure;
 
-    private final Arena arena = Arena.ofShared();
+    /**
+     * Page servers run on pooled platform threads: starting a thread per restore would cost more than the rest of
+     * the uffd set-up. Idle threads leave after a minute.
+     */
+    private static final ExecutorService THREADS = Executors.newCachedThreadPool(
+            Thread.ofPlatform().name("uffd-server-", 0).daemon(true).factory());
+
+    // Scratch for the ioctl arguments and messages (a few KiB): automatic, so closing a server needs no shared-arena
+    // handshake with every thread of the JVM. Nothing here is an fd or a mapping.
+    private final Arena arena = Arena.ofAuto();
     private final MemorySegment msgs;
     private final MemorySegment copyArg;
     private final MemorySegment zeroArg;
@@ -109,7 +122,7 @@ final class UffdPageServer implements AutoCloseable {
     private volatile long prefetched;
     private volatile MemoryFailedException failure;
     private volatile boolean stopped;
-    private Thread thread;
+    private Future<?> serving;
 
     UffdPageServer(String name, int uffd, MemorySegment memory, PageSource source, boolean trackWrites,
                    Consumer<MemoryFailedException> onFailure) {
@@ -133,14 +146,7 @@ final class UffdPageServer implements AutoCloseable {
         this.pollFds = arena.allocate(Libc.POLLFD, 2);
         this.zeroPage = arena.allocate(PAGE, PAGE);
         this.counter = arena.allocate(JAVA_LONG);
-        int efd;
-        try {
-            efd = Libc.eventfd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK);
-        } catch (RuntimeException e) {
-            arena.close();
-            throw e;
-        }
-        this.stopFd = efd;
+        this.stopFd = Libc.eventfd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK);
         pollFds.set(JAVA_INT, 0, uffd);
         pollFds.set(JAVA_SHORT, 4, Libc.POLLIN);
         pollFds.set(JAVA_INT, 8, stopFd);
@@ -149,10 +155,19 @@ final class UffdPageServer implements AutoCloseable {
 
     /** Runs the server on its own platform thread until {@link #close()}. */
     void start() {
-        thread = Thread.ofPlatform().name("uffd-" + name).daemon(true).start(this::run);
+        serving = THREADS.submit(this::run);
     }
 
     private void run() {
+        Thread.currentThread().setName("uffd-" + name);
+        try {
+            serve();
+        } finally {
+            Thread.currentThread().setName("uffd-server-idle");
+        }
+    }
+
+    private void serve() {
         while (!stopped) {
             try {
                 doWork(-1);
@@ -480,14 +495,16 @@ final class UffdPageServer implements AutoCloseable {
     public void close() {
         counter.set(JAVA_LONG, 0, 1);
         Libc.writeRaw(stopFd, counter, 8);
-        if (thread != null) {
+        if (serving != null) {
             boolean interrupted = false;
             while (true) {
                 try {
-                    thread.join();
+                    serving.get();
                     break;
                 } catch (InterruptedException e) {
                     interrupted = true;
+                } catch (ExecutionException e) {
+                    break; // run() records failures itself; nothing more to do here
                 }
             }
             if (interrupted) {
@@ -497,6 +514,5 @@ final class UffdPageServer implements AutoCloseable {
         stopped = true;
         Userfaultfd.wakeRaw(uffd, rangeArg, base, size);
         Libc.close(stopFd);
-        arena.close();
     }
 }

@@ -5,7 +5,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.zip.CRC32C;
@@ -41,12 +40,10 @@ public final class WorkingSet {
 
     /** The recorded pages, or an empty array when none was recorded; a damaged file is refused. */
     public static int[] read(Path file, long pageCount) throws IOException {
-        long size;
-        try {
-            size = Files.size(file);
-        } catch (NoSuchFileException e) {
+        if (!file.toFile().exists()) { // a stat, no exception: this is on every uffd restore's path
             return new int[0];
         }
+        long size = Files.size(file);
         if (size > 20 + 4 * pageCount) {
             throw new SnapshotFormatException(file, size + " bytes is more than a working set of " + pageCount + " pages");
         }

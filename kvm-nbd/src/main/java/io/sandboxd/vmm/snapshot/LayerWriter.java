@@ -63,6 +63,27 @@ public final class LayerWriter {
     }
 
     /**
+     * Makes a raw guest memory file (a template's memory dump, laid out like guest memory) the base layer of a new
+     * image in {@code dir}, without copying it: hard-linked when on the same file system, copied otherwise. The
+     * header maps the whole file as one data range; zero blocks are not looked for.
+     */
+    public static MemoryImage adoptBase(Path dir, Path rawFile, int blockSize) throws IOException {
+        long size = Files.size(rawFile);
+        checkSize(size, blockSize);
+        Files.createDirectories(dir);
+        long id = newLayerId(dir);
+        Path data = dir.resolve(MemoryImage.hex(id) + ".layer");
+        try {
+            Files.createLink(data, rawFile);
+        } catch (IOException | UnsupportedOperationException e) {
+            Files.copy(rawFile, data);
+        }
+        LayerHeader h = new LayerHeader(blockSize, size, 1, id, Extent.ZERO_LAYER, List.of(new Extent(0, size, id, 0)));
+        LayerHeaderCodec.write(MemoryImage.headerPath(dir, id), h);
+        return MemoryImage.of(dir, h);
+    }
+
+    /**
      * Writes the blocks set in {@code dirty} (bit {@code i} = block {@code i}) of {@code memory} as a new layer
      * over {@code parent}; every other block keeps its parent location. The data file holds exactly the dirty
      * blocks that are not all zero, in guest order.

@@ -5,9 +5,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Set;
 
 /**
  * A guest memory image: a chain of layers in one directory, read through its top generation's header.
@@ -24,6 +22,7 @@ import java.util.Set;
 public final class MemoryImage {
     private final Path dir;
     private final LayerHeader header;
+    private volatile ExtentIndex index;
 
     private MemoryImage(Path dir, LayerHeader header) {
         this.dir = dir;
@@ -50,12 +49,14 @@ public final class MemoryImage {
             throw new SnapshotFormatException(headerFile, "no such file");
         }
         MemoryImage image = new MemoryImage(dir, h);
-        for (long id : image.layerIds()) {
+        ExtentIndex index = image.index();
+        for (int layer = 0; layer < index.layerCount(); layer++) {
+            long id = index.layerId(layer);
             Path data = image.layerPath(id);
             if (!Files.isRegularFile(data)) {
                 throw new SnapshotFormatException(headerFile, "layer " + hex(id) + " is missing: no " + data);
             }
-            long need = h.bytesInLayer(id);
+            long need = index.layerBytes(layer);
             long have = Files.size(data);
             if (have < need) {
                 throw new SnapshotFormatException(data, "truncated: " + have + " bytes, the header needs " + need);
@@ -111,13 +112,21 @@ public final class MemoryImage {
 
     /** The distinct layers this image reads from, in the order they first appear. */
     public List<Long> layerIds() {
-        Set<Long> ids = new LinkedHashSet<>();
-        for (Extent e : header.extents()) {
-            if (!e.isZero()) {
-                ids.add(e.layerId());
-            }
+        List<Long> ids = new ArrayList<>();
+        for (long id : index().layerIds()) {
+            ids.add(id);
         }
-        return new ArrayList<>(ids);
+        return ids;
+    }
+
+    /** The extents as arrays, built on first use and kept: every restore of this image shares it. */
+    public ExtentIndex index() {
+        ExtentIndex i = index;
+        if (i == null) {
+            i = new ExtentIndex(header);
+            index = i;
+        }
+        return i;
     }
 
     /** The resolver: where guest offset {@code offset} lives, and how many bytes from there stay in that run. */
