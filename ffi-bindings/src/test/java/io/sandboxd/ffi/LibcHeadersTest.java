@@ -8,6 +8,7 @@ class LibcHeadersTest {
     void libcMatchesTheSystemHeaders() throws Exception {
         new HeaderCheck("libc")
                 .struct("pollfd", Libc.POLLFD)
+                .struct("iovec", Libc.IOVEC)
                 .constant("O_RDONLY", Libc.O_RDONLY).constant("O_WRONLY", Libc.O_WRONLY).constant("O_RDWR", Libc.O_RDWR)
                 .constant("O_CREAT", Libc.O_CREAT).constant("O_EXCL", Libc.O_EXCL).constant("O_NOCTTY", Libc.O_NOCTTY)
                 .constant("O_TRUNC", Libc.O_TRUNC).constant("O_APPEND", Libc.O_APPEND).constant("O_NONBLOCK", Libc.O_NONBLOCK)
@@ -29,6 +30,7 @@ class LibcHeadersTest {
                 .constant("POLLIN", Libc.POLLIN).constant("POLLOUT", Libc.POLLOUT).constant("POLLERR", Libc.POLLERR)
                 .constant("POLLHUP", Libc.POLLHUP).constant("POLLNVAL", Libc.POLLNVAL)
                 .constant("MAP_FAILED", Libc.MAP_FAILED)
+                .constant("SYS_userfaultfd", Libc.SYS_userfaultfd)
                 .constant("EPERM", Errno.EPERM).constant("ENOENT", Errno.ENOENT).constant("ESRCH", Errno.ESRCH)
                 .constant("EINTR", Errno.EINTR).constant("EIO", Errno.EIO).constant("ENXIO", Errno.ENXIO)
                 .constant("E2BIG", Errno.E2BIG).constant("EBADF", Errno.EBADF).constant("ECHILD", Errno.ECHILD)

@@ -5,10 +5,13 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <linux/falloc.h>
 
 int main(void) {
     STRUCT(pollfd) FIELD(pollfd, fd) FIELD(pollfd, events) FIELD(pollfd, revents)
+    STRUCT(iovec) FIELD(iovec, iov_base) FIELD(iovec, iov_len)
 
     CONST(O_RDONLY) CONST(O_WRONLY) CONST(O_RDWR) CONST(O_CREAT) CONST(O_EXCL) CONST(O_NOCTTY) CONST(O_TRUNC)
     CONST(O_APPEND) CONST(O_NONBLOCK) CONST(O_DIRECTORY) CONST(O_CLOEXEC)
@@ -20,6 +23,7 @@ int main(void) {
     CONST(FALLOC_FL_KEEP_SIZE) CONST(FALLOC_FL_PUNCH_HOLE) CONST(FALLOC_FL_ZERO_RANGE)
     CONST(POLLIN) CONST(POLLOUT) CONST(POLLERR) CONST(POLLHUP) CONST(POLLNVAL)
     CONST(MAP_FAILED)
+    CONST(SYS_userfaultfd)
 
     CONST(EPERM) CONST(ENOENT) CONST(ESRCH) CONST(EINTR) CONST(EIO) CONST(ENXIO) CONST(E2BIG) CONST(EBADF)
     CONST(ECHILD) CONST(EAGAIN) CONST(ENOMEM) CONST(EACCES) CONST(EFAULT) CONST(EBUSY) CONST(EEXIST) CONST(ENODEV)
