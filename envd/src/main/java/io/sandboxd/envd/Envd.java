@@ -4,6 +4,8 @@ import io.sandboxd.envd.auth.EnvdAuth;
 import io.sandboxd.envd.auth.UserDatabase;
 import io.sandboxd.envd.connect.ConnectDispatcher;
 import io.sandboxd.envd.connect.ConnectRouter;
+import io.sandboxd.envd.files.FilesRoute;
+import io.sandboxd.envd.filesystem.FilesystemService;
 import io.sandboxd.envd.http.HttpRouter;
 import io.sandboxd.envd.server.EnvdServer;
 import io.sandboxd.envd.system.HostMetrics;
@@ -58,6 +60,10 @@ public final class Envd implements AutoCloseable {
     /** Every service envd serves registers its Connect procedures and HTTP routes here. */
     private void registerServices() {
         new SystemRoutes(state, HostMetrics.system(), SystemRoutes::setClockWithDate).register(http);
+        FilesystemService filesystem = new FilesystemService(auth);
+        filesystem.register(connect);
+        closeOnShutdown(filesystem::close);
+        new FilesRoute(auth, filesystem.entries(), workers, java.time.Clock.systemUTC()).register(http);
     }
 
     /** Closes {@code c} when envd closes (watchers, process tables...). */

@@ -192,9 +192,21 @@ final class UploadBody extends InputStream {
                 return -1;
             }
         }
-        int n = Math.min(len, current.readableBytes());
-        current.readBytes(b, off, n);
-        return n;
+        // Block for the first bytes only, then take whatever else is already queued: fewer, larger reads.
+        int total = 0;
+        while (true) {
+            int n = Math.min(len - total, current.readableBytes());
+            current.readBytes(b, off + total, n);
+            total += n;
+            if (total == len) {
+                return total;
+            }
+            current.release();
+            current = poll();
+            if (current == null) {
+                return total;
+            }
+        }
     }
 
     @Override

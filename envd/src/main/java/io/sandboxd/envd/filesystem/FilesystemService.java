@@ -232,13 +232,13 @@ public final class FilesystemService {
                     @Override
                     public void onEvent(FilesystemEvent event) {
                         // The start message goes first; events seen meanwhile wait for it.
-                        started.awaitUninterruptibly();
+                        awaitUninterruptibly(started);
                         sink.send(WatchDirResponse.newBuilder().setFilesystem(event).build());
                     }
 
                     @Override
                     public void onError(ConnectException error) {
-                        started.awaitUninterruptibly();
+                        awaitUninterruptibly(started);
                         sink.fail(error);
                     }
                 });
@@ -248,6 +248,21 @@ public final class FilesystemService {
             sink.send(WatchDirResponse.newBuilder().setStart(WatchDirResponse.StartEvent.getDefaultInstance()).build());
         } finally {
             started.countDown();
+        }
+    }
+
+    private static void awaitUninterruptibly(CountDownLatch latch) {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                latch.await();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
         }
     }
 

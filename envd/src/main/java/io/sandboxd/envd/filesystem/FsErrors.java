@@ -18,7 +18,7 @@ final class FsErrors {
     }
 
     static ConnectException of(String what, IOException e) {
-        String detail = what + ": " + describe(e);
+        String detail = what + ": " + describe(what, e);
         if (e instanceof NoSuchFileException) {
             return new ConnectException(ConnectCode.NOT_FOUND, detail, e);
         }
@@ -48,7 +48,7 @@ final class FsErrors {
                 && fse.getReason().contains("Too many levels of symbolic links");
     }
 
-    private static String describe(IOException e) {
+    private static String describe(String what, IOException e) {
         if (e instanceof FileSystemException fse) {
             String reason = fse.getReason();
             String file = fse.getFile();
@@ -60,7 +60,8 @@ final class FsErrors {
                 case AccessDeniedException x -> "permission denied";
                 default -> reason == null ? e.getClass().getSimpleName() : reason;
             };
-            return (file == null ? "" : file + ": ") + kind + (reason != null && !kind.equals(reason) ? " (" + reason + ")" : "");
+            boolean named = file == null || what.contains(file);
+            return (named ? "" : file + ": ") + kind + (reason != null && !kind.equals(reason) ? " (" + reason + ")" : "");
         }
         return e.toString();
     }
