@@ -5,6 +5,8 @@ import io.sandboxd.envd.auth.UserDatabase;
 import io.sandboxd.envd.connect.ConnectDispatcher;
 import io.sandboxd.envd.connect.ConnectRouter;
 import io.sandboxd.envd.http.HttpRouter;
+import io.sandboxd.envd.process.ProcessService;
+import io.sandboxd.envd.process.ProcessTable;
 import io.sandboxd.envd.server.EnvdServer;
 import io.sandboxd.envd.system.HostMetrics;
 import io.sandboxd.envd.system.SystemRoutes;
@@ -58,6 +60,9 @@ public final class Envd implements AutoCloseable {
     /** Every service envd serves registers its Connect procedures and HTTP routes here. */
     private void registerServices() {
         new SystemRoutes(state, HostMetrics.system(), SystemRoutes::setClockWithDate).register(http);
+        ProcessTable processes = new ProcessTable();
+        closeOnShutdown(processes);
+        new ProcessService(auth, processes).register(connect);
     }
 
     /** Closes {@code c} when envd closes (watchers, process tables...). */
