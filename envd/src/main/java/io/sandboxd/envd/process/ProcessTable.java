@@ -37,13 +37,13 @@ public final class ProcessTable implements AutoCloseable {
     /** Adds a started process; it is dropped {@code retain} after its end. */
     void add(ManagedProcess p) {
         byPid.put(p.pid(), p);
-        p.onEnd(ended -> reaper.schedule(() -> byPid.remove(ended.pid(), ended), retainMillis, TimeUnit.MILLISECONDS));
+        p.onEnd(ended -> schedule(() -> byPid.remove(ended.pid(), ended), TimeUnit.MILLISECONDS.toNanos(retainMillis)));
     }
 
     /** SIGKILLs {@code p} (and its process group) after {@code delay}, unless it ended by then. */
     void killAt(ManagedProcess p, java.time.Duration delay) {
-        java.util.concurrent.ScheduledFuture<?> kill = reaper.schedule(() -> p.signal(io.sandboxd.ffi.Spawn.SIGKILL),
-                Math.max(0, delay.toNanos()), TimeUnit.NANOSECONDS);
+        java.util.concurrent.Future<?> kill = schedule(() -> p.signal(io.sandboxd.ffi.Spawn.SIGKILL),
+                Math.max(0, delay.toNanos()));
         p.onEnd(ended -> kill.cancel(false));
     }
 
@@ -84,6 +84,15 @@ public final class ProcessTable implements AutoCloseable {
             throw new ConnectException(ConnectCode.NOT_FOUND, "process " + p.pid() + " has already ended");
         }
         return p;
+    }
+
+    /** Schedules on the table's timer; after {@link #close()} nothing is scheduled any more. */
+    private java.util.concurrent.Future<?> schedule(Runnable task, long delayNanos) {
+        try {
+            return reaper.schedule(task, delayNanos, TimeUnit.NANOSECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException shuttingDown) {
+            return java.util.concurrent.CompletableFuture.completedFuture(null);
+        }
     }
 
     /** Kills every process still running (envd is shutting down). */
