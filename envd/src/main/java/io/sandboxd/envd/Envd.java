@@ -7,6 +7,8 @@ import io.sandboxd.envd.connect.ConnectRouter;
 import io.sandboxd.envd.files.FilesRoute;
 import io.sandboxd.envd.filesystem.FilesystemService;
 import io.sandboxd.envd.http.HttpRouter;
+import io.sandboxd.envd.process.ProcessService;
+import io.sandboxd.envd.process.ProcessTable;
 import io.sandboxd.envd.server.EnvdServer;
 import io.sandboxd.envd.system.HostMetrics;
 import io.sandboxd.envd.system.SystemRoutes;
@@ -60,6 +62,9 @@ public final class Envd implements AutoCloseable {
     /** Every service envd serves registers its Connect procedures and HTTP routes here. */
     private void registerServices() {
         new SystemRoutes(state, HostMetrics.system(), SystemRoutes::setClockWithDate).register(http);
+        ProcessTable processes = new ProcessTable();
+        closeOnShutdown(processes);
+        new ProcessService(auth, processes).register(connect);
         FilesystemService filesystem = new FilesystemService(auth);
         filesystem.register(connect);
         closeOnShutdown(filesystem::close);
