@@ -257,6 +257,14 @@ class FilesRouteTest {
         try (GZIPInputStream in = new GZIPInputStream(new ByteArrayInputStream(gz.body()))) {
             assertEquals(Files.readString(f), new String(in.readAllBytes()));
         }
+        byte[] random = new byte[200_000];
+        new Random(5).nextBytes(random);
+        Path r = Files.write(dir.resolve("random.bin"), random);
+        HttpResponse<byte[]> notWorthIt = get("path=" + q(r.toString()), "Accept-Encoding", "gzip, deflate");
+        assertFalse(notWorthIt.headers().firstValue("content-encoding").isPresent(),
+                "incompressible data is sent as is even when gzip is acceptable");
+        assertArrayEquals(random, notWorthIt.body());
+
         HttpResponse<byte[]> plain = get("path=" + q(f.toString()));
         assertFalse(plain.headers().firstValue("content-encoding").isPresent());
         assertEquals(Files.readString(f), new String(plain.body()));
