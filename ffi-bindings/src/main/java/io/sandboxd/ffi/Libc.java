@@ -6,11 +6,14 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
 import java.lang.invoke.MethodHandle;
 
 /**
- * glibc: files, ioctl, memory mappings, memfd, eventfd, poll and the raw {@code syscall}. Each function has one
+ * glibc: files, pipes, ioctl, memory mappings, memfd, eventfd, poll, cross-process memory reads and the raw
+ * {@code syscall}. Each function has one
  * handle built at class initialisation; each call captures errno and a failure throws {@link NativeException}
  * naming the function. Constants are checked against the system headers by {@code LibcHeadersTest}.
  *
@@ -70,6 +73,13 @@ public final class Libc {
     /** {@code MAP_FAILED}, i.e. {@code (void *) -1}. */
     public static final long MAP_FAILED = -1L;
 
+    /** {@code struct iovec { void *iov_base; size_t iov_len; }}: scatter/gather lists (process_vm_readv, msghdr). */
+    public static final StructLayout IOVEC = MemoryLayout.structLayout(
+            ADDRESS.withName("iov_base"),
+            JAVA_LONG.withName("iov_len")).withName("iovec");
+    private static final long IOV_BASE = IOVEC.byteOffset(MemoryLayout.PathElement.groupElement("iov_base"));
+    private static final long IOV_LEN = IOVEC.byteOffset(MemoryLayout.PathElement.groupElement("iov_len"));
+
     private static final MethodHandle OPEN = Native.downcallErrno("open",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), Native.firstVariadicArg(2));
     private static final MethodHandle CLOSE = Native.downcallErrno("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
@@ -105,6 +115,12 @@ public final class Libc {
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
     private static final MethodHandle SYSCALL3 = Native.downcallErrno("syscall",
             FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG), Native.firstVariadicArg(1));
+    private static final MethodHandle PIPE2 = Native.downcallErrno("pipe2",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle COPY_FILE_RANGE = Native.downcallErrno("copy_file_range",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle PROCESS_VM_READV = Native.downcallErrno("process_vm_readv",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS, JAVA_LONG, JAVA_LONG));
     private static final MethodHandle GETPID = Native.downcall("getpid", FunctionDescriptor.of(JAVA_INT));
     private static final MethodHandle GETTID = Native.downcall("gettid", FunctionDescriptor.of(JAVA_INT));
 
@@ -216,6 +232,40 @@ public final class Libc {
             if ((int) FALLOCATE.invokeExact(err, fd, mode, offset, length) < 0) {
                 throw new NativeException("fallocate", Native.errno(err));
             }
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /** {@code pipe2}: returns {@code {readFd, writeFd}}, both owned by the caller. */
+    public static int[] pipe2(int flags) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment err = Native.errnoBuffer();
+            MemorySegment fds = a.allocate(JAVA_INT, 2);
+            if ((int) PIPE2.invokeExact(err, fds, flags) < 0) {
+                throw new NativeException("pipe2", Native.errno(err));
+            }
+            return fds.toArray(JAVA_INT);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /**
+     * {@code copy_file_range} between explicit offsets (the fds' file positions are left alone): copies in the
+     * kernel, sharing extents where the filesystem can (reflink). Returns the bytes copied, 0 at end of input;
+     * may copy less than {@code length}.
+     */
+    public static long copyFileRange(int fdIn, long offsetIn, int fdOut, long offsetOut, long length) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment err = Native.errnoBuffer();
+            MemorySegment offIn = a.allocateFrom(JAVA_LONG, offsetIn);
+            MemorySegment offOut = a.allocateFrom(JAVA_LONG, offsetOut);
+            long n = (long) COPY_FILE_RANGE.invokeExact(err, fdIn, offIn, fdOut, offOut, length, 0);
+            if (n < 0) {
+                throw new NativeException("copy_file_range", Native.errno(err));
+            }
+            return n;
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -335,6 +385,38 @@ public final class Libc {
                 throw new NativeException("eventfd", Native.errno(err));
             }
             return fd;
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /**
+     * {@code process_vm_readv} with one local and one remote range: copies {@code into.byteSize()} bytes from
+     * {@code remoteAddress} in process {@code pid}; returns the bytes read (short when the remote range ends in an
+     * unmapped page).
+     */
+    public static long processVmRead(int pid, long remoteAddress, MemorySegment into) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment local = a.allocate(IOVEC);
+            local.set(ADDRESS, IOV_BASE, into);
+            local.set(JAVA_LONG, IOV_LEN, into.byteSize());
+            MemorySegment remote = a.allocate(IOVEC);
+            remote.set(ADDRESS, IOV_BASE, MemorySegment.ofAddress(remoteAddress));
+            remote.set(JAVA_LONG, IOV_LEN, into.byteSize());
+            return processVmReadv(pid, local, 1, remote, 1);
+        }
+    }
+
+    /** {@code process_vm_readv} over arrays of {@link #IOVEC}; flags must be 0 (the kernel reserves them). */
+    public static long processVmReadv(int pid, MemorySegment localIov, long localCount, MemorySegment remoteIov,
+            long remoteCount) {
+        try {
+            MemorySegment err = Native.errnoBuffer();
+            long n = (long) PROCESS_VM_READV.invokeExact(err, pid, localIov, localCount, remoteIov, remoteCount, 0L);
+            if (n < 0) {
+                throw new NativeException("process_vm_readv", Native.errno(err), "pid " + pid);
+            }
+            return n;
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }

@@ -1,35 +1,26 @@
 package io.sandboxd.ffi;
 
-import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 import java.lang.foreign.Arena;
-import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
-import java.lang.invoke.MethodHandle;
 import java.nio.ByteOrder;
 
 /**
  * Generic netlink ({@code <linux/netlink.h>}, {@code <linux/genetlink.h>}): the message, family and attribute
- * headers, the controller's family lookup, and the socket calls a netlink client makes. Verified against the
- * system headers by {@code NetlinkHeadersTest}.
- *
- * <p>The socket calls ({@code socket}, {@code bind}, {@code connect}, {@code sendto}, {@code recv}) are the plain
- * BSD ones; they live here because netlink and the kernel NBD attach (a TCP socket handed to the driver) are their
- * only users so far. {@code sockaddr_in} is here for the same reason.
+ * headers and the controller's family lookup constants. The socket calls are {@link Sockets}' and {@link Libc}'s
+ * ({@code socket}, {@code bind}, {@code connect}, then {@code write}/{@code read}). {@code sockaddr_in} is here until
+ * {@link Sockets} needs IPv4 itself: the kernel NBD attach is its only user. Verified against the system headers by
+ * {@code NetlinkHeadersTest}.
  */
 public final class Netlink {
-    // <sys/socket.h>
-    public static final int AF_INET = 2;
+    // <sys/socket.h> (the rest of the socket family is in Sockets)
     public static final int AF_NETLINK = 16;
-    public static final int SOCK_STREAM = 1;
     public static final int SOCK_RAW = 3;
-    public static final int SOCK_CLOEXEC = 02000000;
 
     // <linux/netlink.h>
     public static final int NETLINK_GENERIC = 16;
@@ -86,93 +77,26 @@ public final class Netlink {
             JAVA_INT.withOrder(ByteOrder.BIG_ENDIAN).withName("sin_addr"),
             MemoryLayout.sequenceLayout(8, JAVA_BYTE).withName("sin_zero")).withName("sockaddr_in");
 
-    private static final MethodHandle SOCKET = Native.downcallErrno("socket",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
-    private static final MethodHandle BIND = Native.downcallErrno("bind",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
-    private static final MethodHandle CONNECT = Native.downcallErrno("connect",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
-    private static final MethodHandle SENDTO = Native.downcallErrno("sendto",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
-    private static final MethodHandle RECV = Native.downcallErrno("recv",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
-
     private Netlink() {
     }
 
-    /** {@code socket(domain, type, protocol)}: the caller owns the fd and closes it with {@link Libc#close}. */
-    public static int socket(int domain, int type, int protocol) {
-        try {
-            MemorySegment err = Native.errnoBuffer();
-            int fd = (int) SOCKET.invokeExact(err, domain, type, protocol);
-            if (fd < 0) {
-                throw new NativeException("socket", Native.errno(err), "domain " + domain + ", type " + type);
-            }
-            return fd;
-        } catch (Throwable t) {
-            throw Native.rethrow(t);
-        }
+    /**
+     * {@code struct sockaddr_nl} of the kernel (port id 0), allocated in {@code arena}: bind a netlink socket to it
+     * (the kernel assigns our port id) and connect it, then plain {@code write}/{@code read} exchange messages.
+     */
+    public static MemorySegment kernelAddress(Arena arena) {
+        MemorySegment addr = arena.allocate(SOCKADDR_NL);
+        addr.set(JAVA_SHORT, 0, (short) AF_NETLINK);
+        return addr;
     }
 
-    /** Binds a netlink socket to a kernel-assigned port id. */
-    public static void bindNetlink(int fd) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment addr = a.allocate(SOCKADDR_NL);
-            addr.set(JAVA_SHORT, 0, (short) AF_NETLINK);
-            MemorySegment err = Native.errnoBuffer();
-            if ((int) BIND.invokeExact(err, fd, addr, (int) SOCKADDR_NL.byteSize()) < 0) {
-                throw new NativeException("bind", Native.errno(err), "netlink");
-            }
-        } catch (Throwable t) {
-            throw Native.rethrow(t);
-        }
-    }
-
-    /** Connects a TCP socket to an IPv4 address ({@code addr} in host order, e.g. 0x7f000001) and port. */
-    public static void connectInet(int fd, int addr, int port) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment sa = a.allocate(SOCKADDR_IN);
-            sa.set(JAVA_SHORT, 0, (short) AF_INET);
-            sa.set(JAVA_SHORT.withOrder(ByteOrder.BIG_ENDIAN), 2, (short) port);
-            sa.set(JAVA_INT.withOrder(ByteOrder.BIG_ENDIAN), 4, addr);
-            MemorySegment err = Native.errnoBuffer();
-            if ((int) CONNECT.invokeExact(err, fd, sa, (int) SOCKADDR_IN.byteSize()) < 0) {
-                throw new NativeException("connect", Native.errno(err), "port " + port);
-            }
-        } catch (Throwable t) {
-            throw Native.rethrow(t);
-        }
-    }
-
-    /** Sends one netlink message to the kernel (port id 0). */
-    public static long sendToKernel(int fd, MemorySegment message) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment addr = a.allocate(SOCKADDR_NL);
-            addr.set(JAVA_SHORT, 0, (short) AF_NETLINK);
-            MemorySegment err = Native.errnoBuffer();
-            long n = (long) SENDTO.invokeExact(err, fd, message, message.byteSize(), 0, addr,
-                    (int) SOCKADDR_NL.byteSize());
-            if (n < 0) {
-                throw new NativeException("sendto", Native.errno(err), "netlink");
-            }
-            return n;
-        } catch (Throwable t) {
-            throw Native.rethrow(t);
-        }
-    }
-
-    /** {@code recv(fd, buf, size, 0)}: returns the byte count. */
-    public static long recv(int fd, MemorySegment buf) {
-        try {
-            MemorySegment err = Native.errnoBuffer();
-            long n = (long) RECV.invokeExact(err, fd, buf, buf.byteSize(), 0);
-            if (n < 0) {
-                throw new NativeException("recv", Native.errno(err));
-            }
-            return n;
-        } catch (Throwable t) {
-            throw Native.rethrow(t);
-        }
+    /** {@code struct sockaddr_in} for an IPv4 address ({@code addr} in host order, e.g. 0x7f000001) and port. */
+    public static MemorySegment inetAddress(Arena arena, int addr, int port) {
+        MemorySegment sa = arena.allocate(SOCKADDR_IN);
+        sa.set(JAVA_SHORT, 0, (short) Sockets.AF_INET);
+        sa.set(JAVA_SHORT.withOrder(ByteOrder.BIG_ENDIAN), 2, (short) port);
+        sa.set(JAVA_INT.withOrder(ByteOrder.BIG_ENDIAN), 4, addr);
+        return sa;
     }
 
     /** Rounds a length up to the netlink alignment. */

@@ -8,6 +8,7 @@ class LibcHeadersTest {
     void libcMatchesTheSystemHeaders() throws Exception {
         new HeaderCheck("libc")
                 .struct("pollfd", Libc.POLLFD)
+                .struct("iovec", Libc.IOVEC)
                 .constant("O_RDONLY", Libc.O_RDONLY).constant("O_WRONLY", Libc.O_WRONLY).constant("O_RDWR", Libc.O_RDWR)
                 .constant("O_CREAT", Libc.O_CREAT).constant("O_EXCL", Libc.O_EXCL).constant("O_NOCTTY", Libc.O_NOCTTY)
                 .constant("O_TRUNC", Libc.O_TRUNC).constant("O_APPEND", Libc.O_APPEND).constant("O_NONBLOCK", Libc.O_NONBLOCK)

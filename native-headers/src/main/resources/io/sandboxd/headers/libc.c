@@ -5,10 +5,12 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <linux/falloc.h>
 
 int main(void) {
     STRUCT(pollfd) FIELD(pollfd, fd) FIELD(pollfd, events) FIELD(pollfd, revents)
+    STRUCT(iovec) FIELD(iovec, iov_base) FIELD(iovec, iov_len)
 
     CONST(O_RDONLY) CONST(O_WRONLY) CONST(O_RDWR) CONST(O_CREAT) CONST(O_EXCL) CONST(O_NOCTTY) CONST(O_TRUNC)
     CONST(O_APPEND) CONST(O_NONBLOCK) CONST(O_DIRECTORY) CONST(O_CLOEXEC)

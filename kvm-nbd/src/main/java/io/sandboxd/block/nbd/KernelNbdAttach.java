@@ -4,6 +4,7 @@ import io.sandboxd.ffi.Libc;
 import io.sandboxd.ffi.NativeException;
 import io.sandboxd.ffi.Nbd;
 import io.sandboxd.ffi.Netlink;
+import io.sandboxd.ffi.Sockets;
 import java.io.EOFException;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -78,9 +79,11 @@ public final class KernelNbdAttach implements AutoCloseable {
         try {
             ClientHandshake.Negotiated n = null;
             for (int i = 0; i < connections; i++) {
-                int fd = Netlink.socket(Netlink.AF_INET, Netlink.SOCK_STREAM | Netlink.SOCK_CLOEXEC, 0);
+                int fd = Sockets.socket(Sockets.AF_INET, Sockets.SOCK_STREAM | Sockets.SOCK_CLOEXEC, 0);
                 fds.add(fd);
-                Netlink.connectInet(fd, LOOPBACK, port);
+                try (Arena a = Arena.ofConfined()) {
+                    Sockets.connect(fd, Netlink.inetAddress(a, LOOPBACK, port));
+                }
                 n = ClientHandshake.go(fdIo(fd), exportName);
             }
             if (n.size() % BLOCK_SIZE != 0) {
@@ -204,14 +207,17 @@ public final class KernelNbdAttach implements AutoCloseable {
 
     /** Sends one request with NLM_F_ACK and reads until the ack; a negative ack throws the kernel's errno. */
     private static void transact(Message m, ReplyHandler handler) throws IOException {
-        int fd = Netlink.socket(Netlink.AF_NETLINK, Netlink.SOCK_RAW | Netlink.SOCK_CLOEXEC, Netlink.NETLINK_GENERIC);
+        int fd = Sockets.socket(Netlink.AF_NETLINK, Netlink.SOCK_RAW | Sockets.SOCK_CLOEXEC, Netlink.NETLINK_GENERIC);
         try (Arena a = Arena.ofConfined()) {
-            Netlink.bindNetlink(fd);
+            Sockets.bind(fd, Netlink.kernelAddress(a));
+            Sockets.connect(fd, Netlink.kernelAddress(a));
             MemorySegment request = m.finish();
-            Netlink.sendToKernel(fd, request);
+            if (Libc.write(fd, request) != request.byteSize()) {
+                throw new IOException("short write of a netlink request");
+            }
             MemorySegment buf = a.allocate(64 << 10, 8);
             while (true) {
-                long n = Netlink.recv(fd, buf);
+                long n = Libc.read(fd, buf);
                 long at = 0;
                 while (at + Netlink.NLMSGHDR.byteSize() <= n) {
                     int len = buf.get(ValueLayout.JAVA_INT, at);

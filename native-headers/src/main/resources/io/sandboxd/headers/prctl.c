@@ -1,0 +1,10 @@
+/* prctl declarations bound by io.sandboxd.ffi.Prctl. */
+#include "probe.h"
+#include <sys/prctl.h>
+
+int main(void) {
+    CONST(PR_SET_PDEATHSIG) CONST(PR_GET_PDEATHSIG) CONST(PR_GET_DUMPABLE) CONST(PR_SET_DUMPABLE)
+    CONST(PR_SET_NAME) CONST(PR_GET_NAME) CONST(PR_CAPBSET_DROP) CONST(PR_SET_CHILD_SUBREAPER)
+    CONST(PR_GET_CHILD_SUBREAPER) CONST(PR_SET_NO_NEW_PRIVS) CONST(PR_GET_NO_NEW_PRIVS)
+    return 0;
+}
