@@ -68,6 +68,7 @@ final class NbdCommand implements Runnable {
         String name;
 
         private final CountDownLatch stop = new CountDownLatch(1);
+        private final CountDownLatch cleanedUp = new CountDownLatch(1);
         private volatile NbdServer server;
 
         @Override
@@ -91,7 +92,15 @@ final class NbdCommand implements Runnable {
                 try (NbdServer s = NbdServer.start(new InetSocketAddress(InetAddress.getByName(bind), port),
                         List.of(new Export(exportName, description, served)), NbdLimits.DEFAULT)) {
                     server = s;
-                    Thread hook = new Thread(stop::countDown, "nbd-serve-shutdown");
+                    // On Ctrl-C/SIGTERM the JVM halts once hooks return: the hook waits for the overlay's final flush.
+                    Thread hook = new Thread(() -> {
+                        stop.countDown();
+                        try {
+                            cleanedUp.await(30, java.util.concurrent.TimeUnit.SECONDS);
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                    }, "nbd-serve-shutdown");
                     Runtime.getRuntime().addShutdownHook(hook);
                     out.printf("nbd: serving '%s' (%d bytes, %s) on nbd://%s:%d/%s%n", exportName, served.size(),
                             served.readOnly() ? "read-only" : "read-write", bind, s.port(), exportName);
@@ -109,6 +118,8 @@ final class NbdCommand implements Runnable {
             } catch (IOException | IllegalArgumentException e) {
                 err.println("nbd serve: " + e.getMessage());
                 return EXIT_BAD_INPUT;
+            } finally {
+                cleanedUp.countDown();
             }
         }
 

@@ -245,7 +245,9 @@ public final class NbdConnection implements Runnable {
         int taskBytes = Math.min(limits.maxPayload(), TASK_BYTES);
         buffers = new ArrayBlockingQueue<>(limits.workers() + 1);
         for (int i = 0; i < limits.workers() + 1; i++) {
-            buffers.add(ByteBuffer.allocateDirect(ReplyEncoder.SIMPLE_REPLY_BYTES + taskBytes));
+            // Page-aligned data: pread into it and recv into it copy to/from page-aligned memory (the 16-byte reply
+            // header travels in its own small buffer, gathered into the same write).
+            buffers.add(ByteBuffer.allocateDirect(taskBytes + PAGE).alignedSlice(PAGE).limit(taskBytes).slice());
         }
         tasks = new ArrayBlockingQueue<>(limits.workers() + 1);
         workerThreads = new Thread[limits.workers()];
@@ -379,13 +381,15 @@ public final class NbdConnection implements Runnable {
                 synchronized (sendLock) {
                     if (r.type() == NbdProtocol.CMD_READ && err == 0) {
                         int length = (int) r.length();
-                        buf.put(0, HEADER_OK).putLong(8, r.cookie());
-                        buf.position(0).limit(ReplyEncoder.SIMPLE_REPLY_BYTES + length);
-                        if (buf.remaining() > COPY_LIMIT || buf.remaining() > out.capacity()) {
+                        buf.position(0).limit(length);
+                        if (length > COPY_LIMIT) {
                             flushOut();
-                            transport.write(buf);
+                            header.clear();
+                            ReplyEncoder.simpleReply(header, 0, r.cookie());
+                            transport.write(new ByteBuffer[] {header.flip(), buf});
                         } else {
-                            ensureOut(buf.remaining());
+                            ensureOut(ReplyEncoder.SIMPLE_REPLY_BYTES + length);
+                            ReplyEncoder.simpleReply(out, 0, r.cookie());
                             out.put(buf);
                         }
                     } else {
@@ -419,15 +423,16 @@ public final class NbdConnection implements Runnable {
         }
     }
 
-    private static final byte[] HEADER_OK = ByteBuffer.allocate(8).putInt(NbdProtocol.SIMPLE_REPLY_MAGIC).putInt(0)
-            .array();
+    /** The reply header of large reads, written together with the data (guarded by {@link #sendLock}). */
+    private final ByteBuffer header = ByteBuffer.allocateDirect(ReplyEncoder.SIMPLE_REPLY_BYTES);
+    private static final int PAGE = 4096;
 
-    /** Runs one request on the device; returns 0 or the NBD error. READ data lands in {@code buf} after 16 bytes. */
+    /** Runs one request on the device; returns 0 or the NBD error. READ data lands in {@code buf}. */
     private static int execute(BlockDevice dev, Request r, ByteBuffer buf, WorkerSink sink) {
         boolean fua = (r.flags() & NbdProtocol.CMD_FLAG_FUA) != 0;
         return switch (r.type()) {
             case NbdProtocol.CMD_READ -> run(() -> {
-                buf.clear().position(ReplyEncoder.SIMPLE_REPLY_BYTES);
+                buf.clear().limit((int) r.length());
                 sink.target = buf;
                 dev.read(r.offset(), r.length(), sink);
             });

@@ -25,6 +25,14 @@ final class SocketTransport implements Transport {
     }
 
     @Override
+    public void write(ByteBuffer[] srcs) throws IOException {
+        ByteBuffer last = srcs[srcs.length - 1];
+        while (last.hasRemaining()) {
+            ch.write(srcs);
+        }
+    }
+
+    @Override
     public void close() throws IOException {
         ch.close();
     }

@@ -11,6 +11,13 @@ public interface Transport extends AutoCloseable {
     /** Writes all of {@code src}. */
     void write(ByteBuffer src) throws IOException;
 
+    /** Writes all of {@code srcs}, in order (a gathering write where the transport has one). */
+    default void write(ByteBuffer[] srcs) throws IOException {
+        for (ByteBuffer b : srcs) {
+            write(b);
+        }
+    }
+
     @Override
     void close() throws IOException;
 }
