@@ -60,8 +60,9 @@ public final class NbdConnection implements Runnable {
     private final ByteBuffer in = ByteBuffer.allocateDirect(IN_BYTES).flip();
     private final ByteBuffer out = ByteBuffer.allocateDirect(OUT_BYTES);
     private final SendSink sendSink = new SendSink();
-    /** Guards {@link #out}, the transport's write side, {@link #inFlight} and {@link #workerFailure}. */
-    private final Object sendLock = new Object();
+    /** Guards {@link #out}, the transport's write side, {@link #inFlight}, {@link #unflushedReplies} and {@link #workerFailure}. */
+    private final java.util.concurrent.locks.ReentrantLock sendLock = new java.util.concurrent.locks.ReentrantLock();
+    private final java.util.concurrent.locks.Condition idle = sendLock.newCondition();
     private ArrayBlockingQueue<ByteBuffer> buffers;
     private ArrayBlockingQueue<Task> tasks;
     private Thread[] workerThreads;
@@ -264,8 +265,11 @@ public final class NbdConnection implements Runnable {
             } catch (EOFException e) {
                 // The client stopped sending (half-close or gone): answer what it already asked, then hang up.
                 drain();
-                synchronized (sendLock) {
+                sendLock.lock();
+                try {
                     flushOut();
+                } finally {
+                    sendLock.unlock();
                 }
                 throw e;
             }
@@ -283,8 +287,11 @@ public final class NbdConnection implements Runnable {
                         submit(r, buffers.take(), -1);
                     } else {
                         drain();
-                        synchronized (sendLock) {
+                        sendLock.lock();
+                        try {
                             readInline(dev, r);
+                        } finally {
+                            sendLock.unlock();
                         }
                     }
                 }
@@ -305,8 +312,11 @@ public final class NbdConnection implements Runnable {
                         submit(r, b, -1);
                     } else {
                         drain();
-                        synchronized (sendLock) {
+                        sendLock.lock();
+                        try {
                             writeInline(dev, r);
+                        } finally {
+                            sendLock.unlock();
                         }
                     }
                 }
@@ -322,8 +332,11 @@ public final class NbdConnection implements Runnable {
                 case NbdProtocol.CMD_DISC -> {
                     // The protocol wants every outstanding request handled before the hang-up.
                     drain();
-                    synchronized (sendLock) {
+                    sendLock.lock();
+                    try {
                         flushOut();
+                    } finally {
+                        sendLock.unlock();
                     }
                     return;
                 }
@@ -333,24 +346,30 @@ public final class NbdConnection implements Runnable {
     }
 
     private void submit(Request r, ByteBuffer buffer, int error) throws InterruptedException, IOException {
-        synchronized (sendLock) {
+        sendLock.lock();
+        try {
             if (workerFailure != null) {
                 throw workerFailure;
             }
             inFlight++;
+        } finally {
+            sendLock.unlock();
         }
         tasks.put(new Task(r, buffer, error));
     }
 
     /** Waits until every submitted request has been answered. */
     private void drain() throws InterruptedException, IOException {
-        synchronized (sendLock) {
+        sendLock.lock();
+        try {
             while (inFlight > 0 && workerFailure == null) {
-                sendLock.wait();
+                idle.await();
             }
             if (workerFailure != null) {
                 throw workerFailure;
             }
+        } finally {
+            sendLock.unlock();
         }
     }
 
@@ -378,7 +397,8 @@ public final class NbdConnection implements Runnable {
                 if (err < 0) {
                     err = execute(dev, r, buf, sink);
                 }
-                synchronized (sendLock) {
+                sendLock.lock();
+                try {
                     if (r.type() == NbdProtocol.CMD_READ && err == 0) {
                         int length = (int) r.length();
                         buf.position(0).limit(length);
@@ -401,14 +421,28 @@ public final class NbdConnection implements Runnable {
                         flushOut();
                     }
                     if (inFlight == 0) {
-                        sendLock.notifyAll();
+                        idle.signalAll();
+                    }
+                } finally {
+                    sendLock.unlock();
+                }
+                if (readerWaiting) {
+                    // The reader may have found the lock busy just after our check above: flush for it.
+                    sendLock.lock();
+                    try {
+                        flushOut();
+                    } finally {
+                        sendLock.unlock();
                     }
                 }
             } catch (IOException | RuntimeException e) {
-                synchronized (sendLock) {
+                sendLock.lock();
+                try {
                     workerFailure = e instanceof IOException io ? io : new IOException(e);
                     inFlight--;
-                    sendLock.notifyAll();
+                    idle.signalAll();
+                } finally {
+                    sendLock.unlock();
                 }
                 try {
                     transport.close(); // wakes the reader
@@ -562,10 +596,7 @@ public final class NbdConnection implements Runnable {
             in.position(in.position() + n);
         }
         if (dst.hasRemaining()) {
-            synchronized (sendLock) {
-                readerWaiting = true;
-                flushOut();
-            }
+            readerWaiting();
             try {
                 while (dst.hasRemaining()) {
                     if (transport.read(dst) < 0) {
@@ -587,6 +618,22 @@ public final class NbdConnection implements Runnable {
             int k = (int) Math.min(left, in.remaining());
             in.position(in.position() + k);
             left -= k;
+        }
+    }
+
+    /**
+     * The reader is about to block on input: pending replies must go out. It never waits for the send lock (a
+     * worker may hold it for a 1 MiB write, and the reader would stop reading requests meanwhile): if the lock is
+     * busy, its holder sees {@link #readerWaiting} and flushes (workers re-check it after unlocking).
+     */
+    private void readerWaiting() throws IOException {
+        readerWaiting = true;
+        if (sendLock.tryLock()) {
+            try {
+                flushOut();
+            } finally {
+                sendLock.unlock();
+            }
         }
     }
 
@@ -684,10 +731,7 @@ public final class NbdConnection implements Runnable {
 
     /** Reads more input; pending replies go out first, since the client may be waiting for them. */
     private void fill() throws IOException {
-        synchronized (sendLock) {
-            readerWaiting = true;
-            flushOut();
-        }
+        readerWaiting();
         in.compact();
         try {
             if (!in.hasRemaining()) {
