@@ -32,6 +32,9 @@ public final class Zeros {
      * vectorised, and random data fails on the first bytes, so the test costs little on real writes.
      */
     public static boolean isZero(ByteBuffer src, int position, int length) {
+        if (length >= 8 && src.getLong(position) != 0) {
+            return false; // the usual case for real data, decided without creating any view
+        }
         MemorySegment s = MemorySegment.ofBuffer(src.duplicate().clear()).asSlice(position, length);
         int done = 0;
         while (done < length) {

@@ -460,10 +460,31 @@ public final class Overlay implements BlockDevice {
         return src.duplicate().limit(position + length).position(position);
     }
 
+    /**
+     * pwrite through libc on our own fd rather than {@code FileChannel.write}: the channel registers every call in
+     * a synchronized thread set (for async close), and with several NBD workers writing 4 KiB blocks that monitor
+     * was contended on every request.
+     */
     private void writeFully(ByteBuffer b, long pos) throws IOException {
-        long p = pos;
-        while (b.hasRemaining()) {
-            p += data.write(b, p);
+        if (!b.isDirect()) {
+            long p = pos;
+            while (b.hasRemaining()) {
+                p += data.write(b, p);
+            }
+            return;
         }
+        java.lang.foreign.MemorySegment seg = java.lang.foreign.MemorySegment.ofBuffer(b);
+        long done = 0;
+        while (done < seg.byteSize()) {
+            long n = Libc.pwriteRaw(dataFd, seg.asSlice(done), seg.byteSize() - done, pos + done);
+            if (n < 0) {
+                if (-n == io.sandboxd.ffi.Errno.EINTR) {
+                    continue;
+                }
+                throw new io.sandboxd.ffi.NativeException("pwrite", (int) -n, dataPath.toString());
+            }
+            done += n;
+        }
+        b.position(b.limit());
     }
 }
