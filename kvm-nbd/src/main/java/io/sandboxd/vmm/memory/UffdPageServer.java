@@ -175,8 +175,8 @@ final class UffdPageServer implements AutoCloseable {
                 // The loop never dies silently: an unexpected error fails this memory and serving goes on (zeros),
                 // so no faulting thread is left blocked.
                 fail(-1, t instanceof Exception e ? e : new RuntimeException(t));
-                if (t instanceof NativeException ne && ne.call().equals("poll")) {
-                    return;
+                if (t instanceof NativeException ne && (ne.call().equals("poll") || ne.call().equals("read"))) {
+                    return; // the uffd itself is unusable: retrying would spin; close() wakes and unregisters waiters
                 }
             }
         }
