@@ -11,6 +11,7 @@ import picocli.CommandLine.Command;
         subcommands = {
                 DoctorCommand.class,
                 ServeCommand.class,
+                KeysCommand.class,
                 CommandLine.HelpCommand.class,
         })
 public final class SandboxdCommand implements Runnable {
