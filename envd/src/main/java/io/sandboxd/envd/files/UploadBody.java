@@ -19,11 +19,13 @@ final class UploadBody extends InputStream {
     static final int HIGH_WATER = 4 << 20;
     static final int LOW_WATER = 1 << 20;
 
-    /** How the body pauses and resumes the connection; called with no lock held. */
+    /**
+     * Told when the body crosses a water mark; called with no lock held, from either thread. Implementations read
+     * {@link #paused()} when they act, not when they were told: a pause and a resume racing from the two threads
+     * then still end in the latest state.
+     */
     interface FlowControl {
-        void pause();
-
-        void resume();
+        void changed();
     }
 
     private final ReentrantLock lock = new ReentrantLock();
@@ -66,7 +68,7 @@ final class UploadBody extends InputStream {
             lock.unlock();
         }
         if (pause) {
-            flow.pause();
+            flow.changed();
         }
     }
 
@@ -127,7 +129,7 @@ final class UploadBody extends InputStream {
             lock.unlock();
         }
         if (resume) {
-            flow.resume();
+            flow.changed();
         }
         return c;
     }
@@ -146,6 +148,16 @@ final class UploadBody extends InputStream {
             lock.unlock();
         }
         return take();
+    }
+
+    /** True while reading from the socket should stay off (the backlog went over the high water mark). */
+    boolean paused() {
+        lock.lock();
+        try {
+            return paused;
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** Bytes taken so far. */
