@@ -73,9 +73,6 @@ public final class Libc {
     /** {@code MAP_FAILED}, i.e. {@code (void *) -1}. */
     public static final long MAP_FAILED = -1L;
 
-    // <sys/syscall.h>: calls glibc does not wrap, made through syscallRaw.
-    public static final long SYS_userfaultfd = 323;
-
     /** {@code struct iovec { void *iov_base; size_t iov_len; }}: scatter/gather lists (process_vm_readv, msghdr). */
     public static final StructLayout IOVEC = MemoryLayout.structLayout(
             ADDRESS.withName("iov_base"),

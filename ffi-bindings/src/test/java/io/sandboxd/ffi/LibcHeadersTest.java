@@ -30,7 +30,6 @@ class LibcHeadersTest {
                 .constant("POLLIN", Libc.POLLIN).constant("POLLOUT", Libc.POLLOUT).constant("POLLERR", Libc.POLLERR)
                 .constant("POLLHUP", Libc.POLLHUP).constant("POLLNVAL", Libc.POLLNVAL)
                 .constant("MAP_FAILED", Libc.MAP_FAILED)
-                .constant("SYS_userfaultfd", Libc.SYS_userfaultfd)
                 .constant("EPERM", Errno.EPERM).constant("ENOENT", Errno.ENOENT).constant("ESRCH", Errno.ESRCH)
                 .constant("EINTR", Errno.EINTR).constant("EIO", Errno.EIO).constant("ENXIO", Errno.ENXIO)
                 .constant("E2BIG", Errno.E2BIG).constant("EBADF", Errno.EBADF).constant("ECHILD", Errno.ECHILD)

@@ -9,7 +9,9 @@ import picocli.CommandLine.Command;
         versionProvider = VersionProvider.class,
         description = "Self-hosted, E2B-compatible sandbox host for bare-metal Linux.",
         subcommands = {
+                DoctorCommand.class,
                 ServeCommand.class,
+                KeysCommand.class,
                 CommandLine.HelpCommand.class,
         })
 public final class SandboxdCommand implements Runnable {

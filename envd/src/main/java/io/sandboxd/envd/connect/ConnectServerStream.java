@@ -74,7 +74,10 @@ final class ConnectServerStream implements StreamSink<Message> {
         head.headers().set(HttpHeaderNames.CONTENT_TYPE, ConnectDispatcher.STREAM_CONTENT_TYPE);
         HttpUtil.setTransferEncodingChunked(head, true);
         HttpUtil.setKeepAlive(head, keepAliveConnection);
-        channel.writeAndFlush(head);
+        // flushed with the first frame (a start event follows at once: one syscall instead of two); a handler
+        // that stays quiet still gets its headers out shortly
+        channel.write(head);
+        loop.schedule(channel::flush, 50, TimeUnit.MILLISECONDS);
         lastSendNanos = System.nanoTime();
         if (deadlineNanos != Long.MAX_VALUE) {
             long delay = Math.max(0, deadlineNanos - System.nanoTime());
@@ -88,7 +91,15 @@ final class ConnectServerStream implements StreamSink<Message> {
 
     @Override
     public boolean send(Message message) {
-        byte[] json = ConnectJson.print(message);
+        return sendJson(ConnectJson.print(message));
+    }
+
+    @Override
+    public boolean send(Message message, byte[] canonicalJson) {
+        return sendJson(canonicalJson);
+    }
+
+    private boolean sendJson(byte[] json) {
         ByteBuf frame = Envelope.encode(channel.alloc(), 0, json);
         int size = frame.readableBytes();
         boolean onLoop = loop.inEventLoop();

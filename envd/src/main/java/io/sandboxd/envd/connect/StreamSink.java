@@ -26,6 +26,15 @@ public interface StreamSink<Res extends Message> {
      */
     boolean send(Res message);
 
+    /**
+     * {@link #send(Message)} for hot paths that already hold the message's canonical JSON (it must be exactly what
+     * {@link ConnectJson#print} gives for {@code message}); the server then skips the printer. Sinks that do not
+     * write JSON send the message.
+     */
+    default boolean send(Res message, byte[] canonicalJson) {
+        return send(message);
+    }
+
     boolean isOpen();
 
     /** Ends the stream successfully: an end-stream frame {@code {}}. No-op when already closed. */

@@ -34,11 +34,22 @@ import java.util.logging.Logger;
 public final class ManagedProcess {
     private static final Logger LOG = Logger.getLogger(ManagedProcess.class.getName());
     static final int DRAIN_QUIET_MILLIS = 50;
-    private static final int READ_CHUNK = 64 << 10;
+    /**
+     * Largest output message. A pipe hands out at most 64 KiB per read; while more is already waiting, reads are
+     * merged up to this size, so a fast producer costs the client fewer, larger messages (the SDKs' per-message
+     * decoding dominates), and interactive output is never held back.
+     */
+    private static final int READ_CHUNK = 512 << 10;
+    private static final int PIPE_READ = 64 << 10;
 
     /** Receives a process's events; returns false when it wants no more (its stream is closed). */
     public interface Subscriber {
         boolean deliver(ProcessEvent event);
+
+        /** An output event with its canonical JSON as a {@code StartResponse}/{@code ConnectResponse}. */
+        default boolean deliver(ProcessEvent event, byte[] responseJson) {
+            return deliver(event);
+        }
 
         /** The process ended and its end event was delivered: finish the stream. */
         void ended();
@@ -121,9 +132,20 @@ public final class ManagedProcess {
         callback.accept(this);
     }
 
-    /** Starts the I/O thread. Subscribe the first stream before, so no output is missed. */
-    void startIo() {
-        Thread.ofPlatform().name("envd-process-" + pid).daemon(true).start(this::ioLoop);
+    /**
+     * Runs the process's I/O on the calling thread until it ended and its end event went out. The caller must be
+     * a platform thread that may block for the process's lifetime (a worker: that saves a thread start and a
+     * hand-off per command). Subscribe the first stream before, so no output is missed.
+     */
+    void runIo() {
+        Thread t = Thread.currentThread();
+        String name = t.getName();
+        t.setName("envd-process-" + pid);
+        try {
+            ioLoop();
+        } finally {
+            t.setName(name);
+        }
     }
 
     /**
@@ -274,8 +296,9 @@ public final class ManagedProcess {
                     if (watched[i] < 0 || revents == 0) {
                         continue;
                     }
-                    long r = Libc.readRaw(watched[i], buf, buf.byteSize());
+                    long r = Libc.readRaw(watched[i], buf, PIPE_READ);
                     if (r > 0) {
+                        r = readMore(watched[i], buf, r, fds.asSlice(i * Libc.POLLFD.byteSize(), Libc.POLLFD.byteSize()));
                         publish(i, buf.asSlice(0, r));
                         quietSince = System.nanoTime();
                     } else if (r == 0 || (r < 0 && r != -Errno.EINTR && r != -Errno.EAGAIN)) {
@@ -307,6 +330,23 @@ public final class ManagedProcess {
         finish(ExitStatus.endEvent(status));
     }
 
+    /** Appends what {@code fd} has ready right now (poll with timeout 0) to {@code buf[0, filled)}. */
+    private static long readMore(int fd, MemorySegment buf, long filled, MemorySegment pollfd) {
+        while (filled + PIPE_READ <= buf.byteSize()) {
+            pollfd.set(ValueLayout.JAVA_SHORT, 6, (short) 0);
+            if (Libc.pollRaw(pollfd, 1, 0) != 1
+                    || (pollfd.get(ValueLayout.JAVA_SHORT, 6) & Libc.POLLIN) == 0) {
+                break;
+            }
+            long r = Libc.readRaw(fd, buf.asSlice(filled), PIPE_READ);
+            if (r <= 0) {
+                break; // EOF/EIO is seen again by the main loop's next read
+            }
+            filled += r;
+        }
+        return filled;
+    }
+
     private void publish(int stream, MemorySegment data) {
         ByteString bytes = ByteString.copyFrom(data.asByteBuffer());
         ProcessEvent.DataEvent.Builder d = ProcessEvent.DataEvent.newBuilder();
@@ -318,8 +358,9 @@ public final class ManagedProcess {
             d.setStderr(bytes);
         }
         ProcessEvent event = ProcessEvent.newBuilder().setData(d).build();
+        byte[] json = DataEventJson.encode(pty ? "pty" : stream == 0 ? "stdout" : "stderr", bytes);
         for (Subscriber s : subscribers) {
-            if (!s.deliver(event)) {
+            if (!s.deliver(event, json)) {
                 subscribers.remove(s);
             }
         }

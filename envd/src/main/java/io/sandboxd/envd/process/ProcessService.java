@@ -61,13 +61,13 @@ public final class ProcessService {
         // runs out (the SDK aborts its own request at the same moment); a client that goes away earlier does not
         // kill it
         ctx.timeLeft().ifPresent(left -> table.killAt(process, left));
-        process.subscribe(subscriber(sink, e -> StartResponse.newBuilder().setEvent(e).build(), process));
-        process.startIo();
+        process.subscribe(subscriber(sink, e -> StartResponse.newBuilder().setEvent(e).build(), process, ctx));
+        process.runIo();
     }
 
     void connect(ConnectRequest request, CallContext ctx, StreamSink<ConnectResponse> sink) {
         ManagedProcess process = table.find(request.getProcess());
-        process.subscribe(subscriber(sink, e -> ConnectResponse.newBuilder().setEvent(e).build(), process));
+        process.subscribe(subscriber(sink, e -> ConnectResponse.newBuilder().setEvent(e).build(), process, ctx));
     }
 
     ListResponse list(ListRequest request, CallContext ctx) {
@@ -129,7 +129,7 @@ public final class ProcessService {
     }
 
     private static <R extends Message> ManagedProcess.Subscriber subscriber(StreamSink<R> sink,
-            Function<ProcessEvent, R> wrap, ManagedProcess process) {
+            Function<ProcessEvent, R> wrap, ManagedProcess process, CallContext ctx) {
         ManagedProcess.Subscriber s = new ManagedProcess.Subscriber() {
             @Override
             public boolean deliver(ProcessEvent event) {
@@ -137,8 +137,20 @@ public final class ProcessService {
             }
 
             @Override
+            public boolean deliver(ProcessEvent event, byte[] responseJson) {
+                return sink.send(wrap.apply(event), responseJson);
+            }
+
+            @Override
             public void ended() {
-                sink.complete();
+                // killed at the deadline: the kill may beat the stream's own deadline timer by a hair, but the
+                // client must still learn that the deadline, not the process, ended the call
+                if (ctx.hasDeadline() && System.nanoTime() - ctx.deadlineNanos() >= 0) {
+                    sink.fail(new ConnectException(ConnectCode.DEADLINE_EXCEEDED,
+                            "the operation timed out (Connect-Timeout-Ms)"));
+                } else {
+                    sink.complete();
+                }
             }
         };
         sink.onClose(reason -> process.unsubscribe(s));

@@ -229,15 +229,20 @@ final class EnvdHttpHandler extends ChannelInboundHandlerAdapter {
         public void content(ByteBuf chunk) {
         }
 
+        private boolean written;
+
         @Override
         public void end() {
+            written = true;
             HttpUtil.setKeepAlive(response, keepAlive);
             ctx.writeAndFlush(response).addListener(f -> done.finished(keepAlive && f.isSuccess()));
         }
 
         @Override
         public void channelInactive() {
-            response.release();
+            if (!written) {
+                response.release();
+            }
         }
     }
 

@@ -52,6 +52,7 @@ class ProcessServiceTest {
     private ProcessTable table;
     private ProcessService service;
     private UserAccount root;
+    private final java.util.concurrent.ExecutorService workers = java.util.concurrent.Executors.newCachedThreadPool();
 
     @BeforeEach
     void setUp() throws IOException {
@@ -72,6 +73,7 @@ class ProcessServiceTest {
         if (table != null) {
             table.close();
         }
+        workers.shutdownNow();
     }
 
     @Test
@@ -274,9 +276,24 @@ class ProcessServiceTest {
         return start(StartRequest.newBuilder().setProcess(config).build(), ctx);
     }
 
+    /** Start runs the process's I/O on the calling worker until it ends, so tests call it on a worker too. */
     private RecordingSink<StartResponse> start(StartRequest req, CallContext ctx) {
         RecordingSink<StartResponse> s = new RecordingSink<>();
-        service.start(req, ctx, s);
+        java.util.concurrent.Future<?> f = workers.submit(() -> service.start(req, ctx, s));
+        try {
+            s.awaitFirstEvent();
+        } catch (InterruptedException e) {
+            throw new AssertionError(e);
+        }
+        if (s.events().isEmpty()) {
+            try {
+                f.get();
+            } catch (java.util.concurrent.ExecutionException e) {
+                throw (RuntimeException) e.getCause();
+            } catch (InterruptedException e) {
+                throw new AssertionError(e);
+            }
+        }
         return s;
     }
 

@@ -78,6 +78,18 @@ final class RecordingSink<R extends Message> implements StreamSink<R> {
         listener.accept(CloseReason.COMPLETED);
     }
 
+    /** Waits for the first event (the start event) or the end of the stream. */
+    synchronized void awaitFirstEvent() throws InterruptedException {
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (events.isEmpty() && open) {
+            long left = end - System.nanoTime();
+            if (left <= 0) {
+                throw new AssertionError("no start event");
+            }
+            TimeUnit.NANOSECONDS.timedWait(this, left);
+        }
+    }
+
     RecordingSink<R> awaitClosed() throws InterruptedException {
         if (!closed.await(20, TimeUnit.SECONDS)) {
             throw new AssertionError("stream did not end; events so far: " + events());

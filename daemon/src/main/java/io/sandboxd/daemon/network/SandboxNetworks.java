@@ -1,0 +1,206 @@
+package io.sandboxd.daemon.network;
+
+import io.sandboxd.daemon.runtime.CommandFailedException;
+import io.sandboxd.daemon.runtime.HostCommand;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * Per-sandbox networks on this host: a network namespace per slot, a veth pair into it with a /30, a default
+ * route to the host end, and the {@link EgressFirewall} deciding what leaves. Drives {@code ip} and {@code nft}
+ * (iproute2 and nftables). Thread-safe: slot numbers come from a {@link SlotAllocator}, and the host tools do
+ * their own locking.
+ */
+public final class SandboxNetworks implements AutoCloseable {
+    private final NetworkConfig config;
+    private final SlotAllocator slots;
+    private final EgressFirewall firewall;
+    private final Pattern netnsName;
+    private final Pattern vethName;
+
+    private SandboxNetworks(NetworkConfig config) {
+        this.config = config;
+        this.slots = new SlotAllocator(config.slotCount());
+        this.firewall = new EgressFirewall(config);
+        this.netnsName = Pattern.compile(Pattern.quote(config.namePrefix()) + "-\\d+");
+        this.vethName = Pattern.compile(Pattern.quote(config.namePrefix()) + "h\\d+");
+    }
+
+    /** Installs the firewall table; call {@link #removeLeftovers()} before creating slots on a host that crashed. */
+    public static SandboxNetworks start(NetworkConfig config) {
+        SandboxNetworks n = new SandboxNetworks(config);
+        n.firewall.install();
+        return n;
+    }
+
+    public NetworkConfig config() {
+        return config;
+    }
+
+    /**
+     * Makes a slot: namespace, veth pair, addresses, routes. Egress starts denied; turn it on with
+     * {@link #setInternetAccess}. On failure everything made so far is removed again.
+     */
+    public NetworkSlot create() {
+        NetworkSlot slot = NetworkSlot.of(config, slots.allocate());
+        try {
+            HostCommand.check(List.of("ip", "netns", "add", slot.netnsName()));
+            // Two batches instead of eight processes: one in the host namespace, one inside the new one.
+            HostCommand.check(List.of("ip", "-b", "-"),
+                    "link add " + slot.hostVeth() + " type veth peer name " + NetworkSlot.SANDBOX_IFNAME
+                            + " netns " + slot.netnsName() + "\n"
+                            + "addr add " + slot.hostIp() + "/" + NetworkSlot.PREFIX_LENGTH + " dev " + slot.hostVeth() + "\n"
+                            + "link set " + slot.hostVeth() + " up\n");
+            HostCommand.check(List.of("ip", "-n", slot.netnsName(), "-b", "-"),
+                    "link set lo up\n"
+                            + "addr add " + slot.sandboxIp() + "/" + NetworkSlot.PREFIX_LENGTH + " dev "
+                            + NetworkSlot.SANDBOX_IFNAME + "\n"
+                            + "link set " + NetworkSlot.SANDBOX_IFNAME + " up\n"
+                            + "route add default via " + slot.hostIp() + "\n");
+            return slot;
+        } catch (RuntimeException e) {
+            try {
+                teardown(slot);
+            } catch (RuntimeException cleanup) {
+                e.addSuppressed(cleanup);
+            }
+            slots.release(slot.index());
+            throw e;
+        }
+    }
+
+    public void setInternetAccess(NetworkSlot slot, boolean allowed) {
+        if (allowed) {
+            firewall.allowEgress(slot.hostVeth());
+        } else {
+            firewall.denyEgress(slot.hostVeth());
+        }
+    }
+
+    /** Removes the slot's firewall entry, veth pair and namespace, then frees the slot number. */
+    public void destroy(NetworkSlot slot) {
+        teardown(slot);
+        slots.release(slot.index());
+    }
+
+    private void teardown(NetworkSlot slot) {
+        List<RuntimeException> failures = new ArrayList<>();
+        attempt(failures, () -> firewall.denyEgress(slot.hostVeth()));
+        attempt(failures, () -> deleteLink(slot.hostVeth()));
+        attempt(failures, () -> deleteNetns(slot.netnsName()));
+        throwAll("removing network slot " + slot.index(), failures);
+    }
+
+    /** Namespaces with this config's prefix that exist on the host. */
+    public List<String> existingNamespaces() {
+        Path dir = Path.of("/run/netns");
+        if (!Files.isDirectory(dir)) {
+            return List.of();
+        }
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.map(p -> p.getFileName().toString()).filter(n -> netnsName.matcher(n).matches()).sorted().toList();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list " + dir, e);
+        }
+    }
+
+    /** Host veths with this config's prefix that exist on the host. */
+    public List<String> existingVeths() {
+        try (Stream<Path> s = Files.list(Path.of("/sys/class/net"))) {
+            return s.map(p -> p.getFileName().toString()).filter(n -> vethName.matcher(n).matches()).sorted().toList();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list /sys/class/net", e);
+        }
+    }
+
+    /** Host veths currently allowed out by the firewall. */
+    public List<String> egressAllowed() {
+        return firewall.egressMembers();
+    }
+
+    public boolean firewallInstalled() {
+        return firewall.installed();
+    }
+
+    /**
+     * Removes namespaces, veths and firewall entries with this config's prefix that belong to no slot this
+     * instance handed out (what a crashed daemon left). Returns one line per removed item.
+     */
+    public synchronized List<String> removeLeftovers(java.util.Collection<NetworkSlot> live) {
+        List<String> keepNs = live.stream().map(NetworkSlot::netnsName).toList();
+        List<String> keepVeth = live.stream().map(NetworkSlot::hostVeth).toList();
+        List<String> removed = new ArrayList<>();
+        List<RuntimeException> failures = new ArrayList<>();
+        for (String v : firewall.egressMembers()) {
+            if (!keepVeth.contains(v)) {
+                attempt(failures, () -> firewall.denyEgress(v));
+                removed.add("nft egress entry " + v);
+            }
+        }
+        for (String v : existingVeths()) {
+            if (!keepVeth.contains(v)) {
+                attempt(failures, () -> deleteLink(v));
+                removed.add("veth " + v);
+            }
+        }
+        for (String ns : existingNamespaces()) {
+            if (!keepNs.contains(ns)) {
+                attempt(failures, () -> deleteNetns(ns));
+                removed.add("netns " + ns);
+            }
+        }
+        throwAll("removing leftover sandbox networks", failures);
+        return removed;
+    }
+
+    public List<String> removeLeftovers() {
+        return removeLeftovers(List.of());
+    }
+
+    public int slotsInUse() {
+        return slots.inUse();
+    }
+
+    /** Deletes the firewall table. Slots still in use keep their namespaces; destroy them first. */
+    @Override
+    public void close() {
+        firewall.uninstall();
+    }
+
+    private static void deleteLink(String name) {
+        HostCommand.Result r = HostCommand.run(List.of("ip", "link", "del", name));
+        if (!r.ok() && Files.exists(Path.of("/sys/class/net", name))) {
+            throw new CommandFailedException(r);
+        }
+    }
+
+    private static void deleteNetns(String name) {
+        HostCommand.Result r = HostCommand.run(List.of("ip", "netns", "del", name));
+        if (!r.ok() && Files.exists(Path.of("/run/netns", name))) {
+            throw new CommandFailedException(r);
+        }
+    }
+
+    private static void attempt(List<RuntimeException> failures, Runnable step) {
+        try {
+            step.run();
+        } catch (RuntimeException e) {
+            failures.add(e);
+        }
+    }
+
+    private static void throwAll(String what, List<RuntimeException> failures) {
+        if (failures.isEmpty()) {
+            return;
+        }
+        IllegalStateException e = new IllegalStateException(what + " failed: " + failures.getFirst().getMessage());
+        failures.forEach(e::addSuppressed);
+        throw e;
+    }
+}

@@ -1,0 +1,45 @@
+package io.sandboxd.daemon.network;
+
+import java.util.BitSet;
+
+/**
+ * Hands out slot numbers, lowest free first, so a host with few sandboxes keeps small, readable addresses.
+ * Thread-safe.
+ */
+public final class SlotAllocator {
+    private final int capacity;
+    private final BitSet used;
+
+    public SlotAllocator(int capacity) {
+        if (capacity < 1) {
+            throw new IllegalArgumentException("capacity must be positive, got " + capacity);
+        }
+        this.capacity = capacity;
+        this.used = new BitSet(capacity);
+    }
+
+    /** The lowest free slot. */
+    public synchronized int allocate() {
+        int i = used.nextClearBit(0);
+        if (i >= capacity) {
+            throw new IllegalStateException("all " + capacity + " network slots are in use: kill sandboxes or configure a larger subnet");
+        }
+        used.set(i);
+        return i;
+    }
+
+    public synchronized void release(int slot) {
+        if (slot < 0 || slot >= capacity || !used.get(slot)) {
+            throw new IllegalStateException("slot " + slot + " is not allocated");
+        }
+        used.clear(slot);
+    }
+
+    public synchronized int inUse() {
+        return used.cardinality();
+    }
+
+    public int capacity() {
+        return capacity;
+    }
+}

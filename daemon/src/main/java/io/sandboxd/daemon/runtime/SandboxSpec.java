@@ -1,0 +1,41 @@
+package io.sandboxd.daemon.runtime;
+
+import java.util.Map;
+import java.util.Objects;
+import java.util.regex.Pattern;
+
+/**
+ * What the orchestrator wants started.
+ *
+ * @param sandboxId           the orchestrator's ID for the sandbox (letters, digits, '-' and '_', at most 64)
+ * @param templateId          the template to start from; it must have been prepared
+ * @param cpuCount            CPUs the sandbox may use (a quota, not pinned cores), at least 1
+ * @param memoryMB            memory limit in MiB, at least 64
+ * @param envVars             environment for processes in the sandbox. Runtimes do not bake these into the
+ *                            sandbox: pooled sandboxes are started before the request exists, so the
+ *                            orchestrator hands them to envd with {@code POST /init}
+ * @param allowInternetAccess whether the sandbox may open connections to public addresses; private ranges are
+ *                            refused either way
+ */
+public record SandboxSpec(String sandboxId, String templateId, int cpuCount, int memoryMB, Map<String, String> envVars,
+                          boolean allowInternetAccess) {
+    private static final Pattern ID = Pattern.compile("[A-Za-z0-9_-]{1,64}");
+
+    public SandboxSpec {
+        Objects.requireNonNull(sandboxId, "sandboxId");
+        Objects.requireNonNull(templateId, "templateId");
+        if (!ID.matcher(sandboxId).matches()) {
+            throw new IllegalArgumentException("sandboxId '" + sandboxId + "' must be 1-64 of [A-Za-z0-9_-]");
+        }
+        if (!ID.matcher(templateId).matches()) {
+            throw new IllegalArgumentException("templateId '" + templateId + "' must be 1-64 of [A-Za-z0-9_-]");
+        }
+        if (cpuCount < 1) {
+            throw new IllegalArgumentException("cpuCount must be at least 1, got " + cpuCount);
+        }
+        if (memoryMB < 64) {
+            throw new IllegalArgumentException("memoryMB must be at least 64, got " + memoryMB);
+        }
+        envVars = envVars == null ? Map.of() : Map.copyOf(envVars);
+    }
+}

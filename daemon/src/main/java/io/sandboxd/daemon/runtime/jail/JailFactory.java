@@ -1,0 +1,235 @@
+package io.sandboxd.daemon.runtime.jail;
+
+import io.sandboxd.daemon.network.NetworkSlot;
+import io.sandboxd.daemon.network.SandboxNetworks;
+import io.sandboxd.daemon.runtime.DirectoryTrees;
+import io.sandboxd.daemon.runtime.HostCommand;
+import io.sandboxd.daemon.runtime.MountTable;
+import io.sandboxd.daemon.runtime.SandboxRuntimeException;
+import io.sandboxd.daemon.template.TemplateBuild;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+
+/**
+ * Makes and unmakes jails: the network slot, the overlay mount, the bundle, the runc container, the readiness
+ * wait; and in reverse order on destroy. Every step that fails undoes the steps before it.
+ */
+final class JailFactory {
+    private static final SecureRandom RANDOM = new SecureRandom();
+    private static final Duration READY_POLL = Duration.ofMillis(10);
+    private static final Duration CGROUP_BUSY_WAIT = Duration.ofSeconds(2);
+
+    private final JailConfig config;
+    private final SandboxNetworks networks;
+    private final Runc runc;
+
+    JailFactory(JailConfig config, SandboxNetworks networks, Runc runc) {
+        this.config = config;
+        this.networks = networks;
+        this.runc = runc;
+    }
+
+    /** A new jail for {@code template}: mounted and configured, not started. */
+    Jail prepare(TemplateBuild template) {
+        String id = "j" + HexFormat.of().formatHex(randomBytes());
+        Path dir = config.sandboxesDir().resolve(id);
+        NetworkSlot slot = networks.create();
+        Jail jail = new Jail(id, dir, slot, template,
+                new OciSpec.Limits(config.defaultCpuCount(), config.defaultMemoryMB(), config.pidsLimit()));
+        try {
+            Files.createDirectories(jail.upper());
+            Files.createDirectories(jail.work());
+            Files.createDirectories(jail.rootfs());
+            HostCommand.check(List.of("mount", "-t", "overlay", "overlay", "-o",
+                    "lowerdir=" + template.rootfs() + ",upperdir=" + jail.upper() + ",workdir=" + jail.work(),
+                    jail.rootfs().toString()));
+            Files.writeString(jail.resolvConf(), resolvConf());
+            Files.writeString(jail.hosts(), "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                    + slot.sandboxIp() + "\t" + Jail.HOSTNAME + "\n");
+            Files.createFile(jail.log());
+            OciSpec.write(OciSpec.build(config, jail, jail.limits()), jail.configJson());
+            return jail;
+        } catch (IOException | RuntimeException e) {
+            try {
+                destroy(jail);
+            } catch (RuntimeException cleanup) {
+                e.addSuppressed(cleanup);
+            }
+            if (e instanceof IOException io) {
+                throw new UncheckedIOException("preparing jail " + id + " failed", io);
+            }
+            throw (RuntimeException) e;
+        }
+    }
+
+    /** Starts the jail's container and waits until its first process is ready (see {@link JailConfig#readinessPort()}). */
+    void start(Jail jail) {
+        runc.runDetached(jail.id(), jail.dir(), jail.log());
+        jail.markStarted();
+        if (config.readinessPort() > 0) {
+            awaitReady(jail, config.readinessPort(), config.readinessPath());
+        }
+    }
+
+    private void awaitReady(Jail jail, int port, String httpPath) {
+        InetSocketAddress addr = new InetSocketAddress(jail.slot().sandboxInetAddress(), port);
+        long deadline = System.nanoTime() + config.startTimeout().toNanos();
+        int attempt = 0;
+        while (true) {
+            try (Socket s = new Socket()) {
+                s.connect(addr, 200);
+                if (httpPath == null || httpStatus(s, httpPath) / 100 == 2) {
+                    return;
+                }
+                throw new IOException("not healthy yet");
+            } catch (IOException notYet) {
+                // Checking the container every few tries keeps a crashed first process from costing the full timeout.
+                if (++attempt % 10 == 0 && runc.state(jail.id()).filter(st -> st != Runc.Status.STOPPED).isEmpty()) {
+                    throw new SandboxRuntimeException("jail " + jail.id() + ": its first process exited before "
+                            + addr + " answered. Its output:\n  " + Runc.tail(jail.log()));
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new SandboxRuntimeException("jail " + jail.id() + ": nothing answered at " + addr + " within "
+                            + config.startTimeout() + ". Its output:\n  " + Runc.tail(jail.log()));
+                }
+                try {
+                    Thread.sleep(READY_POLL);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new SandboxRuntimeException("interrupted while waiting for jail " + jail.id(), e);
+                }
+            }
+        }
+    }
+
+    /** One HTTP/1.1 GET on a connected socket; returns the response's status code. */
+    private static int httpStatus(Socket s, String path) throws IOException {
+        s.setSoTimeout(5000);
+        s.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: sandbox\r\nConnection: close\r\n\r\n")
+                .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        StringBuilder line = new StringBuilder();
+        java.io.InputStream in = s.getInputStream();
+        int c;
+        while ((c = in.read()) != -1 && c != '\n' && line.length() < 200) {
+            line.append((char) c);
+        }
+        // "HTTP/1.1 204 No Content"
+        String[] f = line.toString().split(" ");
+        if (f.length < 2 || !f[0].startsWith("HTTP/")) {
+            throw new IOException("not an HTTP response: " + line);
+        }
+        try {
+            return Integer.parseInt(f[1]);
+        } catch (NumberFormatException e) {
+            throw new IOException("bad HTTP status line: " + line, e);
+        }
+    }
+
+    /**
+     * Removes everything of the jail: container (killing its processes, paused or not), overlay mount, directory,
+     * leftover cgroups, network slot. Keeps going when a step fails and reports every failure at the end.
+     */
+    void destroy(Jail jail) {
+        List<RuntimeException> failures = new ArrayList<>();
+        step(failures, () -> runc.deleteForce(jail.id()));
+        step(failures, () -> MountTable.unmountAllUnder(jail.dir()));
+        step(failures, () -> DirectoryTrees.deleteRecursively(jail.dir()));
+        step(failures, () -> removeCgroups(config.cgroupParent(), jail.id()));
+        step(failures, () -> networks.destroy(jail.slot()));
+        if (!failures.isEmpty()) {
+            SandboxRuntimeException e = new SandboxRuntimeException("removing jail " + jail.id() + " left something behind: "
+                    + failures.getFirst().getMessage());
+            failures.forEach(e::addSuppressed);
+            throw e;
+        }
+    }
+
+    /**
+     * runc removes the cgroups it made; this catches the ones of a container that never got a runc record (a
+     * start that failed half-way) or whose record was lost with a crash. Only empty cgroups can be removed.
+     */
+    static List<Path> removeCgroups(String parent, String id) {
+        List<Path> removed = new ArrayList<>();
+        Path cg = Path.of("/sys/fs/cgroup");
+        List<Path> candidates = new ArrayList<>();
+        candidates.add(cg.resolve(parent).resolve(id)); // cgroup v2
+        try (var controllers = Files.list(cg)) {
+            controllers.forEach(c -> candidates.add(c.resolve(parent).resolve(id))); // cgroup v1, one per controller
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list " + cg, e);
+        }
+        // Every controller gets its attempt even when one fails, so one busy cgroup does not strand the others.
+        IOException first = null;
+        for (Path dir : candidates) {
+            try {
+                if (Files.isDirectory(dir) && removeCgroupDir(dir)) {
+                    removed.add(dir);
+                }
+            } catch (IOException e) {
+                if (first == null) {
+                    first = e;
+                } else {
+                    first.addSuppressed(e);
+                }
+            }
+        }
+        if (first != null) {
+            throw new UncheckedIOException("cannot remove the cgroups of jail " + id, first);
+        }
+        return removed;
+    }
+
+    /**
+     * rmdir of a cgroup fails with EBUSY while a killed process in it has not finished exiting (seen on the hybrid
+     * layout's unified hierarchy right after runc delete); such a cgroup empties within milliseconds.
+     */
+    private static boolean removeCgroupDir(Path dir) throws IOException {
+        long deadline = System.nanoTime() + CGROUP_BUSY_WAIT.toNanos();
+        while (true) {
+            try {
+                return Files.deleteIfExists(dir);
+            } catch (java.nio.file.FileSystemException e) {
+                if (e.getReason() == null || !e.getReason().contains("busy") || System.nanoTime() > deadline) {
+                    throw e;
+                }
+                try {
+                    Thread.sleep(5);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
+            }
+        }
+    }
+
+    private String resolvConf() {
+        StringBuilder b = new StringBuilder();
+        for (String s : networks.config().dnsServers()) {
+            b.append("nameserver ").append(s).append('\n');
+        }
+        return b.toString();
+    }
+
+    private static byte[] randomBytes() {
+        byte[] b = new byte[6];
+        RANDOM.nextBytes(b);
+        return b;
+    }
+
+    private static void step(List<RuntimeException> failures, Runnable r) {
+        try {
+            r.run();
+        } catch (RuntimeException e) {
+            failures.add(e);
+        }
+    }
+}

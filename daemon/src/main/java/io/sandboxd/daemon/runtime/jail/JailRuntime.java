@@ -1,0 +1,538 @@
+package io.sandboxd.daemon.runtime.jail;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.sandboxd.daemon.network.NetworkSlot;
+import io.sandboxd.daemon.network.SandboxNetworks;
+import io.sandboxd.daemon.runtime.DirectoryTrees;
+import io.sandboxd.daemon.runtime.HostCommand;
+import io.sandboxd.daemon.runtime.MountTable;
+import io.sandboxd.daemon.runtime.PreparedTemplate;
+import io.sandboxd.daemon.runtime.Sandbox;
+import io.sandboxd.daemon.runtime.SandboxNotFoundException;
+import io.sandboxd.daemon.runtime.SandboxRuntime;
+import io.sandboxd.daemon.runtime.SandboxRuntimeException;
+import io.sandboxd.daemon.runtime.SandboxSnapshot;
+import io.sandboxd.daemon.runtime.SandboxSpec;
+import io.sandboxd.daemon.runtime.SandboxStats;
+import io.sandboxd.daemon.runtime.UnsupportedRuntimeOperationException;
+import io.sandboxd.daemon.template.BaseTemplateBuilder;
+import io.sandboxd.daemon.template.TemplateBuild;
+import io.sandboxd.daemon.template.TemplateStore;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+
+/**
+ * The {@code jail} runtime: every sandbox is an OCI container run by runc on an overlayfs over the template's
+ * rootfs, in its own network namespace, with envd as its first process. Creates take a started jail from the
+ * template's warm pool and only adjust it (cgroup limits when the spec differs from the pool's, internet access,
+ * the record of which sandbox it is); an empty pool falls back to preparing one on the spot.
+ *
+ * <p>Pause freezes the jail's cgroup; memory and files stay. Snapshots are not possible (CRIU does not work on
+ * the hosts this runtime is for), and a daemon restart loses the jails' processes: {@link #reconcile()} removes
+ * what the previous run left.
+ */
+public final class JailRuntime implements SandboxRuntime {
+    public static final String NAME = "jail";
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final JailConfig config;
+    private final TemplateStore templates;
+    private final SandboxNetworks networks;
+    private final Runc runc;
+    private final JailFactory factory;
+    private final PoolRefiller refiller;
+    private final Map<String, JailPool> pools = new ConcurrentHashMap<>();
+    private final Map<String, Jail> sandboxes = new ConcurrentHashMap<>();
+    private final Set<String> creating = ConcurrentHashMap.newKeySet();
+    private volatile boolean closed;
+    private volatile String baseMirror;
+
+    private JailRuntime(JailConfig config, SandboxNetworks networks) {
+        this.config = config;
+        this.templates = new TemplateStore(config.dataDir());
+        this.networks = networks;
+        this.runc = new Runc(config.runcRoot());
+        this.factory = new JailFactory(config, networks, runc);
+        this.refiller = new PoolRefiller(pools::values, factory);
+    }
+
+    /**
+     * Checks the host (root, runc, ip, nft, mount), installs the firewall table and starts the pool refill thread.
+     * Call {@link #reconcile()} next if an earlier daemon may have left jails behind.
+     */
+    public static JailRuntime start(JailConfig config) {
+        requireRoot();
+        for (List<String> probe : List.of(List.of("runc", "--version"), List.of("ip", "-V"), List.of("nft", "--version"))) {
+            HostCommand.Result r;
+            try {
+                r = HostCommand.run(probe);
+            } catch (SandboxRuntimeException e) {
+                throw new SandboxRuntimeException(probe.getFirst() + " is missing: apt-get install -y runc iproute2 nftables", e);
+            }
+            if (!r.ok()) {
+                throw new SandboxRuntimeException(probe.getFirst() + " does not work: " + r.stderr().strip());
+            }
+        }
+        try {
+            Files.createDirectories(config.sandboxesDir());
+            Files.createDirectories(config.runcRoot());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create " + config.sandboxesDir() + " or " + config.runcRoot(), e);
+        }
+        JailRuntime rt = new JailRuntime(config, SandboxNetworks.start(config.network()));
+        rt.refiller.startThread();
+        return rt;
+    }
+
+    /** The Debian mirror the base template is built from; default: the one this host's apt uses. */
+    public void baseMirror(String mirror) {
+        this.baseMirror = mirror;
+    }
+
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    public JailConfig config() {
+        return config;
+    }
+
+    @Override
+    public PreparedTemplate prepareTemplate(String templateId, Consumer<String> progress) {
+        ensureOpen();
+        TemplateBuild build;
+        if (templateId.equals(BaseTemplateBuilder.TEMPLATE_ID)) {
+            BaseTemplateBuilder builder = baseMirror == null ? BaseTemplateBuilder.withHostMirror(templates)
+                    : new BaseTemplateBuilder(templates, baseMirror);
+            build = builder.ensureBuilt(progress);
+        } else {
+            build = templates.latest(templateId).orElseThrow(() -> new SandboxRuntimeException("template '" + templateId
+                    + "' has no build under " + templates.templateDir(templateId)));
+        }
+        List<JailPool> replaced = new ArrayList<>();
+        pools.compute(templateId, (id, existing) -> {
+            if (existing != null && existing.template().buildId().equals(build.buildId())) {
+                return existing;
+            }
+            if (existing != null) {
+                replaced.add(existing);
+            }
+            return new JailPool(build, config.poolSize());
+        });
+        // Jails of an older build are not handed out any more.
+        for (JailPool old : replaced) {
+            List<RuntimeException> failures = new ArrayList<>();
+            old.drain().forEach(j -> destroyInto(failures, j));
+            if (!failures.isEmpty()) {
+                throw failures.getFirst();
+            }
+        }
+        refiller.wake();
+        return new PreparedTemplate(templateId, build.buildId(), build.directory());
+    }
+
+    /**
+     * Waits until the template's pool holds its full number of started jails (for start-up and benchmarks).
+     *
+     * @return false if {@code timeout} passed first
+     */
+    public boolean awaitPoolFull(String templateId, Duration timeout) {
+        JailPool pool = pools.get(templateId);
+        if (pool == null) {
+            throw new SandboxRuntimeException("template '" + templateId + "' is not prepared");
+        }
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (pool.readyCount() < pool.target()) {
+            if (System.nanoTime() > deadline) {
+                return false;
+            }
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Started jails waiting in the template's pool. */
+    public int pooled(String templateId) {
+        JailPool pool = pools.get(templateId);
+        return pool == null ? 0 : pool.readyCount();
+    }
+
+    @Override
+    public Sandbox create(SandboxSpec spec) {
+        ensureOpen();
+        JailPool pool = pools.get(spec.templateId());
+        if (pool == null) {
+            throw new SandboxRuntimeException("template '" + spec.templateId() + "' is not prepared on the jail runtime");
+        }
+        if (sandboxes.containsKey(spec.sandboxId()) || !creating.add(spec.sandboxId())) {
+            throw new IllegalArgumentException("sandbox '" + spec.sandboxId() + "' already exists");
+        }
+        Jail jail = null;
+        try {
+            jail = takeLiveJail(pool);
+            refiller.wake();
+            if (jail == null) {
+                jail = factory.prepare(pool.template());
+            }
+            OciSpec.Limits want = new OciSpec.Limits(spec.cpuCount(), spec.memoryMB(), config.pidsLimit());
+            synchronized (jail) {
+                if (!jail.started()) {
+                    if (!want.equals(jail.limits())) {
+                        jail.limits(want);
+                        OciSpec.write(OciSpec.build(config, jail, want), jail.configJson());
+                    }
+                    factory.start(jail);
+                } else if (!want.equals(jail.limits())) {
+                    runc.update(jail.id(), want.memoryBytes(), want.cpuQuota(), OciSpec.CPU_PERIOD_US, want.cpuShares());
+                    jail.limits(want);
+                }
+                if (spec.allowInternetAccess()) {
+                    networks.setInternetAccess(jail.slot(), true);
+                }
+                Instant now = Instant.now();
+                jail.claim(spec, now);
+                writeSandboxRecord(jail, spec, now);
+            }
+            sandboxes.put(spec.sandboxId(), jail);
+            return handle(jail);
+        } catch (RuntimeException e) {
+            if (jail != null) {
+                try {
+                    factory.destroy(jail);
+                } catch (RuntimeException cleanup) {
+                    e.addSuppressed(cleanup);
+                }
+            }
+            throw e;
+        } finally {
+            creating.remove(spec.sandboxId());
+        }
+    }
+
+    /**
+     * A pooled jail whose first process still runs. A jail can wait in the pool for hours; if envd died in the
+     * meantime it is destroyed here rather than handed out. Checked through /proc, not runc: a spawn would cost
+     * more than the rest of the create.
+     */
+    private Jail takeLiveJail(JailPool pool) {
+        Jail jail;
+        while ((jail = pool.poll()) != null) {
+            if (jail.initAlive()) {
+                return jail;
+            }
+            System.getLogger(JailRuntime.class.getName()).log(System.Logger.Level.WARNING,
+                    "pooled jail " + jail.id() + " lost its first process; discarding it. Its output:\n  " + Runc.tail(jail.log()));
+            try {
+                synchronized (jail) {
+                    factory.destroy(jail);
+                }
+            } catch (RuntimeException e) {
+                System.getLogger(JailRuntime.class.getName()).log(System.Logger.Level.WARNING,
+                        "discarding jail " + jail.id() + " failed: " + e.getMessage(), e);
+            }
+        }
+        return null;
+    }
+
+    @Override
+    public void pause(String sandboxId) {
+        Jail jail = get(sandboxId);
+        synchronized (jail) {
+            runc.pause(jail.id());
+        }
+    }
+
+    @Override
+    public void resume(String sandboxId) {
+        Jail jail = get(sandboxId);
+        synchronized (jail) {
+            runc.resume(jail.id());
+        }
+    }
+
+    @Override
+    public SandboxSnapshot snapshot(String sandboxId) {
+        get(sandboxId);
+        throw new UnsupportedRuntimeOperationException(NAME, "snapshot",
+                "a jail's processes cannot be captured (runc checkpoints need CRIU, which fails on this kernel); "
+                        + "pause keeps a jail's memory and files while the daemon runs");
+    }
+
+    @Override
+    public void kill(String sandboxId) {
+        Jail jail = sandboxes.remove(sandboxId);
+        if (jail == null) {
+            throw new SandboxNotFoundException(NAME, sandboxId);
+        }
+        synchronized (jail) {
+            factory.destroy(jail);
+        }
+    }
+
+    @Override
+    public SandboxStats stats(String sandboxId) {
+        Jail jail = get(sandboxId);
+        JsonNode data;
+        synchronized (jail) {
+            data = runc.stats(jail.id());
+        }
+        long now = System.nanoTime();
+        OciSpec.Limits limits = jail.limits();
+        double busy = jail.cpuSince(data.path("cpu").path("usage").path("total").asLong(), now);
+        JsonNode mem = data.path("memory");
+        long usage = mem.path("usage").path("usage").asLong();
+        // Page cache the kernel can drop is not "used", as in free(1) and docker stats.
+        long inactiveFile = mem.path("raw").has("total_inactive_file") ? mem.path("raw").path("total_inactive_file").asLong()
+                : mem.path("raw").path("inactive_file").asLong();
+        long diskUsed = jail.template().metadata().rootfsBytes() + DirectoryTrees.sizeOf(jail.upper());
+        long diskFree;
+        try {
+            diskFree = Files.getFileStore(jail.dir()).getUsableSpace();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read free space of " + jail.dir(), e);
+        }
+        return new SandboxStats(Instant.now(), limits.cpuCount(), Math.min(100.0, 100.0 * busy / limits.cpuCount()),
+                Math.max(0, usage - inactiveFile), limits.memoryBytes(), diskUsed, diskUsed + diskFree);
+    }
+
+    /** Runs a command inside the sandbox as root and waits for it (tests and diagnostics; envd runs user commands). */
+    public HostCommand.Result exec(String sandboxId, List<String> command, Duration timeout) {
+        return runc.exec(get(sandboxId).id(), command, timeout);
+    }
+
+    /** Starts a command inside the sandbox in the background; its output goes to the jail's log. */
+    public void execDetached(String sandboxId, List<String> command) {
+        Jail jail = get(sandboxId);
+        runc.execDetached(jail.id(), command, jail.log());
+    }
+
+    /** The sandbox's merged root filesystem as the host sees it. */
+    public Path rootfs(String sandboxId) {
+        return get(sandboxId).rootfs();
+    }
+
+    /** What the sandbox's first process (envd) and background execs printed, for the logs endpoints. */
+    public Path log(String sandboxId) {
+        return get(sandboxId).log();
+    }
+
+    /** The sandbox's runc container ID, also the name of its cgroups and of its directory under sandboxes/. */
+    public String jailId(String sandboxId) {
+        return get(sandboxId).id();
+    }
+
+    public NetworkSlot slot(String sandboxId) {
+        return get(sandboxId).slot();
+    }
+
+    /** What exists on the host for this runtime's configuration. */
+    public JailInventory inventory() {
+        List<Path> mounts = MountTable.under(config.sandboxesDir()).stream().map(MountTable.Mount::mountPoint).toList();
+        List<Path> dirs;
+        try (Stream<Path> s = Files.isDirectory(config.sandboxesDir()) ? Files.list(config.sandboxesDir()) : Stream.empty()) {
+            dirs = s.sorted().toList();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list " + config.sandboxesDir(), e);
+        }
+        return new JailInventory(runc.list(), mounts, dirs, cgroups(), networks.existingNamespaces(),
+                networks.existingVeths(), networks.egressAllowed());
+    }
+
+    @Override
+    public List<String> reconcile() {
+        List<Jail> live = liveJails();
+        Set<String> liveIds = new HashSet<>();
+        live.forEach(j -> liveIds.add(j.id()));
+        List<String> removed = new ArrayList<>();
+        for (String id : runc.list()) {
+            if (!liveIds.contains(id)) {
+                runc.deleteForce(id);
+                removed.add("runc container " + id);
+            }
+        }
+        for (Path dir : inventory().jailDirs()) {
+            if (!liveIds.contains(dir.getFileName().toString())) {
+                for (MountTable.Mount m : MountTable.under(dir)) {
+                    removed.add(m.fsType() + " mount " + m.mountPoint());
+                }
+                MountTable.unmountAllUnder(dir);
+                DirectoryTrees.deleteRecursively(dir);
+                removed.add("jail directory " + dir);
+            }
+        }
+        for (Path cg : cgroups()) {
+            if (!liveIds.contains(cg.getFileName().toString())) {
+                for (Path p : JailFactory.removeCgroups(config.cgroupParent(), cg.getFileName().toString())) {
+                    removed.add("cgroup " + p);
+                }
+            }
+        }
+        removed.addAll(networks.removeLeftovers(live.stream().map(Jail::slot).toList()));
+        return removed;
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        refiller.stop();
+        List<RuntimeException> failures = new ArrayList<>();
+        for (JailPool pool : pools.values()) {
+            for (Jail j : pool.drain()) {
+                destroyInto(failures, j);
+            }
+        }
+        for (String id : List.copyOf(sandboxes.keySet())) {
+            Jail j = sandboxes.remove(id);
+            if (j != null) {
+                destroyInto(failures, j);
+            }
+        }
+        try {
+            networks.close();
+        } catch (RuntimeException e) {
+            failures.add(e);
+        }
+        removeEmptyCgroupParents();
+        if (!failures.isEmpty()) {
+            SandboxRuntimeException e = new SandboxRuntimeException("closing the jail runtime left something behind: "
+                    + failures.getFirst().getMessage());
+            failures.forEach(e::addSuppressed);
+            throw e;
+        }
+    }
+
+    /** Failed pool refills so far (the refill thread logs each one). */
+    public long poolErrors() {
+        return refiller.errors();
+    }
+
+    private void destroyInto(List<RuntimeException> failures, Jail j) {
+        try {
+            synchronized (j) {
+                factory.destroy(j);
+            }
+        } catch (RuntimeException e) {
+            failures.add(e);
+        }
+    }
+
+    private List<Jail> liveJails() {
+        List<Jail> live = new ArrayList<>(sandboxes.values());
+        for (JailPool p : pools.values()) {
+            live.addAll(p.snapshot());
+        }
+        return live;
+    }
+
+    /** runc creates the parent cgroups but never removes them; an empty one is ours to tidy. */
+    private void removeEmptyCgroupParents() {
+        for (Path parent : cgroupParents()) {
+            try {
+                Files.deleteIfExists(parent);
+            } catch (IOException stillInUse) {
+                // another jail (or another runtime with the same parent) still has a cgroup there
+            }
+        }
+    }
+
+    private List<Path> cgroupParents() {
+        Path cg = Path.of("/sys/fs/cgroup");
+        List<Path> parents = new ArrayList<>();
+        parents.add(cg.resolve(config.cgroupParent()));
+        try (Stream<Path> controllers = Files.list(cg)) {
+            controllers.forEach(c -> parents.add(c.resolve(config.cgroupParent())));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list " + cg, e);
+        }
+        return parents.stream().filter(Files::isDirectory).toList();
+    }
+
+    private List<Path> cgroups() {
+        List<Path> out = new ArrayList<>();
+        for (Path parent : cgroupParents()) {
+            try (Stream<Path> s = Files.list(parent)) {
+                s.filter(Files::isDirectory).filter(p -> p.getFileName().toString().matches("j[0-9a-f]{12}"))
+                        .forEach(out::add);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot list " + parent, e);
+            }
+        }
+        return out;
+    }
+
+    private Jail get(String sandboxId) {
+        Jail jail = sandboxes.get(sandboxId);
+        if (jail == null) {
+            throw new SandboxNotFoundException(NAME, sandboxId);
+        }
+        return jail;
+    }
+
+    private Sandbox handle(Jail jail) {
+        SandboxSpec spec = jail.spec();
+        return new Sandbox(spec.sandboxId(), spec.templateId(), jail.template().buildId(), jail.id(),
+                new InetSocketAddress(jail.slot().sandboxInetAddress(), Sandbox.ENVD_PORT), jail.claimedAt());
+    }
+
+    /** Which sandbox a jail is, so a reconciliation after a crash can name what it removes. */
+    private static void writeSandboxRecord(Jail jail, SandboxSpec spec, Instant at) {
+        Map<String, Object> rec = new LinkedHashMap<>();
+        rec.put("sandboxId", spec.sandboxId());
+        rec.put("templateId", spec.templateId());
+        rec.put("buildId", jail.template().buildId());
+        rec.put("cpuCount", spec.cpuCount());
+        rec.put("memoryMB", spec.memoryMB());
+        rec.put("allowInternetAccess", spec.allowInternetAccess());
+        rec.put("slot", jail.slot().index());
+        rec.put("claimedAt", at.toString());
+        try {
+            JSON.writeValue(jail.sandboxJson().toFile(), rec);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + jail.sandboxJson(), e);
+        }
+    }
+
+    private void ensureOpen() {
+        if (closed) {
+            throw new SandboxRuntimeException("the jail runtime is closed");
+        }
+    }
+
+    private static void requireRoot() {
+        try {
+            boolean root = Files.readAllLines(Path.of("/proc/self/status")).stream()
+                    .filter(l -> l.startsWith("Uid:")).map(l -> l.split("\\s+"))
+                    .anyMatch(f -> f.length > 2 && f[2].equals("0"));
+            if (!root) {
+                throw new SandboxRuntimeException("the jail runtime needs root (namespaces, mounts, cgroups, nftables): "
+                        + "run sandboxd as root, e.g. through its systemd unit");
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read /proc/self/status", e);
+        }
+    }
+}

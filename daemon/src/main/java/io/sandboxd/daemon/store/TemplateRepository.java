@@ -1,0 +1,207 @@
+package io.sandboxd.daemon.store;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Types;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.UUID;
+import javax.sql.DataSource;
+
+/** Templates, the names they are known by, and their builds (a sandbox always starts from one ready build). */
+public final class TemplateRepository {
+    private final DataSource db;
+
+    TemplateRepository(DataSource db) {
+        this.db = db;
+    }
+
+    public enum BuildStatus {
+        WAITING, BUILDING, READY, ERROR;
+
+        String sql() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+
+        static BuildStatus of(String sql) {
+            return valueOf(sql.toUpperCase(Locale.ROOT));
+        }
+    }
+
+    /** @param teamId null for a built-in template such as {@code base} */
+    public record TemplateRecord(String id, String teamId, boolean isPublic, int cpuCount, int memoryMb,
+                                 List<String> aliases, Instant createdAt) {
+        public TemplateRecord {
+            aliases = List.copyOf(aliases);
+        }
+    }
+
+    public record BuildRecord(UUID id, String templateId, BuildStatus status, String reason, int cpuCount,
+                              int memoryMb, int diskSizeMb, String envdVersion, String runtime, Instant createdAt,
+                              Instant finishedAt) {}
+
+    /** Creates a template and its aliases in one transaction; an alias taken by another template fails it. */
+    public TemplateRecord create(String id, String teamId, boolean isPublic, int cpuCount, int memoryMb,
+                                 List<String> aliases) {
+        try (Connection c = db.getConnection()) {
+            c.setAutoCommit(false);
+            try {
+                try (PreparedStatement st = c.prepareStatement("INSERT INTO templates (id, team_id, public, cpu_count,"
+                        + " memory_mb) VALUES (?, ?, ?, ?, ?)")) {
+                    st.setString(1, id);
+                    st.setObject(2, teamId == null ? null : UUID.fromString(teamId), Types.OTHER);
+                    st.setBoolean(3, isPublic);
+                    st.setInt(4, cpuCount);
+                    st.setInt(5, memoryMb);
+                    st.executeUpdate();
+                }
+                try (PreparedStatement st = c.prepareStatement(
+                        "INSERT INTO template_aliases (alias, template_id) VALUES (?, ?)")) {
+                    for (String alias : aliases) {
+                        st.setString(1, alias);
+                        st.setString(2, id);
+                        st.addBatch();
+                    }
+                    st.executeBatch();
+                }
+                c.commit();
+            } catch (SQLException e) {
+                c.rollback();
+                throw e;
+            }
+            return find(c, id).orElseThrow();
+        } catch (SQLException e) {
+            throw new StoreException("creating template " + id, e);
+        }
+    }
+
+    /** A template by ID or by one of its aliases. */
+    public Optional<TemplateRecord> findByIdOrAlias(String ref) {
+        try (Connection c = db.getConnection();
+             PreparedStatement st = c.prepareStatement("SELECT id FROM templates WHERE id = ? UNION "
+                     + "SELECT template_id FROM template_aliases WHERE alias = ? LIMIT 1")) {
+            st.setString(1, ref);
+            st.setString(2, ref);
+            try (ResultSet rs = st.executeQuery()) {
+                return rs.next() ? find(c, rs.getString(1)) : Optional.empty();
+            }
+        } catch (SQLException e) {
+            throw new StoreException("finding template " + ref, e);
+        }
+    }
+
+    private static Optional<TemplateRecord> find(Connection c, String id) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement("SELECT t.id, t.team_id, t.public, t.cpu_count, t.memory_mb, "
+                + "t.created_at, coalesce(array_agg(a.alias ORDER BY a.alias) FILTER (WHERE a.alias IS NOT NULL), "
+                + "'{}') FROM templates t LEFT JOIN template_aliases a ON a.template_id = t.id WHERE t.id = ? "
+                + "GROUP BY t.id")) {
+            st.setString(1, id);
+            try (ResultSet rs = st.executeQuery()) {
+                if (!rs.next()) {
+                    return Optional.empty();
+                }
+                List<String> aliases = List.of((String[]) rs.getArray(7).getArray());
+                return Optional.of(new TemplateRecord(rs.getString(1), rs.getString(2), rs.getBoolean(3),
+                        rs.getInt(4), rs.getInt(5), aliases, rs.getTimestamp(6).toInstant()));
+            }
+        }
+    }
+
+    public BuildRecord createBuild(String templateId, int cpuCount, int memoryMb, int diskSizeMb, String runtime) {
+        UUID id = UUID.randomUUID();
+        try (Connection c = db.getConnection();
+             PreparedStatement st = c.prepareStatement("INSERT INTO builds (id, template_id, status, cpu_count, "
+                     + "memory_mb, disk_size_mb, runtime) VALUES (?, ?, 'waiting', ?, ?, ?, ?)")) {
+            st.setObject(1, id);
+            st.setString(2, templateId);
+            st.setInt(3, cpuCount);
+            st.setInt(4, memoryMb);
+            st.setInt(5, diskSizeMb);
+            st.setString(6, runtime);
+            st.executeUpdate();
+            return findBuild(c, id).orElseThrow();
+        } catch (SQLException e) {
+            throw new StoreException("creating a build of " + templateId, e);
+        }
+    }
+
+    /** Moves a build along; ready and error builds get their finish time. */
+    public BuildRecord updateBuild(UUID id, BuildStatus status, String reason, String envdVersion) {
+        try (Connection c = db.getConnection();
+             PreparedStatement st = c.prepareStatement("UPDATE builds SET status = ?, reason = ?, "
+                     + "envd_version = coalesce(?, envd_version), finished_at = CASE WHEN ? THEN now() END "
+                     + "WHERE id = ?")) {
+            st.setString(1, status.sql());
+            st.setString(2, reason);
+            st.setString(3, envdVersion);
+            st.setBoolean(4, status == BuildStatus.READY || status == BuildStatus.ERROR);
+            st.setObject(5, id);
+            if (st.executeUpdate() != 1) {
+                throw new IllegalArgumentException("no build " + id);
+            }
+            return findBuild(c, id).orElseThrow();
+        } catch (SQLException e) {
+            throw new StoreException("updating build " + id, e);
+        }
+    }
+
+    /** The newest ready build of a template: what sandboxes of it start from. */
+    public Optional<BuildRecord> latestReadyBuild(String templateId) {
+        try (Connection c = db.getConnection();
+             PreparedStatement st = c.prepareStatement("SELECT id FROM builds WHERE template_id = ? AND "
+                     + "status = 'ready' ORDER BY finished_at DESC, created_at DESC LIMIT 1")) {
+            st.setString(1, templateId);
+            try (ResultSet rs = st.executeQuery()) {
+                return rs.next() ? findBuild(c, rs.getObject(1, UUID.class)) : Optional.empty();
+            }
+        } catch (SQLException e) {
+            throw new StoreException("finding the ready build of " + templateId, e);
+        }
+    }
+
+    public Optional<BuildRecord> findBuild(UUID id) {
+        try (Connection c = db.getConnection()) {
+            return findBuild(c, id);
+        } catch (SQLException e) {
+            throw new StoreException("finding build " + id, e);
+        }
+    }
+
+    public List<BuildRecord> builds(String templateId) {
+        List<BuildRecord> out = new ArrayList<>();
+        try (Connection c = db.getConnection();
+             PreparedStatement st = c.prepareStatement(
+                     "SELECT id FROM builds WHERE template_id = ? ORDER BY created_at, id")) {
+            st.setString(1, templateId);
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    out.add(findBuild(c, rs.getObject(1, UUID.class)).orElseThrow());
+                }
+            }
+        } catch (SQLException e) {
+            throw new StoreException("listing builds of " + templateId, e);
+        }
+        return out;
+    }
+
+    private static Optional<BuildRecord> findBuild(Connection c, UUID id) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement("SELECT id, template_id, status, reason, cpu_count, memory_mb,"
+                + " disk_size_mb, envd_version, runtime, created_at, finished_at FROM builds WHERE id = ?")) {
+            st.setObject(1, id);
+            try (ResultSet rs = st.executeQuery()) {
+                if (!rs.next()) {
+                    return Optional.empty();
+                }
+                return Optional.of(new BuildRecord(rs.getObject(1, UUID.class), rs.getString(2),
+                        BuildStatus.of(rs.getString(3)), rs.getString(4), rs.getInt(5), rs.getInt(6), rs.getInt(7),
+                        rs.getString(8), rs.getString(9), rs.getTimestamp(10).toInstant(),
+                        KeyRepository.instant(rs.getTimestamp(11))));
+            }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+package io.sandboxd.daemon.template;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * Template builds under {@code <data-dir>/templates}. A build counts once its {@code metadata.json} exists
+ * (builders write it last, then move the build into place), so a half-made build is never picked.
+ */
+public final class TemplateStore {
+    private static final Pattern ID = Pattern.compile("[A-Za-z0-9_-]{1,64}");
+
+    private final Path root;
+
+    public TemplateStore(Path dataDir) {
+        this.root = dataDir.resolve("templates");
+    }
+
+    public Path root() {
+        return root;
+    }
+
+    public Path templateDir(String templateId) {
+        return root.resolve(checkId("template", templateId));
+    }
+
+    public Path buildDir(String templateId, String buildId) {
+        return templateDir(templateId).resolve(checkId("build", buildId));
+    }
+
+    /** The newest complete build of {@code templateId}, if any. */
+    public Optional<TemplateBuild> latest(String templateId) {
+        return builds(templateId).stream().max(Comparator.comparing(b -> b.metadata().createdAt()));
+    }
+
+    public Optional<TemplateBuild> find(String templateId, String buildId) {
+        Path dir = buildDir(templateId, buildId);
+        if (!Files.isRegularFile(dir.resolve(TemplateMetadata.FILE_NAME))) {
+            return Optional.empty();
+        }
+        return Optional.of(new TemplateBuild(templateId, buildId, dir, TemplateMetadata.readFrom(dir)));
+    }
+
+    /** Complete builds of {@code templateId}; directories of unfinished builds (names starting with '.') are skipped. */
+    public List<TemplateBuild> builds(String templateId) {
+        Path dir = templateDir(templateId);
+        if (!Files.isDirectory(dir)) {
+            return List.of();
+        }
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.filter(p -> !p.getFileName().toString().startsWith("."))
+                    .filter(p -> Files.isRegularFile(p.resolve(TemplateMetadata.FILE_NAME)))
+                    .map(p -> new TemplateBuild(templateId, p.getFileName().toString(), p, TemplateMetadata.readFrom(p)))
+                    .toList();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list " + dir, e);
+        }
+    }
+
+    static String checkId(String what, String id) {
+        if (id == null || !ID.matcher(id).matches()) {
+            throw new IllegalArgumentException(what + " ID '" + id + "' must be 1-64 of [A-Za-z0-9_-]");
+        }
+        return id;
+    }
+}

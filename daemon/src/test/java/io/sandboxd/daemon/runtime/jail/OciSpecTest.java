@@ -1,0 +1,118 @@
+package io.sandboxd.daemon.runtime.jail;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.sandboxd.daemon.network.NetworkSlot;
+import io.sandboxd.daemon.template.TemplateBuild;
+import io.sandboxd.daemon.template.TemplateMetadata;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The config.json a jail gets, field by field (runc itself checks it in JailRuntimeTest). */
+class OciSpecTest {
+    @TempDir
+    Path dataDir;
+
+    private JsonNode specFor(JailConfig config) {
+        NetworkSlot slot = new NetworkSlot(3, "sbx-3", "sbxh3", 0x0a0b000d, 0x0a0b000e);
+        TemplateBuild t = new TemplateBuild("base", "b1", dataDir.resolve("templates/base/b1"),
+                new TemplateMetadata("base", "b1", "test", "2026-11-22T00:00:00Z", 1, Map.of()));
+        Jail jail = new Jail("jabc", dataDir.resolve("sandboxes/jabc"), slot, t, new OciSpec.Limits(2, 512, 100));
+        return OciSpec.build(config, jail, jail.limits());
+    }
+
+    private static List<String> texts(JsonNode array) {
+        List<String> out = new ArrayList<>();
+        array.forEach(n -> out.add(n.asText()));
+        return out;
+    }
+
+    private static JsonNode mountAt(JsonNode spec, String dest) {
+        for (JsonNode m : spec.path("mounts")) {
+            if (m.path("destination").asText().equals(dest)) {
+                return m;
+            }
+        }
+        throw new AssertionError("no mount at " + dest);
+    }
+
+    @Test
+    void namespacesJoinTheSlotsNetnsAndLimitsFollowTheSpec() throws Exception {
+        Path jar = Files.writeString(dataDir.resolve("envd.jar"), "jar");
+        JsonNode spec = specFor(JailConfig.defaults(dataDir, jar));
+        JsonNode linux = spec.path("linux");
+        List<String> types = new ArrayList<>();
+        linux.path("namespaces").forEach(n -> types.add(n.path("type").asText()));
+        assertEquals(List.of("pid", "ipc", "uts", "mount", "network"), types);
+        assertEquals("/run/netns/sbx-3", linux.path("namespaces").get(4).path("path").asText());
+        assertEquals("/sandboxd/jabc", linux.path("cgroupsPath").asText());
+        assertEquals(512L * 1024 * 1024, linux.path("resources").path("memory").path("limit").asLong());
+        assertEquals(200_000, linux.path("resources").path("cpu").path("quota").asLong());
+        assertEquals(100_000, linux.path("resources").path("cpu").path("period").asLong());
+        assertEquals(100, linux.path("resources").path("pids").path("limit").asLong());
+        assertEquals(dataDir.resolve("sandboxes/jabc/rootfs").toString(), spec.path("root").path("path").asText());
+        assertEquals(JailConfig.ENVD_COMMAND_DEFAULT, texts(spec.path("process").path("args")));
+    }
+
+    @Test
+    void hostJreAndEnvdJarAreMountedReadOnly() throws Exception {
+        Path jar = Files.writeString(dataDir.resolve("envd.jar"), "jar");
+        JsonNode spec = specFor(JailConfig.defaults(dataDir, jar));
+        JsonNode jre = mountAt(spec, JailConfig.JRE_MOUNT);
+        assertEquals(System.getProperty("java.home"), jre.path("source").asText());
+        assertTrue(texts(jre.path("options")).contains("ro"));
+        JsonNode envd = mountAt(spec, JailConfig.ENVD_JAR_MOUNT);
+        assertEquals(jar.toString(), envd.path("source").asText());
+        assertTrue(texts(envd.path("options")).contains("ro"));
+        assertTrue(texts(mountAt(spec, "/sys").path("options")).contains("ro"));
+        assertEquals("devpts", mountAt(spec, "/dev/pts").path("type").asText());
+        assertEquals("tmpfs", mountAt(spec, "/dev").path("type").asText());
+        assertEquals("tmpfs", mountAt(spec, "/dev/shm").path("type").asText());
+        assertEquals("proc", mountAt(spec, "/proc").path("type").asText());
+    }
+
+    @Test
+    void rootInsideKeepsOnlyWhatEnvdNeedsAndSeccompIsOn() {
+        JsonNode spec = specFor(JailConfig.forCommand(dataDir, List.of("/bin/sh"), 0));
+        JsonNode caps = spec.path("process").path("capabilities");
+        List<String> bounding = texts(caps.path("bounding"));
+        assertTrue(bounding.containsAll(List.of("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_KILL")));
+        for (String forbidden : List.of("CAP_SYS_ADMIN", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_SYS_PTRACE", "CAP_SYS_MODULE", "CAP_MKNOD")) {
+            assertFalse(bounding.contains(forbidden), forbidden);
+        }
+        assertEquals(bounding, texts(caps.path("effective")));
+        assertFalse(caps.has("ambient"));
+        assertFalse(caps.has("inheritable"));
+        assertEquals(0, spec.path("process").path("user").path("uid").asInt());
+        assertFalse(spec.path("process").path("noNewPrivileges").asBoolean());
+        JsonNode seccomp = spec.path("linux").path("seccomp");
+        assertEquals("SCMP_ACT_ALLOW", seccomp.path("defaultAction").asText());
+        List<String> denied = texts(seccomp.path("syscalls").get(0).path("names"));
+        assertTrue(denied.containsAll(List.of("mount", "unshare", "setns", "bpf", "kexec_load", "init_module")));
+        assertEquals(1 + 1 + SeccompProfile.CLONE_NAMESPACE_FLAGS.size(), seccomp.path("syscalls").size());
+        assertTrue(texts(spec.path("linux").path("maskedPaths")).contains("/proc/kcore"));
+        assertTrue(spec.path("process").path("noNewPrivileges").isBoolean());
+        JsonNode on = specFor(JailConfig.forCommand(dataDir, List.of("/bin/sh"), 0).withNoNewPrivileges(true));
+        assertTrue(on.path("process").path("noNewPrivileges").asBoolean());
+    }
+
+    @Test
+    void configSaysWhatIsWrong() {
+        IllegalArgumentException noJar = assertThrows(IllegalArgumentException.class,
+                () -> JailConfig.defaults(dataDir, dataDir.resolve("missing.jar")));
+        assertTrue(noJar.getMessage().contains("./mvnw -pl envd -am package"), noJar.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> JailConfig.forCommand(dataDir, List.of(), 0));
+        assertThrows(IllegalArgumentException.class, () -> JailConfig.forCommand(dataDir, List.of("/bin/sh"), 0).withCgroupParent("../x"));
+        assertThrows(IllegalArgumentException.class, () -> JailConfig.forCommand(dataDir, List.of("/bin/sh"), 0).withPoolSize(-1));
+        assertTrue(OciSpec.nofileLimit() >= 1024);
+    }
+}
