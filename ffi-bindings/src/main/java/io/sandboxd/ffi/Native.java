@@ -32,6 +32,15 @@ public final class Native {
     private Native() {
     }
 
+    /**
+     * The address of a libc function, for the rare API that takes a function pointer rather than calling it
+     * (a signal handler that must be native code, see {@link Signals}).
+     */
+    public static MemorySegment symbol(String symbol) {
+        return LIBC.find(symbol).orElseThrow(
+                () -> new UnsatisfiedLinkError("libc has no symbol " + symbol + " (glibc too old?)"));
+    }
+
     /** A plain downcall (no errno). */
     public static MethodHandle downcall(String symbol, FunctionDescriptor fd, Linker.Option... options) {
         MemorySegment addr = LIBC.find(symbol).orElseThrow(
