@@ -42,6 +42,10 @@ final class FilesHandler extends ChannelInboundHandlerAdapter {
             }
             if (msg instanceof LastHttpContent) {
                 requestDone = true;
+                if (exchange != null && !exchange.done()) {
+                    // No next request until this response is out: it would be answered over this one.
+                    ctx.channel().config().setAutoRead(false);
+                }
                 if (body != null) {
                     body.end();
                 }
@@ -89,7 +93,7 @@ final class FilesHandler extends ChannelInboundHandlerAdapter {
 
     /** Event loop: reads from the socket while the upload backlog allows it (and no response is being written). */
     private void applyFlow(ChannelHandlerContext ctx) {
-        if (body == null || exchange.responding() || !ctx.channel().isActive()) {
+        if (body == null || requestDone || exchange.responding() || !ctx.channel().isActive()) {
             return;
         }
         boolean paused = body.paused();
