@@ -36,7 +36,6 @@ final class UploadBody extends InputStream {
     private boolean paused;
     private boolean ended;
     private String abortReason;
-    private long received;
     /** The chunk {@link #read} is consuming, owned by the worker. */
     private ByteBuf current;
 
@@ -120,7 +119,6 @@ final class UploadBody extends InputStream {
                 return null;
             }
             queued -= c.readableBytes();
-            received += c.readableBytes();
             if (paused && queued < LOW_WATER) {
                 paused = false;
                 resume = true;
@@ -155,16 +153,6 @@ final class UploadBody extends InputStream {
         lock.lock();
         try {
             return paused;
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** Bytes taken so far. */
-    long received() {
-        lock.lock();
-        try {
-            return received;
         } finally {
             lock.unlock();
         }
