@@ -87,6 +87,11 @@ final class AnonymousTestMemory implements GuestMemory {
     }
 
     @Override
+    public String toString() {
+        return "AnonymousTestMemory[" + (host.byteSize() >> 20) + " MiB]";
+    }
+
+    @Override
     public synchronized void close() {
         if (!closed) {
             closed = true;

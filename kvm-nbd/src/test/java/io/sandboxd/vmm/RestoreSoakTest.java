@@ -7,16 +7,27 @@ import io.sandboxd.vmm.kvm.KvmAssumptions;
 import io.sandboxd.vmm.kvm.KvmSystem;
 import java.io.ByteArrayOutputStream;
 import java.nio.file.Path;
-import org.junit.jupiter.api.Test;
+import io.sandboxd.vmm.memory.MemoryBackends;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.api.io.TempDir;
 
-/** 500 restore/run/destroy cycles: every fd and mapping a VM makes is released when it is destroyed. */
+/**
+ * 500 restore/run/destroy cycles per memory backend: every fd, mapping and thread a VM and its memory make is
+ * released when it is destroyed.
+ */
 class RestoreSoakTest {
     private static final int CYCLES = 500;
     private static final int WARM_UP = 20;
 
-    @Test
-    void fiveHundredRestoreDestroyCyclesLeaveNoFdOrMappingBehind(@TempDir Path dir) throws Exception {
+    static java.util.stream.Stream<MemoryBackend> backends() {
+        return java.util.stream.Stream.of(MemoryBackends.EAGER, MemoryBackends.PRIVATE_MAP, MemoryBackends.UFFD);
+    }
+
+    @ParameterizedTest
+    @MethodSource("backends")
+    void fiveHundredRestoreDestroyCyclesLeaveNoFdOrMappingBehind(MemoryBackend backend, @TempDir Path dir)
+            throws Exception {
         KvmAssumptions.assumeKvm();
         try (KvmSystem kvm = KvmSystem.open()) {
             Vmm vmm = new Vmm(kvm);
@@ -26,24 +37,24 @@ class RestoreSoakTest {
             }
             // Warm up first: class loading, JIT threads and glibc's cache of thread stacks settle in the first cycles.
             for (int i = 0; i < WARM_UP; i++) {
-                cycle(vmm, snap);
+                cycle(vmm, snap, backend);
             }
             ResourceCount before = ResourceCount.now();
             long started = System.nanoTime();
             for (int i = 0; i < CYCLES; i++) {
-                cycle(vmm, snap);
+                cycle(vmm, snap, backend);
             }
             long perCycleMicros = (System.nanoTime() - started) / CYCLES / 1000;
             ResourceCount after = ResourceCount.now();
-            System.out.println("soak: " + CYCLES + " cycles, " + perCycleMicros + " us each, " + before + " -> " + after);
+            System.out.println("soak " + backend + ": " + CYCLES + " cycles, " + perCycleMicros + " us each, " + before + " -> " + after);
             ResourceCount.assertNoGrowth(before, after, CYCLES);
         }
     }
 
     /** Restore, run the guest a little (one output), destroy. */
-    private static void cycle(Vmm vmm, VmSnapshot snap) throws Exception {
+    private static void cycle(Vmm vmm, VmSnapshot snap, MemoryBackend backend) throws Exception {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        RunningVm vm = vmm.restore(snap, AnonymousTestMemory.EAGER_COPY, RestoreApiTest.devices(out, 1));
+        RunningVm vm = vmm.restore(snap, backend, RestoreApiTest.devices(out, 1));
         try {
             assertTrue(vm.awaitFinished(RestoreApiTest.BOUND));
             assertEquals(1, out.size());

@@ -1,8 +1,9 @@
 package io.sandboxd.daemon.host;
 
-import io.sandboxd.ffi.Ioctl;
+import io.sandboxd.ffi.Kvm;
 import io.sandboxd.ffi.Libc;
 import io.sandboxd.ffi.NativeException;
+import io.sandboxd.ffi.Userfaultfd;
 import io.sandboxd.daemon.host.Capability.Status;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -18,12 +19,6 @@ import java.util.TreeSet;
  * {@code /sys} and {@code /proc}; the device checks open the real devices.
  */
 public final class HostCapabilities {
-    /** {@code KVM_GET_API_VERSION}: {@code _IO(KVMIO, 0x00)}; the stable KVM API has been version 12 since 2.6.22. */
-    private static final long KVM_GET_API_VERSION = Ioctl.io(0xAE, 0x00);
-    private static final int KVM_API_VERSION = 12;
-    /** {@code __NR_userfaultfd} on x86-64. */
-    private static final long SYS_USERFAULTFD = 323;
-
     private final Path root;
     private final boolean probeDevices;
 
@@ -83,10 +78,10 @@ public final class HostCapabilities {
             try {
                 int fd = Libc.open(dev.toString(), Libc.O_RDWR | Libc.O_CLOEXEC);
                 try {
-                    int version = Libc.ioctl(fd, KVM_GET_API_VERSION, 0L, "KVM_GET_API_VERSION");
-                    if (version != KVM_API_VERSION) {
+                    int version = Libc.ioctl(fd, Kvm.KVM_GET_API_VERSION, 0L, "KVM_GET_API_VERSION");
+                    if (version != Kvm.KVM_API_VERSION) {
                         return new Capability("kvm", Status.MISSING, "/dev/kvm reports API version " + version
-                                + ", expected " + KVM_API_VERSION);
+                                + ", expected " + Kvm.KVM_API_VERSION);
                     }
                 } finally {
                     Libc.close(fd);
@@ -110,7 +105,7 @@ public final class HostCapabilities {
 
     Capability userfaultfd() {
         if (probeDevices) {
-            long fd = Libc.syscallRaw(SYS_USERFAULTFD, Libc.O_CLOEXEC | Libc.O_NONBLOCK, 0, 0);
+            long fd = Libc.syscallRaw(Userfaultfd.SYS_userfaultfd, Libc.O_CLOEXEC | Libc.O_NONBLOCK, 0, 0);
             if (fd >= 0) {
                 Libc.close((int) fd);
                 return new Capability("userfaultfd", Status.OK, "userfaultfd(2) works: lazy page loading (uffd backend) available");

@@ -6,8 +6,11 @@ package io.sandboxd.vmm.kvm;
  */
 @FunctionalInterface
 public interface ExitHandler {
-    /** Whether the loop goes on after an exit. */
-    enum Action { CONTINUE, STOP }
+    /**
+     * What the loop does after an exit: go on, park the vCPU (as {@link VcpuThread#pause} would, until
+     * {@link VcpuThread#resume}; e.g. a device that wants the machine snapshotted at this point), or end.
+     */
+    enum Action { CONTINUE, PAUSE, STOP }
 
     Action onExit(Vcpu vcpu, VcpuExit exit);
 

@@ -72,8 +72,12 @@ public final class VcpuThread implements AutoCloseable {
                     }
                     continue; // a kick: the loop head decides whether to drain, park or stop
                 }
-                if (handler.onExit(vcpu, exit) == ExitHandler.Action.STOP) {
+                ExitHandler.Action action = handler.onExit(vcpu, exit);
+                if (action == ExitHandler.Action.STOP) {
                     break;
+                }
+                if (action == ExitHandler.Action.PAUSE) {
+                    pauseRequested = true; // the loop head drains this exit's I/O, then parks
                 }
             }
         } catch (RuntimeException e) {
