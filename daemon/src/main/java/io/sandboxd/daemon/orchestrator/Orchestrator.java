@@ -46,7 +46,6 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
     private static final System.Logger LOG = System.getLogger(Orchestrator.class.getName());
     private static final Set<Lifecycle> ALL = EnumSet.allOf(Lifecycle.class);
 
-    private final Store store;
     private final SandboxRepository sandboxes;
     private final SandboxRuntime runtime;
     private final TemplateCatalog templates;
@@ -58,7 +57,6 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
 
     public Orchestrator(Store store, SandboxRuntime runtime, SandboxTokens tokens, EnvdClient envd, LogSource logs,
                         String domain) {
-        this.store = store;
         this.sandboxes = store.sandboxes();
         this.runtime = runtime;
         this.templates = new TemplateCatalog(store.templates(), runtime.name());
@@ -76,13 +74,19 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
      * @return one line per thing removed
      */
     public List<String> reconcile() {
+        List<String> removed = new ArrayList<>(reconcileStore());
+        removed.addAll(runtime.reconcile());
+        return removed;
+    }
+
+    /** The store half of {@link #reconcile()}: rows of sandboxes this process does not run. */
+    List<String> reconcileStore() {
         List<String> removed = new ArrayList<>();
         for (SandboxRecord r : sandboxes.inStates(ALL)) {
             if (r.runtime().equals(runtime.name()) && live.get(r.id()).isEmpty() && sandboxes.delete(r.id())) {
                 removed.add("sandbox " + r.id() + " (" + r.state().name().toLowerCase() + " in the store, not running)");
             }
         }
-        removed.addAll(runtime.reconcile());
         return removed;
     }
 
