@@ -54,6 +54,7 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
     private final LogSource logs;
     private final String domain;
     private final LiveTable live = new LiveTable();
+    private final StartLimiter starts = StartLimiter.forHost();
 
     public Orchestrator(Store store, SandboxRuntime runtime, SandboxTokens tokens, EnvdClient envd, LogSource logs,
                         String domain) {
@@ -119,8 +120,8 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
         sandboxes.insert(record);
         io.sandboxd.daemon.runtime.Sandbox started;
         try {
-            started = runtime.create(new SandboxSpec(id, template.template().id(), record.cpuCount(),
-                    record.memoryMb(), request.envVars(), request.allowInternetAccess()));
+            started = starts.run(() -> runtime.create(new SandboxSpec(id, template.template().id(),
+                    record.cpuCount(), record.memoryMb(), request.envVars(), request.allowInternetAccess())));
         } catch (RuntimeException e) {
             sandboxes.delete(id);
             throw new SandboxException(SandboxException.Reason.BUSY, "the sandbox could not be started: "
