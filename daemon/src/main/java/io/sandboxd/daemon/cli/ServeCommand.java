@@ -16,7 +16,7 @@ import io.sandboxd.daemon.runtime.jail.JailConfig;
 import io.sandboxd.daemon.runtime.jail.JailRuntime;
 import io.sandboxd.daemon.store.Store;
 import io.sandboxd.daemon.template.BaseTemplateBuilder;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.net.InetSocketAddress;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
@@ -32,6 +32,7 @@ import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code sandboxd serve}: the store, the runtime with its warm pool and the {@code base} template, the E2B API and
@@ -45,6 +46,9 @@ final class ServeCommand implements Callable<Integer> {
     static final int EXIT_START_FAILED = 1;
 
     enum RuntimeChoice { jail, vm, auto }
+
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
 
     @Mixin
     StoreOptions store = new StoreOptions();
@@ -78,8 +82,8 @@ final class ServeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        PrintStream out = System.out;
-        PrintStream err = System.err;
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
         if (runtime == RuntimeChoice.vm) {
             err.println("sandboxd serve: the vm runtime needs hardware KVM and a guest kernel; not available in this version."
                     + " Use --runtime jail.");
@@ -229,7 +233,7 @@ final class ServeCommand implements Callable<Integer> {
         }
     }
 
-    private static void closeAll(Deque<AutoCloseable> open, PrintStream err) {
+    private static void closeAll(Deque<AutoCloseable> open, PrintWriter err) {
         AutoCloseable c;
         while ((c = open.poll()) != null) {
             try {
