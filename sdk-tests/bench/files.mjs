@@ -32,14 +32,14 @@ async function measure(label, fn) {
     if (bytes !== size) throw new Error(`${label}: moved ${bytes} bytes, expected ${size}`)
     rates.push(size / 1024 / 1024 / s)
   }
-  return [label, `${median(rates).toFixed(0)} MiB/s`, `${Math.min(...rates).toFixed(0)}–${Math.max(...rates).toFixed(0)}`]
+  return [label, `${median(rates).toFixed(0)}`, `${Math.min(...rates).toFixed(0)}–${Math.max(...rates).toFixed(0)}`]
 }
 
 try {
   const { Sandbox } = await sdks[version]()
   const sbx = await Sandbox.create()
   const blob = new Blob([data])
-  const rows = [['operation (100 MiB = ' + mib + ' MiB, random)', 'median', 'range']]
+  const rows = [[`operation (${mib} MiB of random bytes, median of ${runs})`, 'MiB/s', 'range']]
 
   rows.push(await measure(`SDK ${version} files.write (Blob: multipart/form-data)`, async () => {
     await sbx.files.write(target, blob)

@@ -139,6 +139,8 @@ describe('filesystem over plain HTTP', () => {
       ['ListDir', '{"path": "/", "depth": -1}'],
       ['Move', '{"source": {"a": 1}}'],
       ['CreateWatcher', '{"path": "/", "recursive": "yes"}'],
+      ['Stat', '{"path": 5}'],
+      ['MakeDir', '{"path": ["/tmp"]}'],
     ]
     for (const [proc, body] of cases) {
       const r = await unary(base, `${FS}/${proc}`, body)

@@ -47,14 +47,33 @@ final class RestorePath {
     }
 
     static Restored restore(KvmSystem kvm, MemoryBackends backend, MemoryImage image) throws IOException {
-        MappedGuestMemory memory = backend.create(image, MemoryOptions.DEFAULT);
-        Vm vm = null;
+        return restore(null, kvm, backend, image);
+    }
+
+    /** A VM with its vCPU made ahead of time, as the orchestrator's pool holds them (DESIGN.md, create path step 2). */
+    static Vm shell(KvmSystem kvm) {
+        Vm vm = kvm.createVm();
         try {
-            vm = kvm.createVm();
+            vm.createVcpu(0);
+            return vm;
+        } catch (RuntimeException e) {
+            vm.close();
+            throw e;
+        }
+    }
+
+    /** A restore into {@code shell} (from {@link #shell}), or into a VM made here when it is null. */
+    static Restored restore(Vm shell, KvmSystem kvm, MemoryBackends backend, MemoryImage image) throws IOException {
+        MappedGuestMemory memory = backend.create(image, MemoryOptions.DEFAULT);
+        Vm vm = shell;
+        try {
+            if (vm == null) {
+                vm = kvm.createVm();
+            }
             for (GuestRegion r : memory.regions()) {
                 vm.addMemory(r.guestPhysAddr(), r.host(), r.kvmDirtyLog());
             }
-            Vcpu vcpu = vm.createVcpu(0);
+            Vcpu vcpu = shell != null ? vm.vcpus().get(0) : vm.createVcpu(0);
             X86Modes.realMode(vcpu, BenchImages.ENTRY, new Regs().set("rflags", 2));
             VcpuExit exit = vcpu.run();
             if (!(exit instanceof VcpuExit.PortIo io) || io.port() != BenchImages.DONE_PORT) {

@@ -27,6 +27,17 @@ public final class ConnectJson {
         if (json.length == 0) {
             return b.build();
         }
+        String mismatch;
+        try {
+            mismatch = JsonTypeCheck.firstMismatch(prototype.getDescriptorForType(), MAPPER.readTree(json));
+        } catch (java.io.IOException e) {
+            throw new ConnectException(ConnectCode.INVALID_ARGUMENT,
+                    "cannot parse " + prototype.getDescriptorForType().getFullName() + ": malformed JSON", e);
+        }
+        if (mismatch != null) {
+            throw new ConnectException(ConnectCode.INVALID_ARGUMENT,
+                    "cannot parse " + prototype.getDescriptorForType().getFullName() + ": " + mismatch);
+        }
         try {
             PARSER.merge(new String(json, StandardCharsets.UTF_8), b);
             return b.build();

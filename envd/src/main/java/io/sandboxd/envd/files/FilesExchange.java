@@ -30,6 +30,8 @@ final class FilesExchange {
     private final Condition writable = lock.newCondition();
     private volatile boolean responding;
     private volatile boolean inactive;
+    /** Event loop only: the response is completely written. */
+    private boolean done;
     private boolean requestComplete;
     private FullHttpResponse pendingAfterBody;
 
@@ -52,6 +54,11 @@ final class FilesExchange {
 
     boolean responding() {
         return responding;
+    }
+
+    /** Event loop: true once the response is completely written. */
+    boolean done() {
+        return done;
     }
 
     boolean clientGone() {
@@ -166,6 +173,7 @@ final class FilesExchange {
 
     private void finished(io.netty.util.concurrent.Future<? super Void> f) {
         ChannelFuture cf = (ChannelFuture) f;
+        done = true;
         if (!keepAlive || !cf.isSuccess()) {
             cf.channel().close();
             return;

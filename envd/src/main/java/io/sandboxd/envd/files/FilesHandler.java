@@ -42,6 +42,10 @@ final class FilesHandler extends ChannelInboundHandlerAdapter {
             }
             if (msg instanceof LastHttpContent) {
                 requestDone = true;
+                if (exchange != null && !exchange.done()) {
+                    // No next request until this response is out: it would be answered over this one.
+                    ctx.channel().config().setAutoRead(false);
+                }
                 if (body != null) {
                     body.end();
                 }
@@ -61,20 +65,11 @@ final class FilesHandler extends ChannelInboundHandlerAdapter {
         HttpMethod m = head.method();
         Runnable job;
         if (m.equals(HttpMethod.POST)) {
-            body = new UploadBody(new UploadBody.FlowControl() {
-                @Override
-                public void pause() {
-                    ctx.executor().execute(() -> ctx.channel().config().setAutoRead(false));
-                }
-
-                @Override
-                public void resume() {
-                    ctx.executor().execute(() -> {
-                        if (!exchange.responding()) {
-                            ctx.channel().config().setAutoRead(true);
-                            ctx.read();
-                        }
-                    });
+            body = new UploadBody(() -> {
+                if (ctx.executor().inEventLoop()) {
+                    applyFlow(ctx);
+                } else {
+                    ctx.executor().execute(() -> applyFlow(ctx));
                 }
             });
             job = new FileUpload(route, exchange, body);
@@ -93,6 +88,18 @@ final class FilesHandler extends ChannelInboundHandlerAdapter {
             }
             exchange.respondAfterBody(HttpResponses.error(HttpResponseStatus.SERVICE_UNAVAILABLE,
                     "envd is shutting down"));
+        }
+    }
+
+    /** Event loop: reads from the socket while the upload backlog allows it (and no response is being written). */
+    private void applyFlow(ChannelHandlerContext ctx) {
+        if (body == null || requestDone || exchange.responding() || !ctx.channel().isActive()) {
+            return;
+        }
+        boolean paused = body.paused();
+        ctx.channel().config().setAutoRead(!paused);
+        if (!paused) {
+            ctx.read();
         }
     }
 

@@ -19,11 +19,13 @@ final class UploadBody extends InputStream {
     static final int HIGH_WATER = 4 << 20;
     static final int LOW_WATER = 1 << 20;
 
-    /** How the body pauses and resumes the connection; called with no lock held. */
+    /**
+     * Told when the body crosses a water mark; called with no lock held, from either thread. Implementations read
+     * {@link #paused()} when they act, not when they were told: a pause and a resume racing from the two threads
+     * then still end in the latest state.
+     */
     interface FlowControl {
-        void pause();
-
-        void resume();
+        void changed();
     }
 
     private final ReentrantLock lock = new ReentrantLock();
@@ -34,7 +36,6 @@ final class UploadBody extends InputStream {
     private boolean paused;
     private boolean ended;
     private String abortReason;
-    private long received;
     /** The chunk {@link #read} is consuming, owned by the worker. */
     private ByteBuf current;
 
@@ -66,7 +67,7 @@ final class UploadBody extends InputStream {
             lock.unlock();
         }
         if (pause) {
-            flow.pause();
+            flow.changed();
         }
     }
 
@@ -118,7 +119,6 @@ final class UploadBody extends InputStream {
                 return null;
             }
             queued -= c.readableBytes();
-            received += c.readableBytes();
             if (paused && queued < LOW_WATER) {
                 paused = false;
                 resume = true;
@@ -127,7 +127,7 @@ final class UploadBody extends InputStream {
             lock.unlock();
         }
         if (resume) {
-            flow.resume();
+            flow.changed();
         }
         return c;
     }
@@ -148,11 +148,11 @@ final class UploadBody extends InputStream {
         return take();
     }
 
-    /** Bytes taken so far. */
-    long received() {
+    /** True while reading from the socket should stay off (the backlog went over the high water mark). */
+    boolean paused() {
         lock.lock();
         try {
-            return received;
+            return paused;
         } finally {
             lock.unlock();
         }

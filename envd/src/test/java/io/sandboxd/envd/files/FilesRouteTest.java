@@ -245,6 +245,22 @@ class FilesRouteTest {
     }
 
     @Test
+    void manyLargeUploadsNeverStallOnBackpressure() throws Exception {
+        // A pause and a resume racing between the event loop and the worker once left reading off for good.
+        byte[] data = new byte[12 << 20];
+        new Random(9).nextBytes(data);
+        Path target = dir.resolve("pressure.bin");
+        for (int i = 0; i < 12; i++) {
+            HttpResponse<byte[]> r = http.send(HttpRequest.newBuilder(URI.create(url("path=" + q(target.toString()))))
+                    .timeout(java.time.Duration.ofSeconds(60))
+                    .header("Content-Type", "application/octet-stream")
+                    .POST(HttpRequest.BodyPublishers.ofByteArray(data)).build(), HttpResponse.BodyHandlers.ofByteArray());
+            assertEquals(200, r.statusCode(), "upload " + i);
+        }
+        assertArrayEquals(data, Files.readAllBytes(target));
+    }
+
+    @Test
     void downloadErrorsAndNegotiation() throws Exception {
         assertError(404, get("path=" + q(dir.resolve("missing").toString())));
         assertError(400, get("path=" + q(dir.toString())));

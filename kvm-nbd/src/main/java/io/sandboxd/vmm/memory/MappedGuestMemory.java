@@ -173,7 +173,7 @@ public final class MappedGuestMemory implements GuestMemory {
         if (server == null) {
             throw new UnsupportedOperationException(backend.id() + " memory records no working set (only uffd does)");
         }
-        WorkingSet.write(image.workingSetPath(), server.workingSet(), size() / pageSize());
+        WorkingSet.save(image, server.workingSet(), size() / pageSize());
     }
 
     UffdPageServer pageServer() {

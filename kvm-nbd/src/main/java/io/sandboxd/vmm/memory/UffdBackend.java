@@ -42,7 +42,7 @@ final class UffdBackend {
         if (pages > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("uffd memory of " + size + " bytes is too large");
         }
-        int[] workingSet = options.prefetchWorkingSet() ? WorkingSet.read(image.workingSetPath(), pages) : new int[0];
+        int[] workingSet = options.prefetchWorkingSet() ? WorkingSet.of(image, pages) : new int[0];
         boolean wp = options.trackWrites() && writeProtectSupported();
         MemorySegment mem = Libc.mmap(MemorySegment.NULL, size, Libc.PROT_READ | Libc.PROT_WRITE,
                 Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_NORESERVE, -1, 0);

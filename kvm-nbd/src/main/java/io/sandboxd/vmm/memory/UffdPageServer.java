@@ -138,14 +138,17 @@ final class UffdPageServer implements AutoCloseable {
         this.inWorkingSet = new long[words];
         this.removed = new long[words];
         this.written = new long[words];
-        this.msgs = arena.allocate(UffdMsg.LAYOUT, BATCH);
-        this.copyArg = arena.allocate(Userfaultfd.UffdioCopy.LAYOUT);
-        this.zeroArg = arena.allocate(Userfaultfd.UffdioZeropage.LAYOUT);
-        this.wpArg = arena.allocate(Userfaultfd.UffdioWriteprotect.LAYOUT);
-        this.rangeArg = arena.allocate(Userfaultfd.UffdioRange.LAYOUT);
-        this.pollFds = arena.allocate(Libc.POLLFD, 2);
-        this.zeroPage = arena.allocate(PAGE, PAGE);
-        this.counter = arena.allocate(JAVA_LONG);
+        // One allocation, sliced: the zero page first (page aligned), then the messages and ioctl arguments.
+        MemorySegment scratch = arena.allocate(PAGE + BATCH * UffdMsg.BYTES + 256, PAGE);
+        this.zeroPage = scratch.asSlice(0, PAGE);
+        this.msgs = scratch.asSlice(PAGE, BATCH * UffdMsg.BYTES);
+        long at = PAGE + BATCH * UffdMsg.BYTES;
+        this.copyArg = scratch.asSlice(at, Userfaultfd.UffdioCopy.LAYOUT.byteSize());
+        this.zeroArg = scratch.asSlice(at += 48, Userfaultfd.UffdioZeropage.LAYOUT.byteSize());
+        this.wpArg = scratch.asSlice(at += 32, Userfaultfd.UffdioWriteprotect.LAYOUT.byteSize());
+        this.rangeArg = scratch.asSlice(at += 32, Userfaultfd.UffdioRange.LAYOUT.byteSize());
+        this.pollFds = scratch.asSlice(at += 16, 2 * Libc.POLLFD.byteSize());
+        this.counter = scratch.asSlice(at += 16, 8);
         this.stopFd = Libc.eventfd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK);
         pollFds.set(JAVA_INT, 0, uffd);
         pollFds.set(JAVA_SHORT, 4, Libc.POLLIN);
@@ -175,8 +178,8 @@ final class UffdPageServer implements AutoCloseable {
                 // The loop never dies silently: an unexpected error fails this memory and serving goes on (zeros),
                 // so no faulting thread is left blocked.
                 fail(-1, t instanceof Exception e ? e : new RuntimeException(t));
-                if (t instanceof NativeException ne && ne.call().equals("poll")) {
-                    return;
+                if (t instanceof NativeException ne && (ne.call().equals("poll") || ne.call().equals("read"))) {
+                    return; // the uffd itself is unusable: retrying would spin; close() wakes and unregisters waiters
                 }
             }
         }

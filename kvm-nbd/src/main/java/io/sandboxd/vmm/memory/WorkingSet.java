@@ -1,5 +1,6 @@
 package io.sandboxd.vmm.memory;
 
+import io.sandboxd.vmm.snapshot.MemoryImage;
 import io.sandboxd.vmm.snapshot.SnapshotFormatException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -7,6 +8,9 @@ import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.Collections;
+import java.util.Map;
+import java.util.WeakHashMap;
 import java.util.zip.CRC32C;
 
 /**
@@ -18,7 +22,30 @@ public final class WorkingSet {
     private static final byte[] MAGIC = {'S', 'B', 'X', 'W', 'S', 'E', 'T', '1'};
     private static final int VERSION = 1;
 
+    /**
+     * Working sets already read, per opened image: every restore of a template needs its working set, and reading
+     * and checking the file each time would cost more than the rest of a uffd restore. Weak keys: forgotten with
+     * the image.
+     */
+    private static final Map<MemoryImage, int[]> CACHE = Collections.synchronizedMap(new WeakHashMap<>());
+
     private WorkingSet() {
+    }
+
+    /** {@code image}'s recorded working set (empty when none), read once per image object. */
+    static int[] of(MemoryImage image, long pageCount) throws IOException {
+        int[] pages = CACHE.get(image);
+        if (pages == null) {
+            pages = read(image.workingSetPath(), pageCount);
+            CACHE.put(image, pages);
+        }
+        return pages;
+    }
+
+    /** Writes {@code image}'s working set and makes later restores of the same image object use it. */
+    static void save(MemoryImage image, int[] pages, long pageCount) throws IOException {
+        write(image.workingSetPath(), pages, pageCount);
+        CACHE.put(image, pages.clone());
     }
 
     public static void write(Path file, int[] pages, long pageCount) throws IOException {

@@ -20,6 +20,8 @@ import java.util.List;
  * file is refused here rather than surfacing as a fault in a running guest.
  */
 public final class MemoryImage {
+    private static final java.util.HexFormat HEX = java.util.HexFormat.of();
+
     private final Path dir;
     private final LayerHeader header;
     private volatile ExtentIndex index;
@@ -107,7 +109,7 @@ public final class MemoryImage {
     }
 
     static String hex(long id) {
-        return String.format("%016x", id);
+        return HEX.toHexDigits(id); // 16 digits; String.format costs more than the mmap it names a file for
     }
 
     /** The distinct layers this image reads from, in the order they first appear. */

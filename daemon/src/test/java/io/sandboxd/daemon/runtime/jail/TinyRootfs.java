@@ -16,8 +16,8 @@ import java.util.Map;
  * A template of a few hundred kilobytes for fast jail tests: the host's static busybox, its applets as links,
  * a web root, and the files a shell expects.
  */
-final class TinyRootfs {
-    static final String TEMPLATE_ID = "tiny";
+public final class TinyRootfs {
+    public static final String TEMPLATE_ID = "tiny";
     static final String INDEX_HTML = "hello from a jail\n";
     private static final List<String> APPLETS = List.of("sh", "cat", "echo", "sleep", "ls", "id", "httpd", "wget", "nc",
             "tail", "seq", "head", "grep", "unshare", "mount", "true", "false", "dd", "mkdir", "rm", "hostname", "ps", "usleep",
@@ -26,7 +26,7 @@ final class TinyRootfs {
     private TinyRootfs() {
     }
 
-    static TemplateBuild create(Path dataDir) throws IOException {
+    public static TemplateBuild create(Path dataDir) throws IOException {
         TemplateStore store = new TemplateStore(dataDir);
         Path dir = store.buildDir(TEMPLATE_ID, "b1");
         Path rootfs = dir.resolve("rootfs");

@@ -1,0 +1,62 @@
+package io.sandboxd.daemon.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** The refusals of {@code serve} that need no host: each fails fast with a clear message, never a fake start. */
+class ServeCommandTest {
+    @TempDir
+    Path dataDir;
+
+    private record Run(int exit, String out, String err) {}
+
+    private static Run run(String... args) {
+        CommandLine cl = SandboxdCommand.commandLine();
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        cl.setOut(new PrintWriter(out, true));
+        cl.setErr(new PrintWriter(err, true));
+        return new Run(cl.execute(args), out.toString(), err.toString());
+    }
+
+    @Test
+    void theVmRuntimeIsRefusedWithTheReason() {
+        Run r = run("serve", "--data-dir", dataDir.toString(), "--runtime", "vm");
+        assertEquals(ServeCommand.EXIT_NOT_AVAILABLE, r.exit());
+        assertTrue(r.err().contains("the vm runtime needs hardware KVM and a guest kernel; not available in this version"), r.err());
+        assertFalse(Files.exists(dataDir.resolve(EnvFile.NAME)), "nothing claims to be ready");
+    }
+
+    @Test
+    void anUnknownRuntimeIsAUsageError() {
+        Run r = run("serve", "--data-dir", dataDir.toString(), "--runtime", "docker");
+        assertEquals(2, r.exit());
+        assertTrue(r.err().contains("docker"), r.err());
+    }
+
+    @Test
+    void aMissingEnvdJarStopsTheStartBeforeAnythingRuns() {
+        Run r = run("serve", "--data-dir", dataDir.toString(), "--envd-jar", dataDir.resolve("nope.jar").toString());
+        assertEquals(ServeCommand.EXIT_START_FAILED, r.exit());
+        assertTrue(r.err().contains("nope.jar does not exist"), r.err());
+        assertFalse(Files.exists(dataDir.resolve(EnvFile.NAME)));
+        assertFalse(Files.exists(dataDir.resolve("db")), "the store was not opened");
+    }
+
+    @Test
+    void theEnvFileRoundTripsAndIsPrivate() throws Exception {
+        Path f = dataDir.resolve(EnvFile.NAME);
+        EnvFile.write(f, new java.util.LinkedHashMap<>(java.util.Map.of("E2B_API_KEY", "e2b_00")));
+        assertEquals(java.util.Map.of("E2B_API_KEY", "e2b_00"), EnvFile.read(f));
+        assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(f)));
+    }
+}
