@@ -23,9 +23,25 @@ public final class EnvdMain implements Callable<Integer> {
             description = "user for requests that name none, until POST /init sets one (default: ${DEFAULT-VALUE})")
     String defaultUser;
 
+    @Option(names = "--warm-up", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "run one process and one file RPC through a throwaway loopback envd before opening the port,"
+                    + " so the sandbox's first command does not pay for class loading (default: ${DEFAULT-VALUE})")
+    boolean warmUp;
+
     @Override
     public Integer call() throws Exception {
         checkNativeAccess();
+        if (warmUp) {
+            long t0 = System.nanoTime();
+            try {
+                WarmUp.Result r = WarmUp.run(defaultUser);
+                System.err.printf("envd warm-up: %d ms (process ended: %s, stat: %d)%n",
+                        (System.nanoTime() - t0) / 1_000_000, r.processEnded(), r.statStatus());
+            } catch (java.io.IOException | RuntimeException e) {
+                // Only a slower first command is at stake: serve anyway.
+                System.err.println("envd warm-up failed, serving without it: " + e);
+            }
+        }
         Envd envd = Envd.start(new InetSocketAddress(bind, port), defaultUser);
         Runtime.getRuntime().addShutdownHook(new Thread(envd::close, "envd-shutdown"));
         System.err.println("envd " + VERSION + " listening on " + envd.address());
