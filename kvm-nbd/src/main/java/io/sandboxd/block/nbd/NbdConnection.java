@@ -21,12 +21,14 @@ import java.util.concurrent.ArrayBlockingQueue;
  * <p>Threads, and why not Netty: every request is a file operation that may block (page cache misses, dirty-page
  * throttling, fdatasync), so an event loop would hand each request to a pool and back anyway. Here the calling
  * platform thread is the reader: it decodes requests and performs the ones where a hand-off costs more than it
- * buys. WRITEs up to {@link #INLINE_WRITE} go to the device straight from the input buffer, and READs larger than
- * {@link #COPY_LIMIT} are streamed through the output buffer in {@link #OUT_BYTES} chunks, each sent while its pread
- * left it in cache (measured on this 2-core machine: handing these to workers cost futex wake-ups and, for 1 MiB
- * reads, a send copy from cold memory; both rows were at half of nbdkit's throughput). Small READs, large WRITEs,
- * FLUSH, TRIM and WRITE_ZEROES go to a small fixed set of workers per connection ({@link NbdLimits#workers}), so
- * random reads overlap their page-cache misses and a flush does not stop the stream. Replies of small requests are
+ * buys, whenever no request is with the workers (so replies keep request order): WRITEs up to {@link #TASK_BYTES}
+ * go to the device straight from the input buffer or, when larger than it, from one reader buffer just filled
+ * (cache-hot), and READs larger than {@link #COPY_LIMIT} are streamed through the output buffer in
+ * {@link #OUT_BYTES} chunks, each sent while its pread left it in cache (measured on this 2-core machine: handing
+ * these to workers cost futex wake-ups and a copy through cold memory; 1 MiB reads and 4 KiB random writes were at
+ * half of nbdkit's throughput). Small READs, FLUSH, TRIM, WRITE_ZEROES and anything arriving while workers are
+ * busy go to a small fixed set of workers per connection ({@link NbdLimits#workers}), so random reads overlap
+ * their page-cache misses and a flush does not stop the stream. Replies of small requests are
  * appended to one output buffer and written when nothing else is in flight, when the reader waits for input, or
  * every {@link #FLUSH_BATCH}, so a burst of pipelined 4 KiB requests costs a few {@code read}s and {@code write}s in
  * all plus one {@code pread}/{@code pwrite} each. Read data is copied with {@code pread} rather than sent with
@@ -36,7 +38,7 @@ import java.util.concurrent.ArrayBlockingQueue;
  * request fail); a failure in the first chunk gets the usual error reply.
  *
  * <p>Memory per connection is bounded whatever the client sends: {@link #IN_BYTES} of input, {@link #OUT_BYTES} of
- * output, {@code workers + 1} buffers of 1 MiB, 32 of 64 KiB and one of {@link #INLINE_WRITE}; larger requests (up
+ * output, {@code workers + 2} buffers of 1 MiB and 32 of 64 KiB; larger requests (up
  * to {@link NbdLimits#maxPayload}) are streamed by the reader in chunks once the workers are idle. Connections are
  * capped ({@link NbdLimits#maxConnections}), so threads are bounded too.
  *
@@ -64,8 +66,6 @@ public final class NbdConnection implements Runnable {
      */
     static final int FLUSH_BATCH = Integer.getInteger("sandboxd.nbd.flushBatch", 8);
     static final int PREFERRED_BLOCK = 4096;
-    /** Writes up to this size are performed by the reader itself, straight from the input buffer. */
-    static final int INLINE_WRITE = 64 << 10;
 
     private final Transport transport;
     private final Map<String, Export> exports;
@@ -78,7 +78,7 @@ public final class NbdConnection implements Runnable {
     private final java.util.concurrent.locks.Condition idle = sendLock.newCondition();
     private ArrayBlockingQueue<ByteBuffer> buffers;
     private ArrayBlockingQueue<ByteBuffer> smallBuffers;
-    /** Holds a small WRITE payload that did not fit in {@link #in}; used by the reader only. */
+    /** Holds a WRITE payload that did not fit in {@link #in}; used by the reader only. */
     private ByteBuffer readerBuffer;
     private ArrayBlockingQueue<Task> tasks;
     private Thread[] workerThreads;
@@ -273,7 +273,7 @@ public final class NbdConnection implements Runnable {
         for (int i = 0; i < SMALL_BUFFERS; i++) {
             smallBuffers.add(ByteBuffer.allocateDirect(SMALL_BYTES + PAGE).alignedSlice(PAGE).limit(SMALL_BYTES).slice());
         }
-        readerBuffer = ByteBuffer.allocateDirect(INLINE_WRITE + PAGE).alignedSlice(PAGE).limit(INLINE_WRITE).slice();
+        readerBuffer = ByteBuffer.allocateDirect(taskBytes + PAGE).alignedSlice(PAGE).limit(taskBytes).slice();
         tasks = new ArrayBlockingQueue<>(limits.workers() + 1 + SMALL_BUFFERS);
         workerThreads = new Thread[limits.workers()];
         for (int i = 0; i < workerThreads.length; i++) {
@@ -330,7 +330,7 @@ public final class NbdConnection implements Runnable {
                         // Refused: read the payload and drop it, so the next request header is found where it belongs.
                         skip(length);
                         submit(r, null, err);
-                    } else if (length <= INLINE_WRITE && nothingInFlight()) {
+                    } else if (length <= taskBytes && nothingInFlight()) {
                         writeHere(dev, r);
                     } else if (length <= taskBytes) {
                         ByteBuffer b = takeBuffer(length);
@@ -605,10 +605,12 @@ public final class NbdConnection implements Runnable {
     }
 
     /**
-     * A small WRITE performed by the reader itself (when no request is with the workers): the payload is usually already in {@link #in} and goes to the
-     * device from there, so the request costs no hand-off to a worker and no copy into a task buffer (measured:
-     * the futex wake-ups and the copy doubled the server's CPU per 4 KiB random write). Its reply joins the batch
-     * in {@link #out}, which leaves at latest when the reader next waits for input.
+     * A WRITE performed by the reader itself (when no request is with the workers): a small payload is usually
+     * already in {@link #in} and goes to the device from there, a large one is read into the reader's buffer and
+     * written while cache-hot, so the request costs no hand-off to a worker (measured: the futex wake-ups and the
+     * copy doubled the server's CPU per 4 KiB random write; 1 MiB sequential writes rose from 0.86x to ~1.1x of
+     * nbdkit). Its reply joins the batch in {@link #out}, which leaves at latest when the reader next waits for
+     * input.
      */
     private void writeHere(BlockDevice dev, Request r) throws IOException {
         int length = (int) r.length();
