@@ -167,18 +167,31 @@ final class ConnectServerStream implements StreamSink<Message> {
         closed(CloseReason.CLIENT_GONE);
     }
 
+    /**
+     * Marks the stream closed for {@code why} and wakes blocked senders. Call with {@code lock} held.
+     *
+     * @return the close listeners to run once the lock is released, or null if the stream was already closed
+     */
+    private List<Consumer<CloseReason>> markClosedLocked(CloseReason why) {
+        if (!open) {
+            return null;
+        }
+        open = false;
+        reason = why;
+        List<Consumer<CloseReason>> toRun = List.copyOf(listeners);
+        listeners.clear();
+        drained.signalAll();
+        return toRun;
+    }
+
     private void end(ConnectException error, CloseReason why) {
         List<Consumer<CloseReason>> toRun;
         lock.lock();
         try {
-            if (!open) {
+            toRun = markClosedLocked(why);
+            if (toRun == null) {
                 return;
             }
-            open = false;
-            reason = why;
-            toRun = List.copyOf(listeners);
-            listeners.clear();
-            drained.signalAll();
             ByteBuf frame = Envelope.encode(channel.alloc(), Envelope.FLAG_END_STREAM, ConnectJson.endStream(error));
             loop.execute(() -> {
                 cancelTimers();
@@ -195,16 +208,12 @@ final class ConnectServerStream implements StreamSink<Message> {
         List<Consumer<CloseReason>> toRun;
         lock.lock();
         try {
-            if (!open) {
-                return;
-            }
-            open = false;
-            reason = why;
-            toRun = List.copyOf(listeners);
-            listeners.clear();
-            drained.signalAll();
+            toRun = markClosedLocked(why);
         } finally {
             lock.unlock();
+        }
+        if (toRun == null) {
+            return;
         }
         loop.execute(this::cancelTimers);
         toRun.forEach(l -> l.accept(why));
