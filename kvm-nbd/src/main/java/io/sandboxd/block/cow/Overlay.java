@@ -210,7 +210,7 @@ public final class Overlay implements BlockDevice {
             long runEnd = Math.min(end, (block + run) << SHIFT);
             long n = runEnd - at;
             switch (states.get(block)) {
-                case BlockStates.DATA -> sink.file(data, at, n);
+                case BlockStates.DATA -> sink.file(data, dataFd, at, n);
                 case BlockStates.ZERO -> sink.zeros(n);
                 default -> base.read(at, n, sink);
             }

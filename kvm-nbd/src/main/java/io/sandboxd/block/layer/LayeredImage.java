@@ -3,6 +3,7 @@ package io.sandboxd.block.layer;
 import io.sandboxd.block.BlockDevice;
 import io.sandboxd.block.ReadSink;
 import io.sandboxd.block.Zeros;
+import io.sandboxd.ffi.Libc;
 import io.sandboxd.layer.Extent;
 import io.sandboxd.layer.ExtentIndex;
 import io.sandboxd.layer.LayerFormatException;
@@ -17,6 +18,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -31,15 +33,17 @@ public final class LayeredImage implements BlockDevice {
     private final LayerHeader header;
     private final Path location;
     private final ExtentIndex index;
-    /** Open layer files by layer number of {@link #index}. */
+    /** Open layer files by layer number of {@link #index}, as channels (copies) and descriptors (sendfile). */
     private final FileChannel[] files;
+    private final int[] fds;
     private final Map<Long, Path> paths;
 
-    private LayeredImage(LayerHeader header, Path location, FileChannel[] files, Map<Long, Path> paths) {
+    private LayeredImage(LayerHeader header, Path location, FileChannel[] files, int[] fds, Map<Long, Path> paths) {
         this.header = header;
         this.location = location;
         this.index = new ExtentIndex(header);
         this.files = files;
+        this.fds = fds;
         this.paths = Map.copyOf(paths);
     }
 
@@ -56,6 +60,8 @@ public final class LayeredImage implements BlockDevice {
     private static LayeredImage openLayers(LayerHeader h, Path location, Path dir) throws IOException {
         ExtentIndex index = new ExtentIndex(h);
         FileChannel[] files = new FileChannel[index.layerCount()];
+        int[] fds = new int[index.layerCount()];
+        Arrays.fill(fds, -1);
         Map<Long, Path> paths = new HashMap<>();
         try {
             for (Map.Entry<Long, String> l : h.layers().entrySet()) {
@@ -69,12 +75,13 @@ public final class LayeredImage implements BlockDevice {
                             + " is missing");
                 }
                 files[layer] = FileChannel.open(f, StandardOpenOption.READ);
+                fds[layer] = Libc.open(f.toString(), Libc.O_RDONLY | Libc.O_CLOEXEC);
             }
         } catch (IOException | RuntimeException e) {
-            closeAll(files);
+            closeAll(files, fds);
             throw e;
         }
-        return new LayeredImage(h, location, files, paths);
+        return new LayeredImage(h, location, files, fds, paths);
     }
 
     /** A raw image file as a single-layer image (a template's rootfs.img without a header). */
@@ -132,7 +139,7 @@ public final class LayeredImage implements BlockDevice {
             if (layer < 0) {
                 sink.zeros(n);
             } else {
-                sink.file(files[layer], index.offsetInLayer(i) + (at - index.start(i)), n);
+                sink.file(files[layer], fds[layer], index.offsetInLayer(i) + (at - index.start(i)), n);
             }
             at += n;
             i++;
@@ -143,7 +150,7 @@ public final class LayeredImage implements BlockDevice {
     public void readInto(long offset, ByteBuffer dst) throws IOException {
         read(offset, dst.remaining(), new ReadSink() {
             @Override
-            public void file(FileChannel file, long position, long length) throws IOException {
+            public void file(FileChannel file, int fd, long position, long length) throws IOException {
                 readFully(file, position, dst, length);
             }
 
@@ -210,10 +217,17 @@ public final class LayeredImage implements BlockDevice {
 
     @Override
     public void close() throws IOException {
-        closeAll(files);
+        closeAll(files, fds);
     }
 
-    private static void closeAll(FileChannel[] files) throws IOException {
+    private static void closeAll(FileChannel[] files, int[] fds) throws IOException {
+        for (int i = 0; i < fds.length; i++) {
+            int fd = fds[i];
+            if (fd >= 0) {
+                fds[i] = -1; // closing twice must not close a descriptor number someone else got since
+                Libc.close(fd);
+            }
+        }
         IOException first = null;
         for (FileChannel ch : files) {
             if (ch == null) {

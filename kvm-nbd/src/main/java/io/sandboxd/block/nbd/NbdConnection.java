@@ -61,6 +61,8 @@ public final class NbdConnection implements Runnable {
     /** Read replies up to this size are batched in {@link #out}; larger ones leave from the worker's buffer. */
     static final int COPY_LIMIT = 64 << 10;
     static final int SMALL_BYTES = 64 << 10;
+    /** Read runs at least this long leave by {@code sendfile}; shorter ones are copied and batched in {@link #out}. */
+    static final int SENDFILE_MIN = Integer.getInteger("sandboxd.nbd.sendfileMin", 64 << 10);
     static final int SMALL_BUFFERS = 32;
     /**
      * Replies are written at least every this many: a client with a deep queue gets completions while the rest of
@@ -101,7 +103,7 @@ public final class NbdConnection implements Runnable {
 
     @Override
     public void run() {
-        try (transport) {
+        try {
             Export export = handshake();
             if (export != null) {
                 transmission(export);
@@ -118,8 +120,22 @@ public final class NbdConnection implements Runnable {
             // A bug must cost this connection, never the server.
             LOG.log(System.Logger.Level.WARNING, "nbd connection failed unexpectedly", e);
         } finally {
-            // The transport is closed by now (try-with-resources), so a worker blocked writing has failed out.
+            // Shut first, so a worker blocked sending fails out; close only once no worker can touch the socket.
+            shutdownQuietly();
             stopWorkers();
+            try {
+                transport.close();
+            } catch (IOException e) {
+                LOG.log(System.Logger.Level.DEBUG, "nbd close failed: {0}", e.toString());
+            }
+        }
+    }
+
+    private void shutdownQuietly() {
+        try {
+            transport.shutdown();
+        } catch (IOException ignored) {
+            // already failing
         }
     }
 
@@ -478,11 +494,7 @@ public final class NbdConnection implements Runnable {
                 } finally {
                     sendLock.unlock();
                 }
-                try {
-                    transport.close(); // wakes the reader
-                } catch (IOException ignored) {
-                    // already failing
-                }
+                shutdownQuietly(); // wakes the reader
             } finally {
                 if (buf != null) {
                     (buf.capacity() == SMALL_BYTES ? smallBuffers : buffers).add(buf);
@@ -532,7 +544,7 @@ public final class NbdConnection implements Runnable {
         ByteBuffer target;
 
         @Override
-        public void file(FileChannel file, long position, long length) throws IOException {
+        public void file(FileChannel file, int fd, long position, long length) throws IOException {
             io.sandboxd.block.layer.LayeredImage.readFully(file, position, target, length);
         }
 
@@ -783,10 +795,18 @@ public final class NbdConnection implements Runnable {
         return NbdProtocol.EIO;
     }
 
-    /** Copies read data into the reply in {@link #out}, writing it out whenever the buffer fills. */
+    /**
+     * Puts read data into the reply: runs of at least {@link #SENDFILE_MIN} bytes leave by {@code sendfile} right
+     * behind everything already in {@link #out} (sent with {@code MSG_MORE}, so the reply header and the data share
+     * segments); smaller runs are copied into {@link #out}, which is written whenever it fills.
+     */
     private final class SendSink implements ReadSink {
         @Override
-        public void file(FileChannel file, long position, long length) throws IOException {
+        public void file(FileChannel file, int fd, long position, long length) throws IOException {
+            if (length >= SENDFILE_MIN && fd >= 0 && transport.canSendFile()) {
+                sendFile(fd, position, length);
+                return;
+            }
             // No fstat per read: a layer file shorter than the image simply hits end of file, read as zeros.
             long pos = position;
             long left = length;
@@ -808,6 +828,27 @@ public final class NbdConnection implements Runnable {
                 }
                 pos += n;
                 left -= n;
+            }
+        }
+
+        /**
+         * The socket takes references to the page-cache pages rather than a copy (measured: 1 MiB sequential reads
+         * copied with pread then send used about twice the server CPU per byte). A page written again before the
+         * client has received it would show the newer bytes: only for a WRITE that overlapped this READ in flight,
+         * where NBD leaves the result undefined anyway (base layers never change).
+         */
+        private void sendFile(int fd, long position, long length) throws IOException {
+            if (out.position() > 0) {
+                out.flip();
+                bytesFlushed += out.remaining();
+                transport.writeMore(out);
+                out.clear();
+            }
+            unflushedReplies = 0;
+            long sent = transport.sendFile(fd, position, length);
+            bytesFlushed += sent;
+            if (sent < length) {
+                zeros(length - sent); // the layer file ends before the image does
             }
         }
 
