@@ -1,6 +1,7 @@
 package io.sandboxd.block.cow;
 
 import io.sandboxd.block.BlockDevice;
+import io.sandboxd.block.FileMapping;
 import io.sandboxd.block.ReadSink;
 import io.sandboxd.block.Zeros;
 import io.sandboxd.block.layer.LayeredImage;
@@ -12,6 +13,8 @@ import io.sandboxd.layer.LayerHeaderCodec;
 import io.sandboxd.layer.LayerIds;
 import io.sandboxd.layer.LayerKind;
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -62,6 +65,9 @@ public final class Overlay implements BlockDevice {
     private final FileChannel data;
     /** The same file opened through libc, for fallocate (FileChannel has no hole punching). */
     private final int dataFd;
+    /** The data file mapped read-only (see {@link FileMapping}): reads of DATA blocks copy or send from it. */
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment dataMap;
     private final OverlayMap map;
     private final BlockStates states;
     private final long size;
@@ -78,6 +84,7 @@ public final class Overlay implements BlockDevice {
         this.base = base;
         this.data = data;
         this.dataFd = dataFd;
+        this.dataMap = FileMapping.readOnly(dataPath, base.size(), arena);
         this.map = map;
         this.states = states;
         this.size = base.size();
@@ -210,7 +217,7 @@ public final class Overlay implements BlockDevice {
             long runEnd = Math.min(end, (block + run) << SHIFT);
             long n = runEnd - at;
             switch (states.get(block)) {
-                case BlockStates.DATA -> sink.file(data, dataFd, at, n);
+                case BlockStates.DATA -> sink.file(data, dataMap, at, n);
                 case BlockStates.ZERO -> sink.zeros(n);
                 default -> base.read(at, n, sink);
             }
@@ -465,7 +472,22 @@ public final class Overlay implements BlockDevice {
                 data.close();
             } finally {
                 Libc.close(dataFd);
-                map.close();
+                try {
+                    map.close();
+                } finally {
+                    unmap();
+                }
+            }
+        }
+    }
+
+    private void unmap() throws IOException {
+        if (arena.scope().isAlive()) {
+            try {
+                arena.close();
+            } catch (IllegalStateException inUse) {
+                throw new IOException("overlay " + dataPath + " still in use: a reader is inside a call on its mapping",
+                        inUse);
             }
         }
     }

@@ -1,9 +1,9 @@
 package io.sandboxd.block.layer;
 
 import io.sandboxd.block.BlockDevice;
+import io.sandboxd.block.FileMapping;
 import io.sandboxd.block.ReadSink;
 import io.sandboxd.block.Zeros;
-import io.sandboxd.ffi.Libc;
 import io.sandboxd.layer.Extent;
 import io.sandboxd.layer.ExtentIndex;
 import io.sandboxd.layer.LayerFormatException;
@@ -11,6 +11,8 @@ import io.sandboxd.layer.LayerHeader;
 import io.sandboxd.layer.LayerHeaderCodec;
 import io.sandboxd.layer.LayerKind;
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -33,17 +35,24 @@ public final class LayeredImage implements BlockDevice {
     private final LayerHeader header;
     private final Path location;
     private final ExtentIndex index;
-    /** Open layer files by layer number of {@link #index}, as channels (copies) and descriptors (sendfile). */
+    /**
+     * Open layer files by layer number of {@link #index}: channels, and read-only shared mappings of the whole
+     * file ({@link MemorySegment#NULL} for an empty one) that the NBD server copies and sends from without a
+     * {@code pread} per request. Layer files are immutable, so a mapping never loses its tail to a truncate.
+     */
     private final FileChannel[] files;
-    private final int[] fds;
+    private final MemorySegment[] mappings;
+    private final Arena arena;
     private final Map<Long, Path> paths;
 
-    private LayeredImage(LayerHeader header, Path location, FileChannel[] files, int[] fds, Map<Long, Path> paths) {
+    private LayeredImage(LayerHeader header, Path location, FileChannel[] files, MemorySegment[] mappings,
+            Arena arena, Map<Long, Path> paths) {
         this.header = header;
         this.location = location;
         this.index = new ExtentIndex(header);
         this.files = files;
-        this.fds = fds;
+        this.mappings = mappings;
+        this.arena = arena;
         this.paths = Map.copyOf(paths);
     }
 
@@ -60,8 +69,9 @@ public final class LayeredImage implements BlockDevice {
     private static LayeredImage openLayers(LayerHeader h, Path location, Path dir) throws IOException {
         ExtentIndex index = new ExtentIndex(h);
         FileChannel[] files = new FileChannel[index.layerCount()];
-        int[] fds = new int[index.layerCount()];
-        Arrays.fill(fds, -1);
+        MemorySegment[] mappings = new MemorySegment[index.layerCount()];
+        Arrays.fill(mappings, MemorySegment.NULL);
+        Arena arena = Arena.ofShared();
         Map<Long, Path> paths = new HashMap<>();
         try {
             for (Map.Entry<Long, String> l : h.layers().entrySet()) {
@@ -75,13 +85,13 @@ public final class LayeredImage implements BlockDevice {
                             + " is missing");
                 }
                 files[layer] = FileChannel.open(f, StandardOpenOption.READ);
-                fds[layer] = Libc.open(f.toString(), Libc.O_RDONLY | Libc.O_CLOEXEC);
+                mappings[layer] = FileMapping.readOnly(f, files[layer].size(), arena);
             }
         } catch (IOException | RuntimeException e) {
-            closeAll(files, fds);
+            closeAll(files, arena);
             throw e;
         }
-        return new LayeredImage(h, location, files, fds, paths);
+        return new LayeredImage(h, location, files, mappings, arena, paths);
     }
 
     /** A raw image file as a single-layer image (a template's rootfs.img without a header). */
@@ -139,7 +149,7 @@ public final class LayeredImage implements BlockDevice {
             if (layer < 0) {
                 sink.zeros(n);
             } else {
-                sink.file(files[layer], fds[layer], index.offsetInLayer(i) + (at - index.start(i)), n);
+                sink.file(files[layer], mappings[layer], index.offsetInLayer(i) + (at - index.start(i)), n);
             }
             at += n;
             i++;
@@ -150,7 +160,7 @@ public final class LayeredImage implements BlockDevice {
     public void readInto(long offset, ByteBuffer dst) throws IOException {
         read(offset, dst.remaining(), new ReadSink() {
             @Override
-            public void file(FileChannel file, int fd, long position, long length) throws IOException {
+            public void file(FileChannel file, MemorySegment mapping, long position, long length) throws IOException {
                 readFully(file, position, dst, length);
             }
 
@@ -217,18 +227,19 @@ public final class LayeredImage implements BlockDevice {
 
     @Override
     public void close() throws IOException {
-        closeAll(files, fds);
+        closeAll(files, arena);
     }
 
-    private static void closeAll(FileChannel[] files, int[] fds) throws IOException {
-        for (int i = 0; i < fds.length; i++) {
-            int fd = fds[i];
-            if (fd >= 0) {
-                fds[i] = -1; // closing twice must not close a descriptor number someone else got since
-                Libc.close(fd);
+    private static void closeAll(FileChannel[] files, Arena arena) throws IOException {
+        IOException first = null;
+        if (arena.scope().isAlive()) {
+            try {
+                arena.close(); // unmaps every layer
+            } catch (IllegalStateException inUse) {
+                // Left mapped rather than pulled from under a reader; closing again later unmaps it.
+                first = new IOException("image still in use: a reader is inside a call on its mapped layers", inUse);
             }
         }
-        IOException first = null;
         for (FileChannel ch : files) {
             if (ch == null) {
                 continue;

@@ -19,7 +19,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * An NBD server on a TCP port: an accept thread and one platform thread per connection ({@link NbdConnection}
  * says why). Exports are fixed at start; the first one is also the default export (empty name), which is what
  * {@code nbd://host:port} clients ask for. Sockets are used through their descriptors ({@link SocketTransport}):
- * read replies leave by {@code sendfile} behind a {@code MSG_MORE} header, which the JDK's channels cannot do.
+ * {@code recv}/{@code send} without the JDK channel's locking, and {@code MSG_MORE} so a reply header leaves with
+ * its data.
  */
 public final class NbdServer implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(NbdServer.class.getName());
@@ -30,6 +31,7 @@ public final class NbdServer implements AutoCloseable {
     private final NbdLimits limits;
     private final Thread acceptor;
     private final Set<SocketTransport> open = ConcurrentHashMap.newKeySet();
+    private final Set<Thread> connections = ConcurrentHashMap.newKeySet();
     private final AtomicInteger active = new AtomicInteger();
     private final AtomicInteger ids = new AtomicInteger();
     private volatile boolean closing;
@@ -107,15 +109,18 @@ public final class NbdServer implements AutoCloseable {
                 Tcp.setIntOption(c, Tcp.IPPROTO_TCP, Tcp.TCP_NODELAY, 1);
                 open.add(t);
                 NbdConnection conn = new NbdConnection(t, exports, limits);
-                Thread.ofPlatform().name("nbd-conn-" + ids.incrementAndGet()).daemon().start(() -> {
+                Thread thread = Thread.ofPlatform().name("nbd-conn-" + ids.incrementAndGet()).daemon().unstarted(() -> {
                     try {
                         conn.run();
                     } finally {
                         open.remove(t);
                         t.close();
                         active.decrementAndGet();
+                        connections.remove(Thread.currentThread());
                     }
                 });
+                connections.add(thread);
+                thread.start();
             } catch (RuntimeException | OutOfMemoryError e) {
                 open.remove(t);
                 t.close();
@@ -133,7 +138,10 @@ public final class NbdServer implements AutoCloseable {
         }
     }
 
-    /** Stops accepting and drops every connection. The exports' devices stay open (their owner closes them). */
+    /**
+     * Stops accepting, drops every connection and waits (up to 10 s) for their threads to end. The exports'
+     * devices stay open (their owner closes them, after this).
+     */
     @Override
     public void close() throws IOException {
         if (closing) {
@@ -152,6 +160,17 @@ public final class NbdServer implements AutoCloseable {
         }
         for (SocketTransport t : open) {
             t.shutdown(); // each connection thread closes its own socket once its workers are gone
+        }
+        // Wait for the connections to end: the caller closes the exported devices next, and a connection still
+        // reading from a device's mapping would then fail mid-request.
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        for (Thread c : connections) {
+            try {
+                c.join(Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
         }
         if (!acceptor.isAlive()) {
             Libc.close(listener);

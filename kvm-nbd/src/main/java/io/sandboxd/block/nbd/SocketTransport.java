@@ -3,7 +3,6 @@ package io.sandboxd.block.nbd;
 import io.sandboxd.ffi.Errno;
 import io.sandboxd.ffi.Libc;
 import io.sandboxd.ffi.NativeException;
-import io.sandboxd.ffi.Sendfile;
 import io.sandboxd.ffi.Sockets;
 import io.sandboxd.ffi.Tcp;
 import java.io.IOException;
@@ -12,7 +11,7 @@ import java.nio.ByteBuffer;
 
 /**
  * A connected TCP socket used through its descriptor (a JDK {@code SocketChannel} hides it): {@code recv} and
- * {@code send} straight on direct buffers, {@code MSG_MORE} for reply headers, and {@code sendfile} for read data.
+ * {@code send} straight on direct buffers and mapped files, {@code MSG_MORE} so a reply header joins its data.
  * Blocking; {@link #shutdown} wakes blocked threads, {@link #close} releases the descriptor exactly once.
  */
 final class SocketTransport implements Transport {
@@ -58,32 +57,6 @@ final class SocketTransport implements Transport {
         for (int i = 0; i < srcs.length; i++) {
             send(srcs[i], Sockets.MSG_NOSIGNAL | (i < srcs.length - 1 ? Tcp.MSG_MORE : 0));
         }
-    }
-
-    @Override
-    public boolean canSendFile() {
-        return true;
-    }
-
-    @Override
-    public void writeMore(ByteBuffer src) throws IOException {
-        send(src, Sockets.MSG_NOSIGNAL | Tcp.MSG_MORE);
-    }
-
-    @Override
-    public long sendFile(int file, long position, long length) throws IOException {
-        long done = 0;
-        while (done < length) {
-            long n = Sendfile.sendfileRaw(fd, file, position + done, length - done);
-            if (n > 0) {
-                done += n;
-            } else if (n == 0) {
-                break; // end of file
-            } else if (-n != Errno.EINTR) {
-                throw failure("sendfile", n);
-            }
-        }
-        return done;
     }
 
     private void send(ByteBuffer src, int flags) throws IOException {

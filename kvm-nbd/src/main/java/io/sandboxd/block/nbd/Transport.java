@@ -11,32 +11,14 @@ public interface Transport extends AutoCloseable {
     /** Writes all of {@code src}. */
     void write(ByteBuffer src) throws IOException;
 
-    /** Writes all of {@code srcs}, in order (a gathering write where the transport has one). */
+    /**
+     * Writes all of {@code srcs}, in order, as one stream of bytes (a reply header and its data leave in the same
+     * segments where the transport can do that).
+     */
     default void write(ByteBuffer[] srcs) throws IOException {
         for (ByteBuffer b : srcs) {
             write(b);
         }
-    }
-
-    /** True when {@link #sendFile} works: file data can go out without a copy through user memory. */
-    default boolean canSendFile() {
-        return false;
-    }
-
-    /**
-     * Writes all of {@code src}, telling the transport more follows at once ({@code MSG_MORE}): a reply header
-     * written this way leaves in the same segment as the data sent right after it.
-     */
-    default void writeMore(ByteBuffer src) throws IOException {
-        write(src);
-    }
-
-    /**
-     * Sends up to {@code length} bytes of the file open as {@code fd} from {@code position}, straight from the page
-     * cache; returns the bytes sent, fewer only when the file ends first. Only when {@link #canSendFile()}.
-     */
-    default long sendFile(int fd, long position, long length) throws IOException {
-        throw new UnsupportedOperationException("this transport cannot send files");
     }
 
     /**

@@ -39,7 +39,7 @@ class OverlayTest {
         ByteBuffer dst = ByteBuffer.allocate(len);
         d.read(off, len, new io.sandboxd.block.ReadSink() {
             @Override
-            public void file(java.nio.channels.FileChannel f, int fd, long pos, long n) throws IOException {
+            public void file(java.nio.channels.FileChannel f, java.lang.foreign.MemorySegment m, long pos, long n) throws IOException {
                 LayeredImage.readFully(f, pos, dst, n);
             }
 
