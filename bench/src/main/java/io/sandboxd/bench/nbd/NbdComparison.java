@@ -98,8 +98,8 @@ public final class NbdComparison {
                 awaitPort(nbdkitPort);
                 String oursUri = "nbd://127.0.0.1:" + server.port() + "/bench";
                 String theirsUri = "nbd://127.0.0.1:" + nbdkitPort + "/";
-                System.out.printf("image %d MiB in %s; fio %ds per run, %d rounds, median shown%n", sizeMib, dir,
-                        seconds, rounds);
+                System.out.printf("image %d MiB in %s; fio %ds per run, %d rounds, median shown; load average %s%n",
+                        sizeMib, dir, seconds, rounds, loadAverage());
                 // Page cache warm for both image files, and our JIT warm (C2 was still compiling the request path
                 // during the first seconds of load: perf showed the compiler threads as the only user time), before
                 // anything is timed. Both servers get the same warm-up.
@@ -138,12 +138,23 @@ public final class NbdComparison {
             }
         }
         System.out.println();
+        System.out.println("load average at the end: " + loadAverage() + " (other processes on this machine skew both servers)");
         System.out.println("| Workload (fio nbd engine, 1 job) | sandboxd MiB/s | nbdkit file MiB/s | sandboxd / nbdkit |");
         System.out.println("|---|---:|---:|---:|");
         for (int r = 0; r < ROWS.size(); r++) {
             double a = median(ours[r]);
             double b = median(theirs[r]);
             System.out.printf("| %s | %.1f | %.1f | %.2fx |%n", ROWS.get(r).name(), a, b, a / b);
+        }
+    }
+
+    /** The 1, 5 and 15 minute load averages, as {@code uptime} prints them. */
+    static String loadAverage() {
+        try {
+            String[] f = Files.readString(Path.of("/proc/loadavg")).trim().split(" ");
+            return f[0] + " " + f[1] + " " + f[2];
+        } catch (IOException e) {
+            return "unknown (" + e.getMessage() + ")";
         }
     }
 

@@ -24,11 +24,11 @@ import java.util.concurrent.ArrayBlockingQueue;
  * platform thread is the reader: it decodes requests and performs the ones where a hand-off costs more than it
  * buys, whenever no request is with the workers (so replies keep request order): WRITEs up to {@link #TASK_BYTES}
  * go to the device straight from the input buffer or, when larger than it, from one reader buffer just filled
- * (cache-hot), and READs go through the output buffer, large ones streamed in {@link #OUT_BYTES} chunks, each
- * sent while its pread left it in cache (measured on this 2-core machine: handing these to workers cost futex
- * wake-ups and a copy through cold memory; 1 MiB reads and 4 KiB random writes were at half of nbdkit's
- * throughput, 4 KiB random reads used 1.4x the CPU per request). The price: a read that misses the page cache
- * stalls the pipeline instead of overlapping with others (a {@code preadv2(RWF_NOWAIT)} probe that hands misses to
+ * (cache-hot), and READs are answered from the device's file mappings, small ones through the output buffer,
+ * large ones sent from the mapping (measured on this 2-core machine: handing these to workers cost futex wake-ups
+ * and a copy through cold memory; 1 MiB reads and 4 KiB random writes were at half of nbdkit's throughput, 4 KiB
+ * random reads used 1.4x the CPU per request). The price: a read that misses the page cache stalls the pipeline
+ * instead of overlapping with others (a {@code mincore}/{@code preadv2(RWF_NOWAIT)} probe that hands misses to
  * the workers is the way to get both). FLUSH, TRIM, WRITE_ZEROES and anything arriving while workers are busy go
  * to a small fixed set of workers per connection ({@link NbdLimits#workers}), so a flush does not stop the stream.
  * Replies of small requests are
@@ -55,8 +55,9 @@ public final class NbdConnection implements Runnable {
     private static final System.Logger LOG = System.getLogger(NbdConnection.class.getName());
     static final int IN_BYTES = 64 << 10;
     /**
-     * Large reads are streamed in chunks of this size: half a MiB measured best here (256 KiB: half the throughput,
-     * more sends and wake-ups; 1 MiB: the chunk no longer stays in the 512 KiB L2 between pread and send).
+     * Output buffer: replies batched, and reads that cannot be sent from a mapping streamed in chunks of this size
+     * (half a MiB measured best for pread-then-send: 256 KiB made more sends and wake-ups; with 1 MiB the chunk no
+     * longer stayed in the 512 KiB L2 between pread and send).
      */
     static final int OUT_BYTES = 512 << 10;
     /** Payload size a worker buffer holds: larger requests are streamed by the reader with no worker running. */
