@@ -25,6 +25,13 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class NbdServer implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(NbdServer.class.getName());
 
+    /**
+     * Send buffer of each connection (the kernel doubles it, capped by {@code net.core.wmem_max}): 1 MiB read replies
+     * then queue with fewer sleeps and wake-ups of the sender than under autotuning (measured over 2 GiB of 1 MiB
+     * reads: 45-55 ticks of server CPU against 52-62 by default; nbdkit used 69-91). 0 leaves autotuning on.
+     */
+    static final int SEND_BUFFER = Integer.getInteger("sandboxd.nbd.sndbuf", 4 << 20);
+
     private final int listener;
     private final int port;
     private final Map<String, Export> exports;
@@ -107,6 +114,10 @@ public final class NbdServer implements AutoCloseable {
             }
             try {
                 Tcp.setIntOption(c, Tcp.IPPROTO_TCP, Tcp.TCP_NODELAY, 1);
+                if (SEND_BUFFER > 0) {
+                    Tcp.setIntOption(c, Sockets.SOL_SOCKET, Tcp.SO_SNDBUF, SEND_BUFFER);
+                }
+
                 open.add(t);
                 NbdConnection conn = new NbdConnection(t, exports, limits);
                 Thread thread = Thread.ofPlatform().name("nbd-conn-" + ids.incrementAndGet()).daemon().unstarted(() -> {
