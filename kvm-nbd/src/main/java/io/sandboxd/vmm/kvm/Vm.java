@@ -349,24 +349,14 @@ public final class Vm implements AutoCloseable {
             return;
         }
         closed = true;
-        RuntimeException first = null;
+        ReleaseSteps release = new ReleaseSteps();
         for (Vcpu v : vcpus) {
-            try {
-                v.close();
-            } catch (RuntimeException e) {
-                first = first == null ? e : first;
-            }
+            release.run(v::close);
         }
         vcpus.clear();
         slots.clear();
         slotArray = new MemorySlot[0];
-        try {
-            Libc.close(fd);
-        } catch (RuntimeException e) {
-            first = first == null ? e : first;
-        }
-        if (first != null) {
-            throw first;
-        }
+        release.run(() -> Libc.close(fd));
+        release.throwFirstFailure();
     }
 }
