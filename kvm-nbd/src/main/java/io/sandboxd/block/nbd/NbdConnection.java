@@ -829,56 +829,54 @@ public final class NbdConnection implements Runnable {
                 return;
             }
             // No fstat per read: a layer file shorter than the image simply hits end of file, read as zeros.
-            long pos = position;
-            long left = length;
-            while (left > 0) {
-                if (!out.hasRemaining()) {
-                    flushOut();
-                }
-                int n = (int) Math.min(left, out.remaining());
+            appendToOut(length, (done, n) -> {
                 int limit = out.limit();
                 out.limit(out.position() + n);
                 try {
                     while (out.hasRemaining()) {
-                        if (file.read(out, pos + (n - out.remaining())) < 0) {
+                        if (file.read(out, position + done + (n - out.remaining())) < 0) {
                             Zeros.put(out, out.remaining());
                         }
                     }
                 } finally {
                     out.limit(limit);
                 }
-                pos += n;
-                left -= n;
-            }
+            });
         }
 
         private void copyToOut(MemorySegment mapping, long position, long length) throws IOException {
-            long pos = position;
-            long left = length;
-            while (left > 0) {
-                if (!out.hasRemaining()) {
-                    flushOut();
-                }
-                int n = (int) Math.min(left, out.remaining());
-                MemorySegment.copy(mapping, pos, outSegment, out.position(), n);
+            appendToOut(length, (done, n) -> {
+                MemorySegment.copy(mapping, position + done, outSegment, out.position(), n);
                 out.position(out.position() + n);
-                pos += n;
-                left -= n;
-            }
+            });
         }
 
         @Override
         public void zeros(long length) throws IOException {
-            long left = length;
-            while (left > 0) {
+            appendToOut(length, (done, n) -> Zeros.put(out, n));
+        }
+
+        /**
+         * Appends a run of {@code length} bytes to {@link #out} in pieces of what fits, flushing {@link #out}
+         * whenever it is full; {@code piece} puts the bytes from offset {@code done} of the run.
+         */
+        private void appendToOut(long length, Piece piece) throws IOException {
+            long done = 0;
+            while (done < length) {
                 if (!out.hasRemaining()) {
                     flushOut();
                 }
-                int n = (int) Math.min(left, Math.min(out.remaining(), Zeros.PAGE));
-                out.put(Zeros.view(n));
-                left -= n;
+                int n = (int) Math.min(length - done, out.remaining());
+                piece.put(done, n);
+                done += n;
             }
         }
+    }
+
+    /** Puts {@code n} bytes of a run, from its offset {@code done}, into {@link #out}, advancing its position. */
+    @FunctionalInterface
+    private interface Piece {
+        void put(long done, int n) throws IOException;
     }
 
     // ---- buffers -----------------------------------------------------------------------------------------------
