@@ -303,28 +303,16 @@ public final class Vcpu {
     }
 
     byte[] getBlob(long request, String name, long size) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment buf = a.allocate(size, 8);
-            Libc.ioctl(fd, request, buf, name);
-            return buf.toArray(ValueLayout.JAVA_BYTE);
-        }
+        return StructIoctls.get(fd, request, name, size);
     }
 
     void setBlob(long request, String name, StructLayout layout, byte[] blob) {
-        if (blob.length != layout.byteSize()) {
-            throw new IllegalArgumentException(name + ": " + layout.name().orElse("struct") + " is " + layout.byteSize()
-                    + " bytes, got " + blob.length);
-        }
-        setVariable(request, name, blob);
+        StructIoctls.set(fd, request, name, layout, blob);
     }
 
     /** An ioctl whose argument is a caller-built buffer (variable-length structs, XSAVE2). */
     void setVariable(long request, String name, byte[] blob) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment buf = a.allocate(blob.length, 8);
-            MemorySegment.copy(blob, 0, buf, ValueLayout.JAVA_BYTE, 0, blob.length);
-            Libc.ioctl(fd, request, buf, name);
-        }
+        StructIoctls.setVariable(fd, request, name, blob);
     }
 
     /** An in/out ioctl on a caller-built buffer; returns the buffer after the call. */
