@@ -311,13 +311,7 @@ public final class NbdConnection implements Runnable {
                 }
             } catch (EOFException e) {
                 // The client stopped sending (half-close or gone): answer what it already asked, then hang up.
-                drain();
-                sendLock.lock();
-                try {
-                    flushOut();
-                } finally {
-                    sendLock.unlock();
-                }
+                drainThen(this::flushOut);
                 throw e;
             }
             Request r = next;
@@ -335,13 +329,7 @@ public final class NbdConnection implements Runnable {
                     } else if (length <= taskBytes) {
                         submit(r, takeBuffer(length), -1);
                     } else {
-                        drain();
-                        sendLock.lock();
-                        try {
-                            readInline(dev, r);
-                        } finally {
-                            sendLock.unlock();
-                        }
+                        drainThen(() -> readInline(dev, r));
                     }
                 }
                 case NbdProtocol.CMD_WRITE -> {
@@ -362,13 +350,7 @@ public final class NbdConnection implements Runnable {
                         b.flip();
                         submit(r, b, -1);
                     } else {
-                        drain();
-                        sendLock.lock();
-                        try {
-                            writeInline(dev, r);
-                        } finally {
-                            sendLock.unlock();
-                        }
+                        drainThen(() -> writeInline(dev, r));
                     }
                 }
                 case NbdProtocol.CMD_FLUSH ->
@@ -382,13 +364,7 @@ public final class NbdConnection implements Runnable {
                         : !inBounds(r, size) ? NbdProtocol.ENOSPC : -1);
                 case NbdProtocol.CMD_DISC -> {
                     // The protocol wants every outstanding request handled before the hang-up.
-                    drain();
-                    sendLock.lock();
-                    try {
-                        flushOut();
-                    } finally {
-                        sendLock.unlock();
-                    }
+                    drainThen(this::flushOut);
                     return;
                 }
                 default -> submit(r, null, NbdProtocol.EINVAL);
@@ -426,6 +402,26 @@ public final class NbdConnection implements Runnable {
         } finally {
             sendLock.unlock();
         }
+    }
+
+    /**
+     * Waits until every submitted request has been answered, then runs {@code step} holding the send lock: how the
+     * reader answers alone (an oversized request, a hang-up) without a worker's reply interleaving with its own.
+     */
+    private void drainThen(SendStep step) throws InterruptedException, IOException {
+        drain();
+        sendLock.lock();
+        try {
+            step.run();
+        } finally {
+            sendLock.unlock();
+        }
+    }
+
+    /** Work on {@link #out} and the transport that must hold the send lock. */
+    @FunctionalInterface
+    private interface SendStep {
+        void run() throws IOException, InterruptedException;
     }
 
     /**
