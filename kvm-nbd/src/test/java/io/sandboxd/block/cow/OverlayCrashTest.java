@@ -4,10 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.sandboxd.block.RandomImage;
 import io.sandboxd.block.layer.LayeredImage;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -31,10 +31,9 @@ class OverlayCrashTest {
 
     @Test
     void everyFlushedWriteSurvivesSigkill() throws Exception {
-        byte[] base = new byte[SIZE];
-        new Random(11).nextBytes(base);
-        Path basePath = dir.resolve("base.img");
-        Files.write(basePath, base);
+        RandomImage image = RandomImage.write(dir, SIZE, 11);
+        byte[] base = image.bytes();
+        Path basePath = image.path();
         Random rounds = new Random(12);
         for (int round = 0; round < 3; round++) {
             Path ov = dir.resolve("round" + round + ".overlay");

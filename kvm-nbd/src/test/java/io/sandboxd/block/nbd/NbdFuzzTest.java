@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.sandboxd.block.RandomImage;
 import io.sandboxd.block.cow.Overlay;
 import io.sandboxd.block.layer.LayeredImage;
 import java.io.IOException;
@@ -36,10 +37,9 @@ class NbdFuzzTest {
 
     @Test
     void hostileClientsNeverDisturbAWellBehavedOne() throws Exception {
-        byte[] baseBytes = new byte[SIZE];
-        new Random(1).nextBytes(baseBytes);
-        Path basePath = dir.resolve("base.img");
-        Files.write(basePath, baseBytes);
+        RandomImage image = RandomImage.write(dir, SIZE, 1);
+        byte[] baseBytes = image.bytes();
+        Path basePath = image.path();
         warmUpSockets();
         long fdsBefore = countFds();
         try (LayeredImage base = LayeredImage.raw(basePath, 4096);

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import io.sandboxd.block.RandomImage;
 import io.sandboxd.block.cow.Overlay;
 import io.sandboxd.block.layer.LayeredImage;
 import java.io.IOException;
@@ -25,10 +26,9 @@ class NbdServerTest {
 
     @Test
     void readsOfEverySizeComeBackFromMappingsAndCloseReleasesSocketsAndMappings() throws Exception {
-        byte[] image = new byte[SIZE];
-        new Random(5).nextBytes(image);
-        Path basePath = dir.resolve("base.img");
-        Files.write(basePath, image);
+        RandomImage random = RandomImage.write(dir, SIZE, 5);
+        byte[] image = random.bytes();
+        Path basePath = random.path();
         NbdFuzzTest.warmUpSockets();
         long fdsBefore = NbdFuzzTest.countFds();
         TestClient client;
