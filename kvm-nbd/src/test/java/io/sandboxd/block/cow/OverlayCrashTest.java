@@ -32,19 +32,17 @@ class OverlayCrashTest {
     @Test
     void everyFlushedWriteSurvivesSigkill() throws Exception {
         RandomImage image = RandomImage.write(dir, SIZE, 11);
-        byte[] base = image.bytes();
-        Path basePath = image.path();
         Random rounds = new Random(12);
         for (int round = 0; round < 3; round++) {
             Path ov = dir.resolve("round" + round + ".overlay");
-            try (LayeredImage img = LayeredImage.raw(basePath, 4096); Overlay o = Overlay.create(ov, img)) {
+            try (LayeredImage img = LayeredImage.raw(image.path(), 4096); Overlay o = Overlay.create(ov, img)) {
                 // created empty
             }
             long seed = 100 + round;
             int killAfter = 20 + rounds.nextInt(30) * 10;
-            int flushed = runAndKill(basePath, ov, seed, killAfter, rounds.nextInt(15));
+            int flushed = runAndKill(image.path(), ov, seed, killAfter, rounds.nextInt(15));
             assertTrue(flushed >= killAfter, "child flushed " + flushed);
-            verify(basePath, ov, base, new CrashOps(seed, SIZE), flushed);
+            verify(image.path(), ov, image.bytes(), new CrashOps(seed, SIZE), flushed);
         }
     }
 
