@@ -42,10 +42,7 @@ class BackendRestoreTest {
                                                                         @TempDir Path dir, Vmm vmm) throws Exception {
         RestoreApiTest.Outcome reference = RestoreApiTest.reference(vmm, TestGuests.COUNTING_LOOP);
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        VmSnapshot snap;
-        try (RunningVm vm = RestoreApiTest.bootWith(vmm, TestGuests.COUNTING_LOOP, out, 13)) {
-            snap = vmm.snapshotBase(vm, dir);
-        }
+        VmSnapshot snap = RestoreApiTest.bootAndSnapshot(vmm, TestGuests.COUNTING_LOOP, out, 13, dir);
         try (RunningVm vm = vmm.restore(VmSnapshot.open(snap.memory().headerPath()), kind,
                 TestVm.serialOutput(out, 0))) {
             RestoreApiTest.Outcome o = RestoreApiTest.finish(vm, out);
@@ -59,10 +56,7 @@ class BackendRestoreTest {
     void aDiffSnapshotHoldsExactlyThePagesWritten(MemoryBackends kind, @TempDir Path dir, Vmm vmm)
             throws Exception {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        VmSnapshot base;
-        try (RunningVm vm = RestoreApiTest.bootWith(vmm, TestGuests.COUNTING_LOOP, out, 3)) {
-            base = vmm.snapshotBase(vm, dir);
-        }
+        VmSnapshot base = RestoreApiTest.bootAndSnapshot(vmm, TestGuests.COUNTING_LOOP, out, 3, dir);
         VmSnapshot diff;
         try (RunningVm vm = vmm.restore(base, kind, TestVm.serialOutput(out, 5))) {
             assertTrue(vm.awaitFinished(RestoreApiTest.BOUND));
@@ -86,10 +80,7 @@ class BackendRestoreTest {
             throws Exception {
         RestoreApiTest.Outcome reference = RestoreApiTest.reference(vmm, TestGuests.COUNTING_LOOP);
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        VmSnapshot snap;
-        try (RunningVm vm = RestoreApiTest.bootWith(vmm, TestGuests.COUNTING_LOOP, out, 3)) {
-            snap = vmm.snapshotBase(vm, dir);
-        }
+        VmSnapshot snap = RestoreApiTest.bootAndSnapshot(vmm, TestGuests.COUNTING_LOOP, out, 3, dir);
         for (int generation = 2; generation <= 10; generation++) {
             try (RunningVm vm = vmm.restore(snap, kind, TestVm.serialOutput(out, 3))) {
                 assertTrue(vm.awaitFinished(RestoreApiTest.BOUND));

@@ -13,6 +13,7 @@ import io.sandboxd.vmm.kvm.TestVm;
 import io.sandboxd.vmm.kvm.VcpuExit;
 import io.sandboxd.layer.Extent;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
@@ -48,6 +49,20 @@ class RestoreApiTest {
         return vm;
     }
 
+    /** Boots the counting loop, lets it make {@code outputs} outputs and takes a base snapshot into {@code dir}. */
+    static VmSnapshot bootAndSnapshot(Vmm vmm, ByteArrayOutputStream out, int outputs, Path dir)
+            throws IOException, InterruptedException {
+        return bootAndSnapshot(vmm, TestGuests.COUNTING_LOOP, out, outputs, dir);
+    }
+
+    /** Boots {@code program}, lets it make {@code outputs} (> 0) outputs and takes a base snapshot into {@code dir}. */
+    static VmSnapshot bootAndSnapshot(Vmm vmm, byte[] program, ByteArrayOutputStream out, int outputs, Path dir)
+            throws IOException, InterruptedException {
+        try (RunningVm vm = bootWith(vmm, program, out, outputs)) {
+            return vmm.snapshotBase(vm, dir);
+        }
+    }
+
     record Outcome(byte[] output, Regs regs) {
     }
 
@@ -71,10 +86,7 @@ class RestoreApiTest {
         byte[] slow = TestGuests.countingLoop(2000);
         Outcome reference = reference(vmm, slow);
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        VmSnapshot base;
-        try (RunningVm vm = bootWith(vmm, slow, out, 2)) {
-            base = vmm.snapshotBase(vm, dir);
-        }
+        VmSnapshot base = bootAndSnapshot(vmm, slow, out, 2, dir);
         VmSnapshot second;
         ByteArrayOutputStream seen;
         try (RunningVm vm = vmm.restore(base, AnonymousTestMemory.EAGER_COPY, devicesPausingAt(out, 10, 20))) {
@@ -130,10 +142,7 @@ class RestoreApiTest {
     void aRestoredSnapshotFinishesLikeAnUninterruptedRun(@TempDir Path dir, Vmm vmm) throws Exception {
         Outcome reference = reference(vmm, TestGuests.COUNTING_LOOP);
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        VmSnapshot snap;
-        try (RunningVm vm = bootWith(vmm, out, 11)) {
-            snap = vmm.snapshotBase(vm, dir);
-        }
+        VmSnapshot snap = bootAndSnapshot(vmm, out, 11, dir);
         // what the runtime does: open it again from disk
         VmSnapshot reopened = VmSnapshot.open(snap.memory().headerPath());
         assertEquals(snap.state(), reopened.state());
@@ -151,10 +160,7 @@ class RestoreApiTest {
     @Test
     void aDiffSnapshotHoldsExactlyThePagesWritten(@TempDir Path dir, Vmm vmm) throws Exception {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        VmSnapshot base;
-        try (RunningVm vm = bootWith(vmm, out, 3)) {
-            base = vmm.snapshotBase(vm, dir);
-        }
+        VmSnapshot base = bootAndSnapshot(vmm, out, 3, dir);
         VmSnapshot diff;
         try (RunningVm vm = vmm.restore(base, AnonymousTestMemory.EAGER_COPY, TestVm.serialOutput(out, 5))) {
             assertTrue(vm.awaitFinished(BOUND));
@@ -179,10 +185,7 @@ class RestoreApiTest {
     void secondAndTenthGenerationsRestoreAndFinishLikeAnUninterruptedRun(@TempDir Path dir, Vmm vmm) throws Exception {
         Outcome reference = reference(vmm, TestGuests.COUNTING_LOOP);
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        VmSnapshot snap;
-        try (RunningVm vm = bootWith(vmm, out, 3)) {
-            snap = vmm.snapshotBase(vm, dir);
-        }
+        VmSnapshot snap = bootAndSnapshot(vmm, out, 3, dir);
         for (int generation = 2; generation <= 10; generation++) {
             try (RunningVm vm = vmm.restore(snap, AnonymousTestMemory.EAGER_COPY, TestVm.serialOutput(out, 3))) {
                 assertTrue(vm.awaitFinished(BOUND));
@@ -205,10 +208,7 @@ class RestoreApiTest {
     @Test
     void whenItsMemoryFailsOnlyThatVmFailsAndStops(@TempDir Path dir, Vmm vmm) throws Exception {
         byte[] slow = TestGuests.countingLoop(20000);
-        VmSnapshot snap;
-        try (RunningVm vm = bootWith(vmm, slow, new ByteArrayOutputStream(), 1)) {
-            snap = vmm.snapshotBase(vm, dir);
-        }
+        VmSnapshot snap = bootAndSnapshot(vmm, slow, new ByteArrayOutputStream(), 1, dir);
         java.util.concurrent.atomic.AtomicReference<java.util.function.Consumer<RuntimeException>> failMemory =
                 new java.util.concurrent.atomic.AtomicReference<>();
         MemoryBackend failing = (image, onFailure) -> {
@@ -239,10 +239,7 @@ class RestoreApiTest {
 
     @Test
     void aFailingRestoreReleasesWhatItMade(@TempDir Path dir, Vmm vmm) throws Exception {
-        VmSnapshot snap;
-        try (RunningVm vm = bootWith(vmm, new ByteArrayOutputStream(), 1)) {
-            snap = vmm.snapshotBase(vm, dir);
-        }
+        VmSnapshot snap = bootAndSnapshot(vmm, new ByteArrayOutputStream(), 1, dir);
         MemoryBackend tooSmall = (image, onFailure) -> new AnonymousTestMemory(image.size() / 2);
         ResourceCount before = null;
         for (int i = 0; i < 110; i++) {

@@ -29,10 +29,7 @@ class RestoreSoakTest {
     @MethodSource("backends")
     void fiveHundredRestoreDestroyCyclesLeaveNoFdOrMappingBehind(MemoryBackend backend, @TempDir Path dir, Vmm vmm)
             throws Exception {
-        VmSnapshot snap;
-        try (RunningVm vm = RestoreApiTest.bootWith(vmm, new ByteArrayOutputStream(), 2)) {
-            snap = vmm.snapshotBase(vm, dir);
-        }
+        VmSnapshot snap = RestoreApiTest.bootAndSnapshot(vmm, new ByteArrayOutputStream(), 2, dir);
         // Warm up first: class loading, JIT threads and glibc's cache of thread stacks settle in the first cycles.
         for (int i = 0; i < WARM_UP; i++) {
             cycle(vmm, snap, backend);
