@@ -27,7 +27,7 @@ import io.sandboxd.ffi.Spawn;
 import java.util.function.Function;
 
 /** {@code process.Process} (spec 3.4, 3.5): every method except the client-streaming {@code StreamInput}. */
-public final class ProcessService {
+public final class ProcessService implements AutoCloseable {
     static final String SERVICE = "process.Process";
 
     private final ProcessLauncher launcher;
@@ -122,6 +122,12 @@ public final class ProcessService {
             p.resize(cols, rows);
         }
         return UpdateResponse.getDefaultInstance();
+    }
+
+    /** Stops the spawner thread; processes are the table's to kill. */
+    @Override
+    public void close() {
+        launcher.close();
     }
 
     private static ProcessEvent keepalive() {
