@@ -134,6 +134,10 @@ public final class ProcessService implements AutoCloseable {
         return ProcessEvent.newBuilder().setKeepalive(ProcessEvent.KeepAlive.getDefaultInstance()).build();
     }
 
+    private static boolean deadlinePassed(CallContext ctx) {
+        return ctx.hasDeadline() && System.nanoTime() - ctx.deadlineNanos() >= 0;
+    }
+
     private static <R extends Message> ManagedProcess.Subscriber subscriber(StreamSink<R> sink,
             Function<ProcessEvent, R> wrap, ManagedProcess process, CallContext ctx) {
         ManagedProcess.Subscriber s = new ManagedProcess.Subscriber() {
@@ -148,10 +152,20 @@ public final class ProcessService implements AutoCloseable {
             }
 
             @Override
+            public void end(ProcessEvent event, byte[] responseJson) {
+                if (deadlinePassed(ctx)) {
+                    sink.send(wrap.apply(event), responseJson);
+                    ended();
+                } else {
+                    sink.sendLast(wrap.apply(event), responseJson);
+                }
+            }
+
+            @Override
             public void ended() {
                 // killed at the deadline: the kill may beat the stream's own deadline timer by a hair, but the
                 // client must still learn that the deadline, not the process, ended the call
-                if (ctx.hasDeadline() && System.nanoTime() - ctx.deadlineNanos() >= 0) {
+                if (deadlinePassed(ctx)) {
                     sink.fail(new ConnectException(ConnectCode.DEADLINE_EXCEEDED,
                             "the operation timed out (Connect-Timeout-Ms)"));
                 } else {
