@@ -64,7 +64,7 @@ public final class Envd implements AutoCloseable {
         new SystemRoutes(state, HostMetrics.system(), SystemRoutes::setClockWithDate).register(http);
         ProcessTable processes = new ProcessTable();
         closeOnShutdown(processes);
-        ProcessService process = new ProcessService(auth, processes);
+        ProcessService process = new ProcessService(auth, processes, workers);
         process.register(connect);
         closeOnShutdown(process);
         FilesystemService filesystem = new FilesystemService(auth);

@@ -19,6 +19,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Executor;
 
 /**
  * Turns a {@code Start} request into a running child (spec 3.5).
@@ -40,12 +41,13 @@ public final class ProcessLauncher implements AutoCloseable {
     /** Null when envd is not root: it can then only start processes as itself. */
     private final UserSpawner spawner;
 
-    public ProcessLauncher(EnvdAuth auth) {
+    /** @param workers where {@code Start} calls go once the spawner thread has stopped */
+    public ProcessLauncher(EnvdAuth auth, Executor workers) {
         this.auth = auth;
         int[] ids = ownIds();
         this.ownUid = ids[0];
         this.ownGid = ids[1];
-        this.spawner = ownUid == 0 ? new UserSpawner() : null;
+        this.spawner = ownUid == 0 ? new UserSpawner(workers) : null;
         String p = System.getenv("PATH");
         this.path = p == null || p.isEmpty() ? DEFAULT_PATH : p;
     }
@@ -159,6 +161,16 @@ public final class ProcessLauncher implements AutoCloseable {
 
     private int start(Spawn.Request request, UserAccount user, boolean asOther) {
         return asOther ? spawner.spawn(request, user) : Spawn.spawn(request);
+    }
+
+    /** Where {@code Start} calls should run: the spawner thread, or null (the default workers) when envd is not root. */
+    Executor startExecutor() {
+        return spawner;
+    }
+
+    /** True when called from a task of the spawner thread, which must not block for a process's lifetime. */
+    boolean onSpawnerThread() {
+        return spawner != null && spawner.isCurrentThread();
     }
 
     private static ConnectException startFailure(LaunchSpec spec, Exception e) {

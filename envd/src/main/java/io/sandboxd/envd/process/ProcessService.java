@@ -24,6 +24,8 @@ import io.sandboxd.envd.proto.process.StartResponse;
 import io.sandboxd.envd.proto.process.UpdateRequest;
 import io.sandboxd.envd.proto.process.UpdateResponse;
 import io.sandboxd.ffi.Spawn;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.function.Function;
 
 /** {@code process.Process} (spec 3.4, 3.5): every method except the client-streaming {@code StreamInput}. */
@@ -32,15 +34,19 @@ public final class ProcessService implements AutoCloseable {
 
     private final ProcessLauncher launcher;
     private final ProcessTable table;
+    private final Executor io;
 
-    public ProcessService(EnvdAuth auth, ProcessTable table) {
-        this.launcher = new ProcessLauncher(auth);
+    /** @param io platform threads that may block for a process's lifetime: they run each child's I/O */
+    public ProcessService(EnvdAuth auth, ProcessTable table, Executor io) {
+        this.launcher = new ProcessLauncher(auth, io);
         this.table = table;
+        this.io = io;
     }
 
     public void register(ConnectRouter router) {
+        // Start runs on the spawner thread (when envd is root): no hand-off between the request and the spawn
         router.serverStream(SERVICE, "Start", StartRequest.getDefaultInstance(),
-                StartResponse.newBuilder().setEvent(keepalive()).build(), this::start);
+                StartResponse.newBuilder().setEvent(keepalive()).build(), this::start, launcher.startExecutor());
         router.serverStream(SERVICE, "Connect", ConnectRequest.getDefaultInstance(),
                 ConnectResponse.newBuilder().setEvent(keepalive()).build(), this::connect);
         router.unary(SERVICE, "List", ListRequest.getDefaultInstance(), this::list);
@@ -62,7 +68,16 @@ public final class ProcessService implements AutoCloseable {
         // kill it
         ctx.timeLeft().ifPresent(left -> table.killAt(process, left));
         process.subscribe(subscriber(sink, e -> StartResponse.newBuilder().setEvent(e).build(), process, ctx));
-        process.runIo();
+        if (!launcher.onSpawnerThread()) {
+            process.runIo(); // a worker: saves a hand-off
+            return;
+        }
+        try {
+            io.execute(process::runIo);
+        } catch (RejectedExecutionException shuttingDown) {
+            process.signal(Spawn.SIGKILL);
+            process.runIo();
+        }
     }
 
     void connect(ConnectRequest request, CallContext ctx, StreamSink<ConnectResponse> sink) {

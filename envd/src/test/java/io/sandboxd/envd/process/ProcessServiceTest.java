@@ -70,7 +70,7 @@ class ProcessServiceTest {
         state = new EnvdState("root");
         auth = new EnvdAuth(state, new UserDatabase(dir.resolve("passwd"), dir.resolve("group")));
         table = new ProcessTable(500);
-        service = new ProcessService(auth, table);
+        service = new ProcessService(auth, table, workers);
         root = auth.user("root").orElseThrow();
     }
 
@@ -179,7 +179,7 @@ class ProcessServiceTest {
         assumeTrue(nobody != null, "needs the Debian 'nobody' account");
         EnvdAuth sysAuth = new EnvdAuth(new EnvdState("root"), system);
         RecordingSink<StartResponse> s = new RecordingSink<>();
-        try (ProcessService svc = new ProcessService(sysAuth, table)) {
+        try (ProcessService svc = new ProcessService(sysAuth, table, workers)) {
             svc.start(StartRequest.newBuilder().setProcess(sh("id -u; id -g; id -G; echo $HOME")).build(),
                     new CallContext("/process.Process/Start", nobody, Long.MAX_VALUE, EmptyHttpHeaders.INSTANCE), s);
             s.awaitClosed();

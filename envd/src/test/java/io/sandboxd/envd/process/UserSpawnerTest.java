@@ -44,12 +44,13 @@ class UserSpawnerTest {
     @TempDir
     Path dir;
     private UserSpawner spawner;
+    private final ExecutorService fallback = Executors.newCachedThreadPool();
 
     @BeforeEach
     void setUp() throws IOException {
         assumeTrue(Files.readString(Path.of("/proc/self/status")).lines().anyMatch(l -> l.matches("Uid:\\s+0\\s.*")),
                 "needs root: the spawner switches a thread to other users");
-        spawner = new UserSpawner();
+        spawner = new UserSpawner(fallback);
     }
 
     @AfterEach
@@ -57,6 +58,7 @@ class UserSpawnerTest {
         if (spawner != null) {
             spawner.close();
         }
+        fallback.shutdownNow();
     }
 
     @Test
@@ -133,6 +135,21 @@ class UserSpawnerTest {
     }
 
     @Test
+    void tasksRunOnTheSpawnerThreadAndSpawnThereDirectly() throws Exception {
+        java.util.concurrent.CompletableFuture<String> got = new java.util.concurrent.CompletableFuture<>();
+        spawner.execute(() -> {
+            try {
+                got.complete(Thread.currentThread().getName() + " " + spawner.isCurrentThread() + " "
+                        + run(OTHER, "/usr/bin/id", "-u").strip());
+            } catch (Throwable e) {
+                got.completeExceptionally(e);
+            }
+        });
+        assertEquals("envd-spawner true " + OTHER.uid(), got.get());
+        assertTrue(!spawner.isCurrentThread());
+    }
+
+    @Test
     void closedSpawnerRefusesClearly() throws Exception {
         spawner.close();
         IllegalStateException e = null;
@@ -144,7 +161,12 @@ class UserSpawnerTest {
                 e = refused;
             }
         }
-        assertTrue(e != null && e.getMessage().contains("shutting down"), String.valueOf(e));
+        assertTrue(e != null && e.getMessage().contains("envd cannot start processes as other users: envd is shutting down"),
+                String.valueOf(e));
+        // tasks still run, on the fallback
+        java.util.concurrent.CompletableFuture<Boolean> ran = new java.util.concurrent.CompletableFuture<>();
+        spawner.execute(() -> ran.complete(spawner.isCurrentThread()));
+        assertEquals(false, ran.get());
     }
 
     // ---- helpers -----------------------------------------------------------------------------------------------
