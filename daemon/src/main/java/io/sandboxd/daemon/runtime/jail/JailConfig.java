@@ -52,10 +52,11 @@ public record JailConfig(Path dataDir, Path runcRoot, String cgroupParent, Netwo
     public static final int CPU_COUNT_DEFAULT = 2;
     public static final int MEMORY_MB_DEFAULT = 512;
     public static final int PIDS_LIMIT_DEFAULT = 4096;
-    /** Where envd's AOT cache directory ({@link EnvdAotCache}) appears inside a jail, read-only. */
-    public static final String ENVD_AOT_MOUNT = "/opt/sandboxd/envd-aot";
-    /** envd's AOT cache inside a jail; the JVM runs without it (same behaviour, slower start) when it is missing or stale. */
-    public static final String ENVD_AOT_CACHE = ENVD_AOT_MOUNT + "/" + EnvdAotCache.FILE_NAME;
+    /**
+     * envd's AOT cache inside a jail, read-only: the one {@link EnvdAotCache} recorded for this envd.jar and JRE, or
+     * the JRE's default CDS archive while there is none (so envd still starts with the JDK's classes shared).
+     */
+    public static final String ENVD_AOT_CACHE = "/opt/sandboxd/" + EnvdAotCache.FILE_NAME;
     /**
      * envd's JVM flags: the jail command's and the AOT training run's (the cache is only used by a JVM started with
      * flags it was recorded with). An idle agent in every sandbox should cost little memory and CPU to start
@@ -78,7 +79,8 @@ public record JailConfig(Path dataDir, Path runcRoot, String cgroupParent, Netwo
             "-XX:+UnlockDiagnosticVMOptions", "-XX:ArchiveRelocationMode=0");
     /**
      * envd on the mounted JRE, with the AOT cache the daemon records for this envd.jar and JRE (classes loaded and
-     * linked ahead of time; the JVM falls back to the JRE's own CDS archive when the cache is missing or stale).
+     * linked ahead of time). A cache the JVM finds unusable (another JDK build, another jar) is ignored, and the JVM
+     * then runs with no class sharing at all: slower, but it works.
      */
     public static final List<String> ENVD_COMMAND_DEFAULT = envdCommand(ENVD_JVM_FLAGS);
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_.-]{1,64}");
