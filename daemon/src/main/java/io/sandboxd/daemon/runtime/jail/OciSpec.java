@@ -91,6 +91,10 @@ final class OciSpec {
             mount(mounts, JailConfig.ENVD_JAR_MOUNT, "bind", config.envdJar().toAbsolutePath().toString(),
                     "bind", "ro", "nosuid", "nodev");
         }
+        Path aot = EnvdAotCache.forJail(config);
+        if (aot != null) {
+            mount(mounts, JailConfig.ENVD_AOT_CACHE, "bind", aot.toString(), "bind", "ro", "nosuid", "nodev", "noexec");
+        }
         // Per-jail files rather than writes into the rootfs: runc resolves mount targets safely inside the rootfs,
         // where a host-side write could follow a symlink out of it.
         mount(mounts, "/etc/resolv.conf", "bind", jail.resolvConf().toString(), "bind", "nosuid", "nodev", "noexec");
