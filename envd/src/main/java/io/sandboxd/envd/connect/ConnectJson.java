@@ -1,5 +1,6 @@
 package io.sandboxd.envd.connect;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.google.protobuf.InvalidProtocolBufferException;
@@ -11,7 +12,9 @@ import java.nio.charset.StandardCharsets;
 public final class ConnectJson {
     private static final JsonFormat.Parser PARSER = JsonFormat.parser().ignoringUnknownFields();
     private static final JsonFormat.Printer PRINTER = JsonFormat.printer().omittingInsignificantWhitespace();
-    private static final ObjectMapper MAPPER = new ObjectMapper();
+    // trailing tokens are refused as JsonFormat refuses them: the tree read here may be the only parse
+    private static final ObjectMapper MAPPER = new ObjectMapper()
+            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
     private static final byte[] EMPTY_END_STREAM = "{}".getBytes(StandardCharsets.US_ASCII);
 
     private ConnectJson() {
@@ -28,8 +31,10 @@ public final class ConnectJson {
             return b.build();
         }
         String mismatch;
+        JsonNode tree;
         try {
-            mismatch = JsonTypeCheck.firstMismatch(prototype.getDescriptorForType(), MAPPER.readTree(json));
+            tree = MAPPER.readTree(json);
+            mismatch = JsonTypeCheck.firstMismatch(prototype.getDescriptorForType(), tree);
         } catch (java.io.IOException e) {
             throw new ConnectException(ConnectCode.INVALID_ARGUMENT,
                     "cannot parse " + prototype.getDescriptorForType().getFullName() + ": malformed JSON", e);
@@ -38,6 +43,10 @@ public final class ConnectJson {
             throw new ConnectException(ConnectCode.INVALID_ARGUMENT,
                     "cannot parse " + prototype.getDescriptorForType().getFullName() + ": " + mismatch);
         }
+        if (JsonTreeMerger.merge(tree, b)) {
+            return b.build();
+        }
+        b = prototype.newBuilderForType(); // the fast path may have set some fields before giving up
         try {
             PARSER.merge(new String(json, StandardCharsets.UTF_8), b);
             return b.build();
