@@ -6,6 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -52,14 +53,14 @@ public final class UserDatabase {
 
     private Snapshot current() {
         Snapshot s = snapshot;
-        FileTime pm = modified(passwdFile);
-        FileTime gm = modified(groupFile);
-        if (pm.equals(s.passwdModified) && gm.equals(s.groupModified) && s != Snapshot.EMPTY) {
+        Version pm = Version.of(passwdFile);
+        Version gm = Version.of(groupFile);
+        if (pm.equals(s.passwdVersion) && gm.equals(s.groupVersion) && s != Snapshot.EMPTY) {
             return s;
         }
         synchronized (this) {
             s = snapshot;
-            if (!(pm.equals(s.passwdModified) && gm.equals(s.groupModified) && s != Snapshot.EMPTY)) {
+            if (!(pm.equals(s.passwdVersion) && gm.equals(s.groupVersion) && s != Snapshot.EMPTY)) {
                 s = load(pm, gm);
                 snapshot = s;
             }
@@ -67,7 +68,7 @@ public final class UserDatabase {
         }
     }
 
-    private Snapshot load(FileTime pm, FileTime gm) {
+    private Snapshot load(Version pm, Version gm) {
         Map<Integer, String> groupNames = new HashMap<>();
         Map<String, List<Integer>> memberOf = new HashMap<>();
         for (String line : lines(groupFile)) {
@@ -122,11 +123,21 @@ public final class UserDatabase {
         }
     }
 
-    private static FileTime modified(Path p) {
-        try {
-            return Files.getLastModifiedTime(p);
-        } catch (IOException e) {
-            return FileTime.fromMillis(0);
+    /**
+     * What identifies one content of a file without reading it: modification time, size and inode (device and inode
+     * as the file key). {@code useradd} replaces the file by rename, which changes the inode even within the mtime
+     * granularity; an edit in place changes the size or the time. One {@code stat} per file per lookup.
+     */
+    private record Version(FileTime modified, long size, Object fileKey) {
+        static final Version MISSING = new Version(FileTime.fromMillis(0), -1, null);
+
+        static Version of(Path p) {
+            try {
+                BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class);
+                return new Version(a.lastModifiedTime(), a.size(), a.fileKey());
+            } catch (IOException e) {
+                return MISSING;
+            }
         }
     }
 
@@ -139,9 +150,8 @@ public final class UserDatabase {
         }
     }
 
-    private record Snapshot(FileTime passwdModified, FileTime groupModified, Map<String, UserAccount> users,
+    private record Snapshot(Version passwdVersion, Version groupVersion, Map<String, UserAccount> users,
                             Map<Integer, String> userNames, Map<Integer, String> groupNames) {
-        static final Snapshot EMPTY = new Snapshot(FileTime.fromMillis(-1), FileTime.fromMillis(-1),
-                Map.of(), Map.of(), Map.of());
+        static final Snapshot EMPTY = new Snapshot(null, null, Map.of(), Map.of(), Map.of());
     }
 }

@@ -41,6 +41,25 @@ public final class ManagedProcess {
      */
     private static final int READ_CHUNK = 512 << 10;
     private static final int PIPE_READ = 64 << 10;
+    /**
+     * Each I/O thread's buffers, made on its first process and reused for every later one: a fresh half-megabyte
+     * buffer per command was allocated and zeroed for output that is usually a few bytes. A thread runs one
+     * process's loop at a time, so its buffers have one user; they are freed once the thread is gone.
+     */
+    private static final ThreadLocal<IoBuffers> IO_BUFFERS = ThreadLocal.withInitial(IoBuffers::new);
+
+    private static final class IoBuffers {
+        final MemorySegment read;
+        final MemorySegment pollFds;
+        /** Set while a loop on this thread uses them; a nested loop (never expected) gets its own. */
+        boolean inUse;
+
+        IoBuffers() {
+            Arena arena = Arena.ofAuto();
+            read = arena.allocate(READ_CHUNK);
+            pollFds = arena.allocate(Libc.POLLFD, 3);
+        }
+    }
 
     /** Receives a process's events; returns false when it wants no more (its stream is closed). */
     public interface Subscriber {
@@ -150,14 +169,7 @@ public final class ManagedProcess {
      * hand-off per command). Subscribe the first stream before, so no output is missed.
      */
     void runIo() {
-        Thread t = Thread.currentThread();
-        String name = t.getName();
-        t.setName("envd-process-" + pid);
-        try {
-            ioLoop();
-        } finally {
-            t.setName(name);
-        }
+        ioLoop();
     }
 
     /**
@@ -260,9 +272,14 @@ public final class ManagedProcess {
 
     private void ioLoop() {
         int status = 0;
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment buf = arena.allocate(READ_CHUNK);
-            MemorySegment fds = arena.allocate(Libc.POLLFD, 3);
+        IoBuffers io = IO_BUFFERS.get();
+        if (io.inUse) {
+            io = new IoBuffers();
+        }
+        io.inUse = true;
+        try {
+            MemorySegment buf = io.read;
+            MemorySegment fds = io.pollFds;
             int[] watched = {outFd, errFd, pidFd};
             boolean exited = false;
             long quietSince = 0;
@@ -338,6 +355,7 @@ public final class ManagedProcess {
                 }
             }
         } finally {
+            io.inUse = false;
             closeFds();
         }
         finish(ExitStatus.endEvent(status));

@@ -53,6 +53,27 @@ class UserDatabaseTest {
     }
 
     @Test
+    void aFileReplacedWithinTheSameMtimeIsReread() throws Exception {
+        FileTime when = FileTime.fromMillis(1_700_000_000_000L);
+        Path passwd = Files.writeString(dir.resolve("passwd"), "user:x:1000:1000::/home/user:/bin/bash\n");
+        Path group = Files.writeString(dir.resolve("group"), "");
+        Files.setLastModifiedTime(passwd, when);
+        UserDatabase db = new UserDatabase(passwd, group);
+        assertEquals(1000, db.byName("user").orElseThrow().uid());
+
+        // same size and mtime, new inode (written beside and renamed over, as useradd and vipw do)
+        Path next = Files.writeString(dir.resolve("passwd+"), "user:x:1001:1000::/home/user:/bin/bash\n");
+        Files.setLastModifiedTime(next, when);
+        Files.move(next, passwd, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        assertEquals(1001, db.byName("user").orElseThrow().uid());
+
+        // same inode and mtime, other size (edited in place)
+        Files.writeString(passwd, "user:x:10010:1000::/home/user:/bin/bash\n");
+        Files.setLastModifiedTime(passwd, when);
+        assertEquals(10010, db.byName("user").orElseThrow().uid());
+    }
+
+    @Test
     void basicAuthAndDefaultUser() throws Exception {
         Path passwd = Files.writeString(dir.resolve("passwd"), "root:x:0:0::/root:/bin/bash\nuser:x:1000:1000::/home/user:/bin/bash\n");
         Path group = Files.writeString(dir.resolve("group"), "");
