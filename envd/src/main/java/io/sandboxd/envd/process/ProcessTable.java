@@ -6,10 +6,13 @@ import io.sandboxd.envd.proto.process.ProcessSelector;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.util.Queue;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The processes envd started, by pid. A process stays here {@link #RETAIN_ENDED_SECONDS} after it ended so a late
@@ -20,14 +23,23 @@ public final class ProcessTable implements AutoCloseable {
 
     private final Map<Integer, ManagedProcess> byPid = new ConcurrentHashMap<>();
     private final ScheduledExecutorService reaper = timer();
-    private final long retainMillis;
+    private final long retainNanos;
+    /** How late a sweep may run: it then drops every process retained long enough, one timer wake for many ends. */
+    private final long slackNanos;
+    /** Ended processes in the order they ended, which is the order they are due to leave. */
+    private final Queue<Retained> retained = new ConcurrentLinkedQueue<>();
+    private final AtomicBoolean sweepScheduled = new AtomicBoolean();
+
+    private record Retained(ManagedProcess process, long dropAtNanos) {
+    }
 
     public ProcessTable() {
         this(TimeUnit.SECONDS.toMillis(RETAIN_ENDED_SECONDS));
     }
 
     ProcessTable(long retainMillis) {
-        this.retainMillis = retainMillis;
+        this.retainNanos = TimeUnit.MILLISECONDS.toNanos(retainMillis);
+        this.slackNanos = Math.min(TimeUnit.SECONDS.toNanos(1), retainNanos / 10);
     }
 
     /**
@@ -47,7 +59,34 @@ public final class ProcessTable implements AutoCloseable {
     /** Adds a started process; it is dropped {@code retain} after its end. */
     void add(ManagedProcess p) {
         byPid.put(p.pid(), p);
-        p.onEnd(ended -> schedule(() -> byPid.remove(ended.pid(), ended), TimeUnit.MILLISECONDS.toNanos(retainMillis)));
+        p.onEnd(this::retain);
+    }
+
+    /**
+     * Keeps an ended process for the retention time. One sweep is pending at a time, instead of a timer task per
+     * command: each task woke the timer thread once per command on a machine where every wake-up competes with
+     * the commands themselves.
+     */
+    private void retain(ManagedProcess ended) {
+        retained.add(new Retained(ended, System.nanoTime() + retainNanos));
+        if (sweepScheduled.compareAndSet(false, true)) {
+            schedule(this::sweep, retainNanos + slackNanos);
+        }
+    }
+
+    private void sweep() {
+        long now = System.nanoTime();
+        Retained r;
+        while ((r = retained.peek()) != null && r.dropAtNanos() - now <= 0) {
+            retained.poll();
+            byPid.remove(r.process().pid(), r.process());
+        }
+        // cleared before looking again: a process retained meanwhile either sees false and schedules, or is seen here
+        sweepScheduled.set(false);
+        Retained next = retained.peek();
+        if (next != null && sweepScheduled.compareAndSet(false, true)) {
+            schedule(this::sweep, Math.max(0, next.dropAtNanos() - now) + slackNanos);
+        }
     }
 
     /** SIGKILLs {@code p} (and its process group) after {@code delay}, unless it ended by then. */
