@@ -38,6 +38,8 @@ class JsonTreeMergerTest {
                         + "\"pty\":{\"size\":{\"cols\":80,\"rows\":24}},\"unknown\":[1,{\"x\":2}]}"));
         assertTrue(agreesWithJsonFormat(StartRequest.getDefaultInstance(),
                 "{\"process\":{\"cmd\":\"sh\",\"cwd\":null},\"tag\":null}"));
+        assertTrue(agreesWithJsonFormat(StartRequest.getDefaultInstance(),
+                "{\"process\":{\"cmd\":\"sh\",\"args\":null,\"envs\":null},\"pty\":null,\"stdin\":true}"));
         assertTrue(agreesWithJsonFormat(UpdateRequest.getDefaultInstance(),
                 "{\"process\":{\"pid\":7},\"pty\":{\"size\":{\"cols\":1,\"rows\":2}}}"));
     }
