@@ -38,7 +38,7 @@ final class JailFactory {
         this.runc = runc;
     }
 
-    /** A new jail for {@code template}: mounted and configured, not started. */
+    /** A new jail for {@code template}: mounted and configured, allowed out, not started. */
     Jail prepare(TemplateBuild template) {
         String id = "j" + HexFormat.of().formatHex(randomBytes());
         Path dir = config.sandboxesDir().resolve(id);
@@ -46,6 +46,9 @@ final class JailFactory {
         Jail jail = new Jail(id, dir, slot, template,
                 new OciSpec.Limits(config.defaultCpuCount(), config.defaultMemoryMB(), config.pidsLimit()));
         try {
+            // Allowed out while it waits in the pool (only envd runs there, and nothing reaches it): most creates want
+            // internet access, and this keeps the firewall change off their path. A create without it turns it off.
+            networks.setInternetAccess(slot, true);
             Files.createDirectories(jail.upper());
             Files.createDirectories(jail.work());
             Files.createDirectories(jail.rootfs());
