@@ -81,6 +81,14 @@ final class JailFactory {
         if (config.readinessPort() > 0) {
             awaitReady(jail, config.readinessPort(), config.readinessPath());
         }
+        if (config.runsEnvd()) {
+            try {
+                EnvdWarmUp.run(new InetSocketAddress(jail.slot().sandboxInetAddress(), io.sandboxd.daemon.runtime.Sandbox.ENVD_PORT));
+            } catch (IOException e) {
+                throw new SandboxRuntimeException("jail " + jail.id() + ": envd failed its warm-up: " + e.getMessage()
+                        + ". Its output:\n  " + Runc.tail(jail.log()), e);
+            }
+        }
     }
 
     private void awaitReady(Jail jail, int port, String httpPath) {
