@@ -28,25 +28,41 @@ public final class EnvdMain implements Callable<Integer> {
                     + " so the sandbox's first command does not pay for class loading (default: ${DEFAULT-VALUE})")
     boolean warmUp;
 
+    @Option(names = "--train",
+            description = "run the warm-up once and exit without serving (exit code 1 if any step of it failed): the"
+                    + " training run that records envd's AOT cache, java -XX:AOTCacheOutput=envd.aot -jar envd.jar"
+                    + " --train")
+    boolean train;
+
     @Override
     public Integer call() throws Exception {
         checkNativeAccess();
+        if (train) {
+            WarmUp.Result r = warmUp();
+            return r != null && r.complete() ? 0 : 1;
+        }
         if (warmUp) {
-            long t0 = System.nanoTime();
-            try {
-                WarmUp.Result r = WarmUp.run(defaultUser);
-                System.err.printf("envd warm-up: %d ms (process ended: %s, stat: %d)%n",
-                        (System.nanoTime() - t0) / 1_000_000, r.processEnded(), r.statStatus());
-            } catch (java.io.IOException | RuntimeException e) {
-                // Only a slower first command is at stake: serve anyway.
-                System.err.println("envd warm-up failed, serving without it: " + e);
-            }
+            warmUp();
         }
         Envd envd = Envd.start(new InetSocketAddress(bind, port), defaultUser);
         Runtime.getRuntime().addShutdownHook(new Thread(envd::close, "envd-shutdown"));
         System.err.println("envd " + VERSION + " listening on " + envd.address());
         envd.awaitClose();
         return 0;
+    }
+
+    /** Runs the warm-up and says how it went; null if it threw (only a slower first command is at stake). */
+    private WarmUp.Result warmUp() throws InterruptedException {
+        long t0 = System.nanoTime();
+        try {
+            WarmUp.Result r = WarmUp.run(defaultUser);
+            System.err.printf("envd warm-up: %d ms (init: %d, process ended: %s, stat: %d)%n",
+                    (System.nanoTime() - t0) / 1_000_000, r.initStatus(), r.processEnded(), r.statStatus());
+            return r;
+        } catch (java.io.IOException | RuntimeException e) {
+            System.err.println("envd warm-up failed" + (train ? "" : ", serving without it") + ": " + e);
+            return null;
+        }
     }
 
     /** Fail at start, with the flag to add, rather than at the first process spawn. */

@@ -27,11 +27,28 @@ class WarmUpTest {
         Envd envd = Envd.start(new InetSocketAddress("127.0.0.1", 0), me);
         try {
             WarmUp.Result r = WarmUp.against(envd.address());
-            assertTrue(r.processEnded(), "the Start stream reached the process's end event");
+            assertEquals(204, r.initStatus(), "/init took the token");
+            assertTrue(r.processEnded(), "the Start stream, with the token, reached the process's end event");
             assertEquals(200, r.statStatus());
+            assertTrue(r.complete());
         } finally {
             envd.close();
         }
+    }
+
+    @Test
+    void theTrainingRunWarmsUpAndExitsWithoutServing() {
+        // what the daemon runs under -XX:AOTCacheOutput to record envd's AOT cache
+        int exit = new picocli.CommandLine(new EnvdMain()).execute("--train", "--default-user",
+                System.getProperty("user.name"), "--port", "1");
+        assertEquals(0, exit, "the warm-up ran every step and envd returned instead of serving on port 1");
+    }
+
+    @Test
+    void theTrainingRunFailsWhenTheWarmUpCannotComplete() {
+        // an unknown default user: /init and Stat still answer, but the process cannot start as that user
+        int exit = new picocli.CommandLine(new EnvdMain()).execute("--train", "--default-user", "no-such-user-here");
+        assertEquals(1, exit);
     }
 
     @Test

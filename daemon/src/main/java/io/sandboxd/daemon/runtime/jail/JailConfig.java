@@ -52,13 +52,22 @@ public record JailConfig(Path dataDir, Path runcRoot, String cgroupParent, Netwo
     public static final int CPU_COUNT_DEFAULT = 2;
     public static final int MEMORY_MB_DEFAULT = 512;
     public static final int PIDS_LIMIT_DEFAULT = 4096;
+    /** Where envd's AOT cache directory ({@link EnvdAotCache}) appears inside a jail, read-only. */
+    public static final String ENVD_AOT_MOUNT = "/opt/sandboxd/envd-aot";
+    /** envd's AOT cache inside a jail; the JVM runs without it (same behaviour, slower start) when it is missing or stale. */
+    public static final String ENVD_AOT_CACHE = ENVD_AOT_MOUNT + "/" + EnvdAotCache.FILE_NAME;
     /**
-     * envd on the mounted JRE. Serial GC and C1 only: an idle agent in every sandbox should cost little memory and
-     * start fast; the host JRE's CDS archive is used from the read-only mount.
+     * envd's JVM flags: the jail command's and the AOT training run's (the cache is only used by a JVM started
+     * with flags it was recorded with). An idle agent in every sandbox should cost little memory and CPU to start:
+     * Serial GC and C1 only.
      */
-    public static final List<String> ENVD_COMMAND_DEFAULT = List.of(JRE_MOUNT + "/bin/java", "-XX:+UseSerialGC",
-            "-XX:TieredStopAtLevel=1", "-Xshare:auto", "-XX:MaxRAMPercentage=25", "-jar", ENVD_JAR_MOUNT,
-            "--port", String.valueOf(Sandbox.ENVD_PORT));
+    public static final List<String> ENVD_JVM_FLAGS = List.of("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+            "-XX:MaxRAMPercentage=25");
+    /**
+     * envd on the mounted JRE, with the AOT cache the daemon records for this envd.jar and JRE (classes loaded and
+     * linked ahead of time; the JVM falls back to the JRE's own CDS archive when the cache is missing or stale).
+     */
+    public static final List<String> ENVD_COMMAND_DEFAULT = envdCommand(ENVD_JVM_FLAGS);
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_.-]{1,64}");
 
     public JailConfig {
@@ -167,5 +176,25 @@ public record JailConfig(Path dataDir, Path runcRoot, String cgroupParent, Netwo
 
     public Path sandboxesDir() {
         return dataDir.resolve("sandboxes");
+    }
+
+    /** Where {@link EnvdAotCache} keeps envd's AOT caches, one directory per (envd.jar, JRE, flags). */
+    public Path envdAotDir() {
+        return dataDir.resolve("envd-aot");
+    }
+
+    /** True when the jail's command runs envd with the AOT cache at {@link #ENVD_AOT_CACHE}. */
+    public boolean usesEnvdAotCache() {
+        return envdJar != null && command.contains("-XX:AOTCache=" + ENVD_AOT_CACHE);
+    }
+
+    /** envd's command line in a jail with {@code jvmFlags}: java, the flags, the AOT cache, the jar, envd's port. */
+    static List<String> envdCommand(List<String> jvmFlags) {
+        List<String> cmd = new java.util.ArrayList<>();
+        cmd.add(JRE_MOUNT + "/bin/java");
+        cmd.addAll(jvmFlags);
+        cmd.add("-XX:AOTCache=" + ENVD_AOT_CACHE);
+        cmd.addAll(List.of("-jar", ENVD_JAR_MOUNT, "--port", String.valueOf(Sandbox.ENVD_PORT)));
+        return List.copyOf(cmd);
     }
 }

@@ -100,6 +100,8 @@ public final class JailRuntime implements SandboxRuntime {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create " + config.sandboxesDir() + " or " + config.runcRoot(), e);
         }
+        // before the first pool refill, so that every pooled envd starts from it
+        EnvdAotCache.ensure(config);
         JailRuntime rt = new JailRuntime(config, SandboxNetworks.start(config.network()));
         rt.refiller.startThreads();
         return rt;

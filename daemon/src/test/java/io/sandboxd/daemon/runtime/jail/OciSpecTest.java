@@ -81,6 +81,19 @@ class OciSpecTest {
     }
 
     @Test
+    void envdsAotCacheDirectoryIsMountedReadOnlyOnceItExists() throws Exception {
+        Path jar = Files.writeString(dataDir.resolve("envd.jar"), "jar");
+        JailConfig config = JailConfig.defaults(dataDir, jar);
+        assertThrows(AssertionError.class, () -> mountAt(specFor(config), JailConfig.ENVD_AOT_MOUNT),
+                "no directory yet: no mount, and envd starts without a cache");
+        Path dir = Files.createDirectories(EnvdAotCache.directory(config));
+        JsonNode aot = mountAt(specFor(config), JailConfig.ENVD_AOT_MOUNT);
+        assertEquals(dir.toString(), aot.path("source").asText());
+        assertTrue(texts(aot.path("options")).containsAll(List.of("ro", "nosuid", "nodev", "noexec")));
+        assertTrue(texts(specFor(config).path("process").path("args")).contains("-XX:AOTCache=" + JailConfig.ENVD_AOT_CACHE));
+    }
+
+    @Test
     void rootInsideKeepsOnlyWhatEnvdNeedsAndSeccompIsOn() {
         JsonNode spec = specFor(JailConfig.forCommand(dataDir, List.of("/bin/sh"), 0));
         JsonNode caps = spec.path("process").path("capabilities");
