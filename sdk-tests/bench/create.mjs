@@ -163,9 +163,20 @@ async function rss() {
   await Promise.all(sandboxes.map((s) => s.kill()))
 }
 
+/**
+ * One untimed API call first: a fresh node process pays for loading the SDK's HTTP client code and opening its
+ * first connection, and the daemon for its first authentication of the key; neither is what a create costs.
+ */
+async function warmClient() {
+  const t = performance.now()
+  await Sandbox.list().nextItems()
+  return performance.now() - t
+}
+
 const modes = { seq, burst, rss }
 if (!modes[mode]) {
   console.error(`unknown mode '${mode}': seq, burst or rss`)
   process.exit(2)
 }
+console.log(`(untimed first API call: ${ms(await warmClient())} ms)`)
 await modes[mode]()

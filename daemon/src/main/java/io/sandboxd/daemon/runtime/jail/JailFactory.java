@@ -6,6 +6,7 @@ import io.sandboxd.daemon.runtime.DirectoryTrees;
 import io.sandboxd.daemon.runtime.HostCommand;
 import io.sandboxd.daemon.runtime.MountTable;
 import io.sandboxd.daemon.runtime.SandboxRuntimeException;
+import io.sandboxd.daemon.runtime.StepClock;
 import io.sandboxd.daemon.template.TemplateBuild;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -75,11 +76,13 @@ final class JailFactory {
     }
 
     /** Starts the jail's container and waits until its first process is ready (see {@link JailConfig#readinessPort()}). */
-    void start(Jail jail) {
+    void start(Jail jail, StepClock clock) {
         runc.runDetached(jail.id(), jail.dir(), jail.log());
         jail.markStarted();
+        clock.lap("runc run");
         if (config.readinessPort() > 0) {
             awaitReady(jail, config.readinessPort(), config.readinessPath());
+            clock.lap("ready");
         }
         if (config.runsEnvd()) {
             try {
@@ -88,6 +91,7 @@ final class JailFactory {
                 throw new SandboxRuntimeException("jail " + jail.id() + ": envd failed its warm-up: " + e.getMessage()
                         + ". Its output:\n  " + Runc.tail(jail.log()), e);
             }
+            clock.lap("warm-up");
         }
     }
 

@@ -2,6 +2,7 @@ package io.sandboxd.daemon.runtime.jail;
 
 import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
+import io.sandboxd.daemon.runtime.StepClock;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -67,13 +68,16 @@ final class PoolRefiller {
                 continue;
             }
             try {
+                StepClock clock = new StepClock();
                 Jail jail = factory.prepare(pool.template());
+                clock.lap("prepare");
                 try {
-                    factory.start(jail);
+                    factory.start(jail, clock);
                 } catch (RuntimeException e) {
                     destroyQuietly(jail, e);
                     throw e;
                 }
+                clock.log(LOG, "pool refill " + jail.id());
                 if (running) {
                     pool.add(jail);
                 } else {
