@@ -84,6 +84,13 @@ final class JailFactory {
             awaitReady(jail, config.readinessPort(), config.readinessPath());
             clock.lap("ready");
         }
+    }
+
+    /**
+     * Runs envd's first-request path a few times ({@link EnvdWarmUp}) so the jail's first user request finds it
+     * compiled; for jails that wait in the pool (a create already waiting for this jail would wait longer).
+     */
+    void warmUp(Jail jail, StepClock clock) {
         if (config.runsEnvd()) {
             try {
                 EnvdWarmUp.run(new InetSocketAddress(jail.slot().sandboxInetAddress(), io.sandboxd.daemon.runtime.Sandbox.ENVD_PORT));

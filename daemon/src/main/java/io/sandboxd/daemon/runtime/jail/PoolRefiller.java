@@ -73,6 +73,9 @@ final class PoolRefiller {
                 clock.lap("prepare");
                 try {
                     factory.start(jail, clock);
+                    if (pool.waitingCount() == 0) {
+                        factory.warmUp(jail, clock);
+                    }
                 } catch (RuntimeException e) {
                     destroyQuietly(jail, e);
                     throw e;
