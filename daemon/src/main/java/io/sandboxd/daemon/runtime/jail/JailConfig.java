@@ -169,11 +169,6 @@ public record JailConfig(Path dataDir, Path runcRoot, String cgroupParent, Netwo
                 poolSize, defaultCpuCount, defaultMemoryMB, pidsLimit, noNewPrivileges, seccomp);
     }
 
-    /** Whether the first process is envd (the default), which the pool warms up before handing a jail out. */
-    public boolean runsEnvd() {
-        return command.contains(ENVD_JAR_MOUNT);
-    }
-
     public Path sandboxesDir() {
         return dataDir.resolve("sandboxes");
     }

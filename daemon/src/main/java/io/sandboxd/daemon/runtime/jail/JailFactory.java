@@ -86,22 +86,6 @@ final class JailFactory {
         }
     }
 
-    /**
-     * Runs envd's first-request path a few times ({@link EnvdWarmUp}) so the jail's first user request finds it
-     * compiled; for jails that wait in the pool (a create already waiting for this jail would wait longer).
-     */
-    void warmUp(Jail jail, StepClock clock) {
-        if (config.runsEnvd()) {
-            try {
-                EnvdWarmUp.run(new InetSocketAddress(jail.slot().sandboxInetAddress(), io.sandboxd.daemon.runtime.Sandbox.ENVD_PORT));
-            } catch (IOException e) {
-                throw new SandboxRuntimeException("jail " + jail.id() + ": envd failed its warm-up: " + e.getMessage()
-                        + ". Its output:\n  " + Runc.tail(jail.log()), e);
-            }
-            clock.lap("warm-up");
-        }
-    }
-
     private void awaitReady(Jail jail, int port, String httpPath) {
         InetSocketAddress addr = new InetSocketAddress(jail.slot().sandboxInetAddress(), port);
         long deadline = System.nanoTime() + config.startTimeout().toNanos();

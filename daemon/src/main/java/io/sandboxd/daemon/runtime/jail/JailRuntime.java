@@ -44,8 +44,9 @@ import java.util.stream.Stream;
 /**
  * The {@code jail} runtime: every sandbox is an OCI container run by runc on an overlayfs over the template's
  * rootfs, in its own network namespace, with envd as its first process. Creates take a started jail from the
- * template's warm pool and only adjust it (cgroup limits when the spec differs from the pool's, internet access,
- * the record of which sandbox it is); an empty pool falls back to preparing one on the spot.
+ * template's warm pool and only adjust it (its CPU weight, cgroup limits when the spec differs from the pool's,
+ * internet access when it is off, the record of which sandbox it is): no process is spawned on that path. When the
+ * pool is empty a create waits for the next jail the refill agents (one per CPU) finish.
  *
  * <p>Pause freezes the jail's cgroup; memory and files stay. Snapshots are not possible (CRIU does not work on
  * the hosts this runtime is for), and a daemon restart loses the jails' processes: {@link #reconcile()} removes

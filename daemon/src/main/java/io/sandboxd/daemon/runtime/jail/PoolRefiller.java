@@ -73,9 +73,6 @@ final class PoolRefiller {
                 clock.lap("prepare");
                 try {
                     factory.start(jail, clock);
-                    if (pool.waitingCount() == 0) {
-                        factory.warmUp(jail, clock);
-                    }
                 } catch (RuntimeException e) {
                     destroyQuietly(jail, e);
                     throw e;
