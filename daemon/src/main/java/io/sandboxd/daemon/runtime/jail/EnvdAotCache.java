@@ -28,13 +28,15 @@ import java.util.stream.Stream;
  * -XX:AOTCacheOutput=... -jar envd.jar --train} of the JRE the jails mount, which runs envd's warm-up (the create
  * and first-command path) and exits. The cache lands in {@code <data-dir>/envd-aot/<key>/envd.aot}, {@code key} a
  * hash of the jar's size and mtime, the JRE's path and release, and the flags, so a rebuilt jar or an updated JRE gets
- * a new cache and old ones are removed. Every jail mounts the current key's directory read-only at
- * {@link JailConfig#ENVD_AOT_MOUNT}.
+ * a new cache and old ones are removed. Every jail gets the current key's cache file bind-mounted read-only at
+ * {@link JailConfig#ENVD_AOT_CACHE}; while there is none (not recorded yet, the training failed, the jar was rebuilt
+ * under a running daemon) it gets the JRE's default CDS archive there instead, which is what the JVM would have used
+ * without {@code -XX:AOTCache}: a missing cache would leave the JVM with no class sharing at all.
  *
  * <p>Nothing here is needed for envd to work: the JVM checks the cache itself (JDK build, jar name, size and mtime,
- * flags) and runs without it when it is missing, stale or unreadable; a failed training run only costs start time.
- * The jar is trained under the name {@code envd.jar}, the name it has in every jail (the JVM compares class path
- * names, not directories).
+ * flags) and runs without it when it is stale or unreadable; a failed training run only costs start time. The jar is
+ * trained under the name {@code envd.jar}, the name it has in every jail (the JVM compares class path names, not
+ * directories).
  */
 public final class EnvdAotCache {
     private static final Logger LOG = Logger.getLogger(EnvdAotCache.class.getName());
@@ -54,6 +56,23 @@ public final class EnvdAotCache {
             return null;
         }
         return config.envdAotDir().resolve(key(config));
+    }
+
+    /**
+     * The host file a jail mounts at {@link JailConfig#ENVD_AOT_CACHE}: this key's cache once recorded, else the JRE's
+     * default CDS archive; null when the jail command uses no cache or the JRE has no default archive.
+     */
+    public static Path forJail(JailConfig config) {
+        Path dir = directory(config);
+        if (dir == null) {
+            return null;
+        }
+        Path cache = dir.resolve(FILE_NAME);
+        if (Files.isRegularFile(cache)) {
+            return cache;
+        }
+        Path jdkDefault = config.javaHome().resolve("lib/server/classes.jsa");
+        return Files.isRegularFile(jdkDefault) ? jdkDefault : null;
     }
 
     /**

@@ -52,20 +52,35 @@ public record JailConfig(Path dataDir, Path runcRoot, String cgroupParent, Netwo
     public static final int CPU_COUNT_DEFAULT = 2;
     public static final int MEMORY_MB_DEFAULT = 512;
     public static final int PIDS_LIMIT_DEFAULT = 4096;
-    /** Where envd's AOT cache directory ({@link EnvdAotCache}) appears inside a jail, read-only. */
-    public static final String ENVD_AOT_MOUNT = "/opt/sandboxd/envd-aot";
-    /** envd's AOT cache inside a jail; the JVM runs without it (same behaviour, slower start) when it is missing or stale. */
-    public static final String ENVD_AOT_CACHE = ENVD_AOT_MOUNT + "/" + EnvdAotCache.FILE_NAME;
     /**
-     * envd's JVM flags: the jail command's and the AOT training run's (the cache is only used by a JVM started
-     * with flags it was recorded with). An idle agent in every sandbox should cost little memory and CPU to start:
-     * Serial GC and C1 only.
+     * envd's AOT cache inside a jail, read-only: the one {@link EnvdAotCache} recorded for this envd.jar and JRE, or
+     * the JRE's default CDS archive while there is none (so envd still starts with the JDK's classes shared).
+     */
+    public static final String ENVD_AOT_CACHE = "/opt/sandboxd/" + EnvdAotCache.FILE_NAME;
+    /**
+     * envd's JVM flags: the jail command's and the AOT training run's (the cache is only used by a JVM started with
+     * flags it was recorded with). An idle agent in every sandbox should cost little memory and CPU to start
+     * (measured side by side with bench/.../EnvdBootComparison):
+     * <ul>
+     * <li>Serial GC and C1 only.
+     * <li>An explicit heap: a jail has no cgroup filesystem, so the JVM sized its heap from the host's RAM (1/64 of
+     *     it as the initial heap: 378 MB on a 24 GB host, all of startup's garbage kept in a huge eden). 128 MB is
+     *     the 25% of a default 512 MB sandbox the old {@code MaxRAMPercentage=25} meant.
+     * <li>No hsperfdata file in the sandbox's {@code /tmp}; malloc'd memory the JIT freed after start-up goes back to
+     *     the kernel (a trim every 10 s costs ~0.2 ms).
+     * <li>The AOT cache mapped where it was recorded ({@code ArchiveRelocationMode=0}) instead of relocated into
+     *     private memory: its 23 MB read-only part is shared by every envd on the host (page cache). The price is
+     *     a fixed address for envd's class metadata, i.e. less ASLR for a process the sandbox's user could only
+     *     attack from inside, where it already has root.
+     * </ul>
      */
     public static final List<String> ENVD_JVM_FLAGS = List.of("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-            "-XX:MaxRAMPercentage=25");
+            "-Xms8m", "-Xmx128m", "-XX:-UsePerfData", "-XX:TrimNativeHeapInterval=10000",
+            "-XX:+UnlockDiagnosticVMOptions", "-XX:ArchiveRelocationMode=0");
     /**
      * envd on the mounted JRE, with the AOT cache the daemon records for this envd.jar and JRE (classes loaded and
-     * linked ahead of time; the JVM falls back to the JRE's own CDS archive when the cache is missing or stale).
+     * linked ahead of time). A cache the JVM finds unusable (another JDK build, another jar) is ignored, and the JVM
+     * then runs with no class sharing at all: slower, but it works.
      */
     public static final List<String> ENVD_COMMAND_DEFAULT = envdCommand(ENVD_JVM_FLAGS);
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_.-]{1,64}");

@@ -97,10 +97,9 @@ final class OciSpec {
             mount(mounts, JailConfig.ENVD_JAR_MOUNT, "bind", config.envdJar().toAbsolutePath().toString(),
                     "bind", "ro", "nosuid", "nodev");
         }
-        Path aot = EnvdAotCache.directory(config);
-        if (aot != null && java.nio.file.Files.isDirectory(aot)) {
-            // without it the JVM finds no cache at ENVD_AOT_CACHE and starts envd without one
-            mount(mounts, JailConfig.ENVD_AOT_MOUNT, "bind", aot.toString(), "bind", "ro", "nosuid", "nodev", "noexec");
+        Path aot = EnvdAotCache.forJail(config);
+        if (aot != null) {
+            mount(mounts, JailConfig.ENVD_AOT_CACHE, "bind", aot.toString(), "bind", "ro", "nosuid", "nodev", "noexec");
         }
         // Per-jail files rather than writes into the rootfs: runc resolves mount targets safely inside the rootfs,
         // where a host-side write could follow a symlink out of it.

@@ -73,6 +73,7 @@ class EnvdAotCacheTest {
     void theCacheIsRecordedAndAJvmThatMustUseItStartsEnvdFromAJailLikePath() throws Exception {
         assertNotNull(cache, "the training run recorded a cache");
         assertEquals(EnvdAotCache.directory(config).resolve(EnvdAotCache.FILE_NAME), cache);
+        assertEquals(cache, EnvdAotCache.forJail(config), "what jails mount");
         assertTrue(Files.size(cache) > 1 << 20, "a real cache: " + Files.size(cache) + " bytes");
         try (var left = Files.list(config.envdAotDir())) {
             assertEquals(List.of(cache.getParent()), left.toList(), "no training directories left behind");
@@ -108,6 +109,17 @@ class EnvdAotCacheTest {
             assertEquals(0, r.exit(), c + ": " + r.output());
             assertTrue(r.output().contains("process ended: true"), r.output());
         }
+    }
+
+    @Test
+    void whileThereIsNoCacheJailsGetTheJresDefaultArchiveWhichTheJvmUses() throws Exception {
+        Path data = shared.resolve("no-cache-yet");
+        JailConfig c = JailConfig.defaults(data, envdJar);
+        Path fallback = EnvdAotCache.forJail(c);
+        assertEquals(c.javaHome().resolve("lib/server/classes.jsa"), fallback);
+        Result r = run(envdWith(jarElsewhere(shared.resolve("jail3")), List.of("-XX:AOTMode=on", "-XX:AOTCache=" + fallback),
+                "--version"));
+        assertEquals(0, r.exit(), "the JVM maps the JRE's archive under envd's flags: " + r.output());
     }
 
     @Test

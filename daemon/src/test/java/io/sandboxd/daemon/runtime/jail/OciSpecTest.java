@@ -81,16 +81,20 @@ class OciSpecTest {
     }
 
     @Test
-    void envdsAotCacheDirectoryIsMountedReadOnlyOnceItExists() throws Exception {
+    void envdGetsItsAotCacheReadOnlyAndTheJresDefaultArchiveUntilItExists() throws Exception {
         Path jar = Files.writeString(dataDir.resolve("envd.jar"), "jar");
         JailConfig config = JailConfig.defaults(dataDir, jar);
-        assertThrows(AssertionError.class, () -> mountAt(specFor(config), JailConfig.ENVD_AOT_MOUNT),
-                "no directory yet: no mount, and envd starts without a cache");
-        Path dir = Files.createDirectories(EnvdAotCache.directory(config));
-        JsonNode aot = mountAt(specFor(config), JailConfig.ENVD_AOT_MOUNT);
-        assertEquals(dir.toString(), aot.path("source").asText());
-        assertTrue(texts(aot.path("options")).containsAll(List.of("ro", "nosuid", "nodev", "noexec")));
         assertTrue(texts(specFor(config).path("process").path("args")).contains("-XX:AOTCache=" + JailConfig.ENVD_AOT_CACHE));
+        JsonNode fallback = mountAt(specFor(config), JailConfig.ENVD_AOT_CACHE);
+        assertEquals(config.javaHome().resolve("lib/server/classes.jsa").toString(), fallback.path("source").asText(),
+                "no cache recorded: the archive the JVM would have used without -XX:AOTCache");
+        Path cache = Files.createDirectories(EnvdAotCache.directory(config)).resolve(EnvdAotCache.FILE_NAME);
+        Files.writeString(cache, "recorded");
+        JsonNode aot = mountAt(specFor(config), JailConfig.ENVD_AOT_CACHE);
+        assertEquals(cache.toString(), aot.path("source").asText());
+        assertTrue(texts(aot.path("options")).containsAll(List.of("ro", "nosuid", "nodev", "noexec")));
+        assertThrows(AssertionError.class, () -> mountAt(specFor(JailConfig.forCommand(dataDir, List.of("/bin/sh"), 0)),
+                JailConfig.ENVD_AOT_CACHE), "a jail without envd gets no cache");
     }
 
     @Test
