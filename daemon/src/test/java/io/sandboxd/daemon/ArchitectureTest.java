@@ -35,7 +35,8 @@ class ArchitectureTest {
     void theApiKnowsNothingOfKvmBlockDevicesOrTheDaemon() {
         noClasses().that().resideInAPackage("io.sandboxd.api..")
                 .should().dependOnClassesThat().resideInAnyPackage(
-                        "io.sandboxd.vmm..", "io.sandboxd.block..", "io.sandboxd.ffi..", "io.sandboxd.daemon..")
+                        "io.sandboxd.vmm..", "io.sandboxd.block..", "io.sandboxd.layer..", "io.sandboxd.ffi..",
+                        "io.sandboxd.daemon..")
                 .because("the API talks to the rest only through the ports it declares")
                 .allowEmptyShould(true)
                 .check(classes);
@@ -43,7 +44,8 @@ class ArchitectureTest {
 
     @Test
     void nothingBelowTheDaemonKnowsHttpOrTheDaemon() {
-        noClasses().that().resideInAnyPackage("io.sandboxd.vmm..", "io.sandboxd.block..", "io.sandboxd.ffi..")
+        noClasses().that().resideInAnyPackage("io.sandboxd.vmm..", "io.sandboxd.block..", "io.sandboxd.layer..",
+                        "io.sandboxd.ffi..")
                 .should().dependOnClassesThat().resideInAnyPackage(
                         "io.sandboxd.api..", "io.sandboxd.daemon..", "io.netty.handler.codec.http..")
                 .because("dependencies point one way: daemon -> api, kvm-nbd, ffi-bindings")

@@ -19,7 +19,7 @@ public interface BlockDevice extends Closeable {
 
     /**
      * Describes where {@code [offset, offset+length)} lives, in order, to {@code sink}: runs in a file (which the
-     * sink may copy or {@code sendfile}) and runs of zeros. Nothing is copied here.
+     * sink may copy or send from a mapping) and runs of zeros. Nothing is copied here.
      */
     void read(long offset, long length, ReadSink sink) throws IOException;
 

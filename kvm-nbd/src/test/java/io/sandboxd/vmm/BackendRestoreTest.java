@@ -17,7 +17,7 @@ import io.sandboxd.vmm.memory.MappedGuestMemory;
 import io.sandboxd.vmm.memory.MemoryBackends;
 import io.sandboxd.vmm.memory.MemoryOptions;
 import io.sandboxd.vmm.memory.PageServerStats;
-import io.sandboxd.vmm.snapshot.Extent;
+import io.sandboxd.layer.Extent;
 import java.io.ByteArrayOutputStream;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;

@@ -13,7 +13,7 @@ import io.sandboxd.vmm.kvm.Regs;
 import io.sandboxd.vmm.kvm.TestGuests;
 import io.sandboxd.vmm.kvm.TestVm;
 import io.sandboxd.vmm.kvm.VcpuExit;
-import io.sandboxd.vmm.snapshot.Extent;
+import io.sandboxd.layer.Extent;
 import java.io.ByteArrayOutputStream;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;

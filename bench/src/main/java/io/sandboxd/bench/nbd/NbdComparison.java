@@ -26,7 +26,8 @@ import java.util.concurrent.TimeUnit;
  *       reads of unwritten blocks fall through to the image and writes allocate overlay blocks;</li>
  *   <li>nbdkit: {@code nbdkit file} on a copy of the image, written in place (its default thread model, 16 threads).</li>
  * </ul>
- * Rounds alternate between the servers and the table shows the median of each, because this machine is shared.
+ * Rounds alternate between the servers and the table shows the median of each and the median of the per-round
+ * ratios (both servers of a round run back to back, under nearly the same load), because this machine is shared.
  *
  * <p>Two phases. Reads first, on the fresh overlay, so they fall through to the base image (the sandbox's
  * steady state right after create). Then, before the write rows, one untimed sequential write pass over the
@@ -98,8 +99,8 @@ public final class NbdComparison {
                 awaitPort(nbdkitPort);
                 String oursUri = "nbd://127.0.0.1:" + server.port() + "/bench";
                 String theirsUri = "nbd://127.0.0.1:" + nbdkitPort + "/";
-                System.out.printf("image %d MiB in %s; fio %ds per run, %d rounds, median shown%n", sizeMib, dir,
-                        seconds, rounds);
+                System.out.printf("image %d MiB in %s; fio %ds per run, %d rounds, median shown; load average %s%n",
+                        sizeMib, dir, seconds, rounds, loadAverage());
                 // Page cache warm for both image files, and our JIT warm (C2 was still compiling the request path
                 // during the first seconds of load: perf showed the compiler threads as the only user time), before
                 // anything is timed. Both servers get the same warm-up.
@@ -138,12 +139,31 @@ public final class NbdComparison {
             }
         }
         System.out.println();
-        System.out.println("| Workload (fio nbd engine, 1 job) | sandboxd MiB/s | nbdkit file MiB/s | sandboxd / nbdkit |");
-        System.out.println("|---|---:|---:|---:|");
+        System.out.println("load average at the end: " + loadAverage() + " (other processes on this machine skew both servers)");
+        // Each round runs both servers back to back, so the ratio within a round sees (nearly) the same load: its
+        // median is the steadier figure on a shared machine; the ratio of the two medians is kept beside it.
+        System.out.println("| Workload (fio nbd engine, 1 job) | sandboxd MiB/s | nbdkit file MiB/s | sandboxd / nbdkit"
+                + " | median of per-round ratios |");
+        System.out.println("|---|---:|---:|---:|---:|");
         for (int r = 0; r < ROWS.size(); r++) {
             double a = median(ours[r]);
             double b = median(theirs[r]);
-            System.out.printf("| %s | %.1f | %.1f | %.2fx |%n", ROWS.get(r).name(), a, b, a / b);
+            double[] ratios = new double[rounds];
+            for (int i = 0; i < rounds; i++) {
+                ratios[i] = ours[r][i] / theirs[r][i];
+            }
+            System.out.printf("| %s | %.1f | %.1f | %.2fx | %.2fx |%n", ROWS.get(r).name(), a, b, a / b,
+                    median(ratios));
+        }
+    }
+
+    /** The 1, 5 and 15 minute load averages, as {@code uptime} prints them. */
+    static String loadAverage() {
+        try {
+            String[] f = Files.readString(Path.of("/proc/loadavg")).trim().split(" ");
+            return f[0] + " " + f[1] + " " + f[2];
+        } catch (IOException e) {
+            return "unknown (" + e.getMessage() + ")";
         }
     }
 

@@ -1,23 +1,29 @@
 package io.sandboxd.block.cow;
 
 import io.sandboxd.block.BlockDevice;
+import io.sandboxd.block.FileMapping;
 import io.sandboxd.block.ReadSink;
 import io.sandboxd.block.Zeros;
-import io.sandboxd.block.layer.Extent;
-import io.sandboxd.block.layer.ImageFormatException;
-import io.sandboxd.block.layer.ImageHeader;
 import io.sandboxd.block.layer.LayeredImage;
 import io.sandboxd.ffi.Libc;
+import io.sandboxd.layer.Extent;
+import io.sandboxd.layer.LayerFormatException;
+import io.sandboxd.layer.LayerHeader;
+import io.sandboxd.layer.LayerHeaderCodec;
+import io.sandboxd.layer.LayerIds;
+import io.sandboxd.layer.LayerKind;
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
@@ -34,8 +40,9 @@ import java.util.concurrent.locks.ReentrantLock;
  *       {@code ZERO}, so the base is not read through any more. Partial-block writes to a block not yet in the
  *       overlay copy the old block in first (read-modify-write under a per-block stripe lock, so two connections
  *       writing different halves of one block both survive).</li>
- *   <li>{@link #seal(Path)} turns the overlay into a new layer: a header whose extents point at this data file for
- *       {@code DATA} blocks, at zeros for {@code ZERO} blocks and at the base's extents elsewhere.</li>
+ *   <li>{@link #seal(Path)} turns the overlay into a new disk layer: a header in the one layer format (the one memory
+ *       snapshots use, {@link LayerHeader}) whose extents point at this data file for {@code DATA} blocks, at zeros
+ *       for {@code ZERO} blocks and at the base's extents elsewhere, chained to the base by its parent layer id.</li>
  * </ul>
  *
  * <p>Thread-safe: several NBD connections share one overlay (the server advertises multi-conn).
@@ -58,6 +65,9 @@ public final class Overlay implements BlockDevice {
     private final FileChannel data;
     /** The same file opened through libc, for fallocate (FileChannel has no hole punching). */
     private final int dataFd;
+    /** The data file mapped read-only (see {@link FileMapping}): reads of DATA blocks copy or send from it. */
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment dataMap;
     private final OverlayMap map;
     private final BlockStates states;
     private final long size;
@@ -74,6 +84,7 @@ public final class Overlay implements BlockDevice {
         this.base = base;
         this.data = data;
         this.dataFd = dataFd;
+        this.dataMap = FileMapping.readOnly(dataPath, base.size(), arena);
         this.map = map;
         this.states = states;
         this.size = base.size();
@@ -98,7 +109,7 @@ public final class Overlay implements BlockDevice {
                     + BLOCK_SIZE);
         }
         BlockStates states = new BlockStates(size >>> SHIFT);
-        OverlayMap.Identity id = new OverlayMap.Identity(BLOCK_SIZE, size, base.header().imageId(),
+        OverlayMap.Identity id = new OverlayMap.Identity(BLOCK_SIZE, size, base.header().layerId(),
                 base.header().generation(), UUID.randomUUID());
         // ftruncate extends the file without allocating: the overlay starts as one big hole.
         int fd = Libc.open(overlay.toString(), Libc.O_RDWR | Libc.O_CREAT | Libc.O_EXCL | Libc.O_CLOEXEC, 0644);
@@ -112,7 +123,7 @@ public final class Overlay implements BlockDevice {
                 ch.force(true);
             }
             OverlayMap m = OverlayMap.create(mapPath(overlay), id, states.pages());
-            ImageHeader.syncDirectory(overlay.toAbsolutePath().getParent());
+            LayerHeaderCodec.syncDirectory(overlay.toAbsolutePath().getParent());
             return openWith(overlay, base, m, states);
         } catch (IOException | RuntimeException e) {
             Files.deleteIfExists(overlay);
@@ -128,16 +139,17 @@ public final class Overlay implements BlockDevice {
         try {
             OverlayMap.Identity id = m.identity();
             if (id.blockSize() != BLOCK_SIZE || id.size() != base.size()) {
-                throw new ImageFormatException(mapPath(overlay), "made for a " + id.size() + "-byte image with "
+                throw new LayerFormatException(mapPath(overlay), "made for a " + id.size() + "-byte image with "
                         + id.blockSize() + "-byte blocks, base is " + base.size() + " bytes");
             }
-            if (!id.baseId().equals(base.header().imageId()) || id.baseGeneration() != base.header().generation()) {
-                throw new ImageFormatException(mapPath(overlay), "made over base image " + id.baseId() + " generation "
-                        + id.baseGeneration() + ", not over " + base.location() + " (" + base.header().imageId()
-                        + " generation " + base.header().generation() + ")");
+            if (id.baseLayerId() != base.header().layerId() || id.baseGeneration() != base.header().generation()) {
+                throw new LayerFormatException(mapPath(overlay), "made over base layer "
+                        + LayerIds.hex(id.baseLayerId()) + " generation " + id.baseGeneration() + ", not over "
+                        + base.location() + " (layer " + LayerIds.hex(base.header().layerId()) + " generation "
+                        + base.header().generation() + ")");
             }
             if (Files.size(overlay) != base.size()) {
-                throw new ImageFormatException(overlay, "data file is " + Files.size(overlay) + " bytes, expected "
+                throw new LayerFormatException(overlay, "data file is " + Files.size(overlay) + " bytes, expected "
                         + base.size());
             }
             m.load(states);
@@ -205,7 +217,7 @@ public final class Overlay implements BlockDevice {
             long runEnd = Math.min(end, (block + run) << SHIFT);
             long n = runEnd - at;
             switch (states.get(block)) {
-                case BlockStates.DATA -> sink.file(data, at, n);
+                case BlockStates.DATA -> sink.file(data, dataMap, at, n);
                 case BlockStates.ZERO -> sink.zeros(n);
                 default -> base.read(at, n, sink);
             }
@@ -381,12 +393,13 @@ public final class Overlay implements BlockDevice {
     // ---- sealing -----------------------------------------------------------------------------------------------
 
     /**
-     * Turns this overlay into a new read-only layer: flushes, then writes {@code headerFile} describing the image
-     * as seen through the overlay (generation = base generation + 1; this data file becomes the new layer). After
+     * Turns this overlay into a new read-only disk layer: flushes, then writes {@code headerFile} describing the image
+     * as seen through the overlay (generation = base generation + 1, parent = the base's layer, a new random layer id
+     * whose data file is this overlay's). After
      * this the overlay refuses writes; open the header with {@link LayeredImage#open} and put a new overlay on it.
      * Call it with no I/O in flight (the export stopped): a write racing the seal may miss the new layer.
      */
-    public ImageHeader seal(Path headerFile) throws IOException {
+    public LayerHeader seal(Path headerFile) throws IOException {
         flushLock.lock();
         try {
             checkWritable();
@@ -396,10 +409,13 @@ public final class Overlay implements BlockDevice {
             flushLock.unlock();
         }
         flush();
-        ImageHeader b = base.header();
-        long layerId = b.maxLayerId() + 1;
+        LayerHeader b = base.header();
+        long layerId;
+        do {
+            layerId = LayerIds.random();
+        } while (b.layers().containsKey(layerId));
         Path dir = headerFile.toAbsolutePath().getParent();
-        Map<Long, String> layers = new HashMap<>();
+        Map<Long, String> layers = new TreeMap<>();
         for (Map.Entry<Long, Path> l : base.layerPaths().entrySet()) {
             layers.put(l.getKey(), dir.relativize(l.getValue()).toString());
         }
@@ -422,24 +438,21 @@ public final class Overlay implements BlockDevice {
             }
             block += run;
         }
-        // Keep only layers that some extent still uses.
+        // Keep only layers that some extent still uses, and this generation's own.
         java.util.Set<Long> used = new java.util.HashSet<>();
+        used.add(layerId);
         for (Extent e : extents) {
             used.add(e.layerId());
         }
         layers.keySet().retainAll(used);
-        ImageHeader h = new ImageHeader(BLOCK_SIZE, size, b.generation() + 1, UUID.randomUUID(), layers, extents);
-        h.write(headerFile);
+        LayerHeader h = new LayerHeader(LayerKind.DISK, BLOCK_SIZE, size, b.generation() + 1, layerId, b.layerId(),
+                new TreeMap<>(layers), extents);
+        LayerHeaderCodec.write(headerFile, h);
         return h;
     }
 
     private static void add(List<Extent> out, Extent e) {
-        if (!out.isEmpty() && out.getLast().joins(e)) {
-            Extent last = out.removeLast();
-            out.add(new Extent(last.offset(), last.length() + e.length(), last.layerId(), last.offsetInLayer()));
-        } else {
-            out.add(e);
-        }
+        LayerHeader.append(out, e);
     }
 
     private void checkWritable() {
@@ -459,7 +472,22 @@ public final class Overlay implements BlockDevice {
                 data.close();
             } finally {
                 Libc.close(dataFd);
-                map.close();
+                try {
+                    map.close();
+                } finally {
+                    unmap();
+                }
+            }
+        }
+    }
+
+    private void unmap() throws IOException {
+        if (arena.scope().isAlive()) {
+            try {
+                arena.close();
+            } catch (IllegalStateException inUse) {
+                throw new IOException("overlay " + dataPath + " still in use: a reader is inside a call on its mapping",
+                        inUse);
             }
         }
     }

@@ -1,6 +1,6 @@
 package io.sandboxd.block.cow;
 
-import io.sandboxd.block.layer.ImageFormatException;
+import io.sandboxd.layer.LayerFormatException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -18,10 +18,11 @@ import java.util.zip.CRC32C;
  *
  * <pre>
  * 0   u64  magic "SBXCOWM1"
- * 8   u32  version (1)
+ * 8   u32  version (2)
  * 12  u32  block size
  * 16  u64  image size
- * 24  16B  base image id      (the overlay refuses to open over a different base)
+ * 24  u64  base layer id      (with the generation: the overlay refuses to open over a different base)
+ * 32  u64  reserved (0)
  * 40  u64  base generation
  * 48  16B  overlay id
  * 64  u32  CRC32C of bytes [0, 64)
@@ -33,11 +34,11 @@ import java.util.zip.CRC32C;
  */
 final class OverlayMap implements AutoCloseable {
     static final long MAGIC = 0x5342_5843_4F57_4D31L; // "SBXCOWM1"
-    static final int VERSION = 1;
+    static final int VERSION = 2;
     static final int HEADER_BYTES = 64;
     static final long BITMAP_OFFSET = 4096;
 
-    record Identity(int blockSize, long size, UUID baseId, long baseGeneration, UUID overlayId) {
+    record Identity(int blockSize, long size, long baseLayerId, long baseGeneration, UUID overlayId) {
     }
 
     private final Path path;
@@ -57,7 +58,7 @@ final class OverlayMap implements AutoCloseable {
         try {
             ByteBuffer h = ByteBuffer.allocate(HEADER_BYTES + 4).order(ByteOrder.BIG_ENDIAN);
             h.putLong(MAGIC).putInt(VERSION).putInt(id.blockSize()).putLong(id.size())
-                    .putLong(id.baseId().getMostSignificantBits()).putLong(id.baseId().getLeastSignificantBits())
+                    .putLong(id.baseLayerId()).putLong(0)
                     .putLong(id.baseGeneration())
                     .putLong(id.overlayId().getMostSignificantBits()).putLong(id.overlayId().getLeastSignificantBits());
             CRC32C crc = new CRC32C();
@@ -85,18 +86,18 @@ final class OverlayMap implements AutoCloseable {
             readFully(ch, h, 0, path);
             h.flip();
             if (h.getLong(0) != MAGIC) {
-                throw new ImageFormatException(path, "not an overlay map (bad magic)");
+                throw new LayerFormatException(path, "not an overlay map (bad magic)");
             }
             CRC32C crc = new CRC32C();
             crc.update(h.array(), 0, HEADER_BYTES);
             if (h.getInt(HEADER_BYTES) != (int) crc.getValue()) {
-                throw new ImageFormatException(path, "overlay map header checksum mismatch");
+                throw new LayerFormatException(path, "overlay map header checksum mismatch");
             }
             if (h.getInt(8) != VERSION) {
-                throw new ImageFormatException(path, "unsupported overlay map version " + h.getInt(8));
+                throw new LayerFormatException(path, "unsupported overlay map version " + h.getInt(8));
             }
-            Identity id = new Identity(h.getInt(12), h.getLong(16), new UUID(h.getLong(24), h.getLong(32)),
-                    h.getLong(40), new UUID(h.getLong(48), h.getLong(56)));
+            Identity id = new Identity(h.getInt(12), h.getLong(16), h.getLong(24), h.getLong(40),
+                    new UUID(h.getLong(48), h.getLong(56)));
             return new OverlayMap(path, ch, id);
         } catch (IOException | RuntimeException e) {
             ch.close();
@@ -112,7 +113,7 @@ final class OverlayMap implements AutoCloseable {
     void load(BlockStates states) throws IOException {
         long need = BITMAP_OFFSET + (long) states.pages() * BlockStates.PAGE_BYTES;
         if (ch.size() < need) {
-            throw new ImageFormatException(path, "overlay map truncated: " + ch.size() + " of " + need + " bytes");
+            throw new LayerFormatException(path, "overlay map truncated: " + ch.size() + " of " + need + " bytes");
         }
         for (int p = 0; p < states.pages(); p++) {
             page.clear();
@@ -122,7 +123,7 @@ final class OverlayMap implements AutoCloseable {
         }
         String problem = states.validate();
         if (problem != null) {
-            throw new ImageFormatException(path, problem);
+            throw new LayerFormatException(path, problem);
         }
     }
 
@@ -171,7 +172,7 @@ final class OverlayMap implements AutoCloseable {
         while (b.hasRemaining()) {
             int n = ch.read(b, p);
             if (n < 0) {
-                throw new ImageFormatException(path, "truncated at " + p);
+                throw new LayerFormatException(path, "truncated at " + p);
             }
             p += n;
         }

@@ -1,102 +1,123 @@
 package io.sandboxd.block.layer;
 
 import io.sandboxd.block.BlockDevice;
+import io.sandboxd.block.FileMapping;
 import io.sandboxd.block.ReadSink;
 import io.sandboxd.block.Zeros;
+import io.sandboxd.layer.Extent;
+import io.sandboxd.layer.ExtentIndex;
+import io.sandboxd.layer.LayerFormatException;
+import io.sandboxd.layer.LayerHeader;
+import io.sandboxd.layer.LayerHeaderCodec;
+import io.sandboxd.layer.LayerKind;
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 
 /**
- * A read-only image: a header's extents over its layer files, or one raw file. Lookups are a binary search over
- * the flattened extent list (a sealed chain is never walked layer by layer), and reads hand file runs to the sink
- * so the NBD server can {@code sendfile} them.
+ * A read-only disk image: a {@link LayerKind#DISK} layer header's extents over its layer files, or one raw file.
+ * Lookups are a binary search over the flattened extents ({@link ExtentIndex}; a sealed chain is never walked layer
+ * by layer), and reads hand file runs to the sink so the NBD server can send them straight from the file.
  */
 public final class LayeredImage implements BlockDevice {
-    private final ImageHeader header;
+    private final LayerHeader header;
     private final Path location;
-    private final long[] starts;
-    private final Extent[] extents;
-    private final Map<Long, FileChannel> files;
+    private final ExtentIndex index;
+    /**
+     * Open layer files by layer number of {@link #index}: channels, and read-only shared mappings of the whole
+     * file ({@link MemorySegment#NULL} for an empty one) that the NBD server copies and sends from without a
+     * {@code pread} per request. Layer files are immutable, so a mapping never loses its tail to a truncate.
+     */
+    private final FileChannel[] files;
+    private final MemorySegment[] mappings;
+    private final Arena arena;
     private final Map<Long, Path> paths;
 
-    private LayeredImage(ImageHeader header, Path location, Map<Long, FileChannel> files, Map<Long, Path> paths) {
+    private LayeredImage(LayerHeader header, Path location, FileChannel[] files, MemorySegment[] mappings,
+            Arena arena, Map<Long, Path> paths) {
         this.header = header;
         this.location = location;
+        this.index = new ExtentIndex(header);
         this.files = files;
+        this.mappings = mappings;
+        this.arena = arena;
         this.paths = Map.copyOf(paths);
-        List<Extent> list = header.extents();
-        this.extents = list.toArray(Extent[]::new);
-        this.starts = new long[extents.length];
-        for (int i = 0; i < extents.length; i++) {
-            starts[i] = extents[i].offset();
-        }
     }
 
-    /** Opens a header and every layer file it names (relative to the header's directory), read-only. */
+    /**
+     * Opens a disk layer header and every layer file its extents use (paths relative to the header's directory),
+     * read-only. A memory layer header is refused with the reason.
+     */
     public static LayeredImage open(Path headerFile) throws IOException {
-        ImageHeader h = ImageHeader.read(headerFile);
+        LayerHeader h = LayerHeaderCodec.read(headerFile, LayerKind.DISK);
         Path dir = headerFile.toAbsolutePath().getParent();
-        Map<Long, FileChannel> files = new HashMap<>();
+        return openLayers(h, headerFile, dir);
+    }
+
+    private static LayeredImage openLayers(LayerHeader h, Path location, Path dir) throws IOException {
+        ExtentIndex index = new ExtentIndex(h);
+        FileChannel[] files = new FileChannel[index.layerCount()];
+        MemorySegment[] mappings = new MemorySegment[index.layerCount()];
+        Arrays.fill(mappings, MemorySegment.NULL);
+        Arena arena = Arena.ofShared();
         Map<Long, Path> paths = new HashMap<>();
         try {
             for (Map.Entry<Long, String> l : h.layers().entrySet()) {
-                Path f = dir.resolve(l.getValue()).normalize();
-                paths.put(l.getKey(), f);
+                paths.put(l.getKey(), h.layerPath(dir, l.getKey()));
+            }
+            for (int layer = 0; layer < files.length; layer++) {
+                long id = index.layerId(layer);
+                Path f = paths.get(id);
                 if (!Files.isRegularFile(f)) {
-                    throw new ImageFormatException(headerFile, "layer " + l.getKey() + " file " + f + " is missing");
+                    throw new LayerFormatException(location, "layer " + Long.toHexString(id) + " file " + f
+                            + " is missing");
                 }
-                files.put(l.getKey(), FileChannel.open(f, StandardOpenOption.READ));
+                files[layer] = FileChannel.open(f, StandardOpenOption.READ);
+                mappings[layer] = FileMapping.readOnly(f, files[layer].size(), arena);
             }
         } catch (IOException | RuntimeException e) {
-            closeAll(files);
+            closeAll(files, arena);
             throw e;
         }
-        return new LayeredImage(h, headerFile, files, paths);
+        return new LayeredImage(h, location, files, mappings, arena, paths);
     }
 
     /** A raw image file as a single-layer image (a template's rootfs.img without a header). */
     public static LayeredImage raw(Path imageFile, int blockSize) throws IOException {
         Path abs = imageFile.toAbsolutePath().normalize();
-        FileChannel ch = FileChannel.open(abs, StandardOpenOption.READ);
-        try {
-            long size = ch.size();
-            // A raw template image has no header to carry an id; derive a stable one so an overlay made over it
-            // can check, when reopened, that it sits on the same (immutable) file.
-            java.util.UUID id = java.util.UUID.nameUUIDFromBytes((abs + "\0" + size + "\0"
-                    + Files.getLastModifiedTime(abs).toMillis()).getBytes(java.nio.charset.StandardCharsets.UTF_8));
-            ImageHeader single = ImageHeader.single(blockSize, size, 1, abs.toString());
-            ImageHeader h = new ImageHeader(blockSize, size, 0, id, single.layers(), single.extents());
-            return new LayeredImage(h, abs, new HashMap<>(Map.of(1L, ch)), Map.of(1L, abs));
-        } catch (RuntimeException e) {
-            ch.close();
-            throw e;
-        }
+        long size = Files.size(abs);
+        // A raw image has no header to carry a layer id; derive a stable one so an overlay made over it can check,
+        // when reopened, that it sits on the same (immutable) file.
+        UUID u = UUID.nameUUIDFromBytes((abs + "\0" + size + "\0" + Files.getLastModifiedTime(abs).toMillis())
+                .getBytes(StandardCharsets.UTF_8));
+        long id = u.getMostSignificantBits() ^ u.getLeastSignificantBits();
+        LayerHeader h = LayerHeader.single(LayerKind.DISK, blockSize, size, id == Extent.ZERO_LAYER ? 1 : id,
+                abs.toString());
+        return openLayers(h, abs, abs.getParent());
     }
 
-    /** Opens {@code path} as a header when it carries the header magic, else as a raw image. */
+    /** Opens {@code path} as a layer header when it carries the header magic, else as a raw image. */
     public static LayeredImage openAny(Path path, int blockSize) throws IOException {
-        byte[] head = new byte[8];
-        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-            int n = ch.read(ByteBuffer.wrap(head), 0);
-            if (n == 8 && ByteBuffer.wrap(head).getLong() == ImageHeader.MAGIC) {
-                return open(path);
-            }
-        }
-        return raw(path, blockSize);
+        return LayerHeaderCodec.isLayerHeader(path) ? open(path) : raw(path, blockSize);
     }
 
-    public ImageHeader header() {
+    public LayerHeader header() {
         return header;
     }
 
-    /** The data file of each layer, absolute. */
+    /** The data file of each layer in the header's table, absolute. */
     public Map<Long, Path> layerPaths() {
         return paths;
     }
@@ -120,17 +141,18 @@ public final class LayeredImage implements BlockDevice {
     public void read(long offset, long length, ReadSink sink) throws IOException {
         BlockDevice.checkBounds(offset, length, size());
         long end = offset + length;
-        int i = indexOf(offset);
         long at = offset;
+        int i = at < end ? index.find(offset) : 0;
         while (at < end) {
-            Extent e = extents[i++];
-            long n = Math.min(e.end(), end) - at;
-            if (e.isZero()) {
+            long n = Math.min(index.end(i), end) - at;
+            int layer = index.layer(i);
+            if (layer < 0) {
                 sink.zeros(n);
             } else {
-                sink.file(files.get(e.layerId()), e.offsetInLayer() + (at - e.offset()), n);
+                sink.file(files[layer], mappings[layer], index.offsetInLayer(i) + (at - index.start(i)), n);
             }
             at += n;
+            i++;
         }
     }
 
@@ -138,7 +160,7 @@ public final class LayeredImage implements BlockDevice {
     public void readInto(long offset, ByteBuffer dst) throws IOException {
         read(offset, dst.remaining(), new ReadSink() {
             @Override
-            public void file(FileChannel file, long position, long length) throws IOException {
+            public void file(FileChannel file, MemorySegment mapping, long position, long length) throws IOException {
                 readFully(file, position, dst, length);
             }
 
@@ -172,19 +194,15 @@ public final class LayeredImage implements BlockDevice {
     /** The extents overlapping {@code [from, to)}, clipped to it. */
     public List<Extent> extentsIn(long from, long to) {
         BlockDevice.checkBounds(from, to - from, size());
-        java.util.ArrayList<Extent> out = new java.util.ArrayList<>();
+        List<Extent> out = new ArrayList<>();
         if (from == to) {
             return out;
         }
-        for (int i = indexOf(from); i < extents.length && extents[i].offset() < to; i++) {
-            out.add(extents[i].clip(from, to));
+        List<Extent> all = header.extents();
+        for (int i = header.find(from); i < all.size() && all.get(i).offset() < to; i++) {
+            out.add(all.get(i).clip(from, to));
         }
         return out;
-    }
-
-    private int indexOf(long offset) {
-        int i = java.util.Arrays.binarySearch(starts, offset);
-        return i >= 0 ? i : -i - 2;
     }
 
     @Override
@@ -209,12 +227,23 @@ public final class LayeredImage implements BlockDevice {
 
     @Override
     public void close() throws IOException {
-        closeAll(files);
+        closeAll(files, arena);
     }
 
-    private static void closeAll(Map<Long, FileChannel> files) throws IOException {
+    private static void closeAll(FileChannel[] files, Arena arena) throws IOException {
         IOException first = null;
-        for (FileChannel ch : files.values()) {
+        if (arena.scope().isAlive()) {
+            try {
+                arena.close(); // unmaps every layer
+            } catch (IllegalStateException inUse) {
+                // Left mapped rather than pulled from under a reader; closing again later unmaps it.
+                first = new IOException("image still in use: a reader is inside a call on its mapped layers", inUse);
+            }
+        }
+        for (FileChannel ch : files) {
+            if (ch == null) {
+                continue;
+            }
             try {
                 ch.close();
             } catch (IOException e) {

@@ -1,7 +1,7 @@
 package io.sandboxd.vmm.memory;
 
 import io.sandboxd.ffi.Libc;
-import io.sandboxd.vmm.snapshot.ExtentIndex;
+import io.sandboxd.layer.ExtentIndex;
 import io.sandboxd.vmm.snapshot.MemoryImage;
 import java.lang.foreign.MemorySegment;
 

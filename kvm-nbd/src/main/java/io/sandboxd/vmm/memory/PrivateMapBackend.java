@@ -1,8 +1,8 @@
 package io.sandboxd.vmm.memory;
 
 import io.sandboxd.ffi.Libc;
-import io.sandboxd.vmm.snapshot.Extent;
-import io.sandboxd.vmm.snapshot.LayerHeader;
+import io.sandboxd.layer.Extent;
+import io.sandboxd.layer.LayerHeader;
 import io.sandboxd.vmm.snapshot.MemoryImage;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;

@@ -1,7 +1,7 @@
 package io.sandboxd.vmm.memory;
 
 import io.sandboxd.vmm.snapshot.MemoryImage;
-import io.sandboxd.vmm.snapshot.SnapshotFormatException;
+import io.sandboxd.layer.LayerFormatException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -72,36 +72,36 @@ public final class WorkingSet {
         }
         long size = Files.size(file);
         if (size > 20 + 4 * pageCount) {
-            throw new SnapshotFormatException(file, size + " bytes is more than a working set of " + pageCount + " pages");
+            throw new LayerFormatException(file, size + " bytes is more than a working set of " + pageCount + " pages");
         }
         byte[] bytes = Files.readAllBytes(file);
         if (bytes.length < 20) {
-            throw new SnapshotFormatException(file, "truncated working set: " + bytes.length + " bytes");
+            throw new LayerFormatException(file, "truncated working set: " + bytes.length + " bytes");
         }
         ByteBuffer b = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
         byte[] magic = new byte[8];
         b.get(magic);
         if (!java.util.Arrays.equals(magic, MAGIC)) {
-            throw new SnapshotFormatException(file, "not a working set file (bad magic)");
+            throw new LayerFormatException(file, "not a working set file (bad magic)");
         }
         int version = b.getInt();
         if (version != VERSION) {
-            throw new SnapshotFormatException(file, "working set version " + version + ", this build reads " + VERSION);
+            throw new LayerFormatException(file, "working set version " + version + ", this build reads " + VERSION);
         }
         long count = Integer.toUnsignedLong(b.getInt());
         if (bytes.length != 20 + 4 * count) {
-            throw new SnapshotFormatException(file, "truncated working set: " + bytes.length + " bytes for " + count + " pages");
+            throw new LayerFormatException(file, "truncated working set: " + bytes.length + " bytes for " + count + " pages");
         }
         CRC32C crc = new CRC32C();
         crc.update(bytes, 0, bytes.length - 4);
         if (ByteBuffer.wrap(bytes, bytes.length - 4, 4).order(ByteOrder.LITTLE_ENDIAN).getInt() != (int) crc.getValue()) {
-            throw new SnapshotFormatException(file, "working set checksum mismatch: the file is corrupt");
+            throw new LayerFormatException(file, "working set checksum mismatch: the file is corrupt");
         }
         int[] pages = new int[(int) count];
         for (int i = 0; i < count; i++) {
             pages[i] = b.getInt();
             if (pages[i] < 0 || pages[i] >= pageCount) {
-                throw new SnapshotFormatException(file, "page " + Integer.toUnsignedString(pages[i]) + " outside the image's "
+                throw new LayerFormatException(file, "page " + Integer.toUnsignedString(pages[i]) + " outside the image's "
                         + pageCount + " pages");
             }
         }

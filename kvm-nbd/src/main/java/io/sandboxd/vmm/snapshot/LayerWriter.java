@@ -1,5 +1,10 @@
 package io.sandboxd.vmm.snapshot;
 
+import io.sandboxd.layer.Extent;
+import io.sandboxd.layer.LayerHeader;
+import io.sandboxd.layer.LayerHeaderCodec;
+import io.sandboxd.layer.LayerIds;
+import io.sandboxd.layer.LayerKind;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
@@ -7,10 +12,10 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
+import java.util.TreeMap;
 
 /**
  * Writes memory images: a base layer from a whole guest memory, or a diff layer holding only the blocks a guest
@@ -18,7 +23,6 @@ import java.util.List;
  * become zero ranges. Data is fsynced before the header that points at it is (atomically) put in place.
  */
 public final class LayerWriter {
-    private static final SecureRandom IDS = new SecureRandom();
     private static final MemorySegment ZEROS = MemorySegment.ofArray(new byte[LayerHeader.MAX_BLOCK_SIZE]);
 
     private LayerWriter() {
@@ -57,7 +61,8 @@ public final class LayerWriter {
             }
             ch.force(true);
         }
-        LayerHeader h = new LayerHeader(blockSize, size, 1, id, Extent.ZERO_LAYER, extents);
+        LayerHeader h = new LayerHeader(LayerKind.MEMORY, blockSize, size, 1, id, Extent.ZERO_LAYER, ownLayer(id),
+                extents);
         LayerHeaderCodec.write(MemoryImage.headerPath(dir, id), h);
         return MemoryImage.of(dir, h);
     }
@@ -78,7 +83,8 @@ public final class LayerWriter {
         } catch (IOException | UnsupportedOperationException e) {
             Files.copy(rawFile, data);
         }
-        LayerHeader h = new LayerHeader(blockSize, size, 1, id, Extent.ZERO_LAYER, List.of(new Extent(0, size, id, 0)));
+        LayerHeader h = new LayerHeader(LayerKind.MEMORY, blockSize, size, 1, id, Extent.ZERO_LAYER, ownLayer(id),
+                List.of(new Extent(0, size, id, 0)));
         LayerHeaderCodec.write(MemoryImage.headerPath(dir, id), h);
         return MemoryImage.of(dir, h);
     }
@@ -91,9 +97,9 @@ public final class LayerWriter {
     public static MemoryImage writeDiff(MemoryImage parent, MemorySegment memory, BitSet dirty) throws IOException {
         LayerHeader ph = parent.header();
         int bs = ph.blockSize();
-        if (memory.byteSize() != ph.totalSize()) {
+        if (memory.byteSize() != ph.size()) {
             throw new IllegalArgumentException("memory of " + memory.byteSize() + " bytes over an image of "
-                    + ph.totalSize());
+                    + ph.size());
         }
         if (dirty.length() > ph.blockCount()) {
             throw new IllegalArgumentException("dirty block " + (dirty.length() - 1) + " beyond the image's "
@@ -143,8 +149,15 @@ public final class LayerWriter {
             }
             ch.force(true);
         }
-        LayerHeader h = new LayerHeader(bs, ph.totalSize(), ph.generation() + 1, id, ph.layerId(),
-                LayerHeader.coalesce(out));
+        List<Extent> extents = LayerHeader.coalesce(out);
+        TreeMap<Long, String> layers = ownLayer(id);
+        for (Extent e : extents) {
+            if (!e.isZero() && e.layerId() != id) {
+                layers.put(e.layerId(), ph.layers().get(e.layerId()));
+            }
+        }
+        LayerHeader h = new LayerHeader(LayerKind.MEMORY, bs, ph.size(), ph.generation() + 1, id, ph.layerId(),
+                layers, extents);
         LayerHeaderCodec.write(MemoryImage.headerPath(dir, id), h);
         return MemoryImage.of(dir, h);
     }
@@ -177,10 +190,17 @@ public final class LayerWriter {
         }
     }
 
+    /** A layer table naming this generation's own data file, {@code <id>.layer} beside the header. */
+    private static TreeMap<Long, String> ownLayer(long id) {
+        TreeMap<Long, String> layers = new TreeMap<>();
+        layers.put(id, MemoryImage.hex(id) + ".layer");
+        return layers;
+    }
+
     private static long newLayerId(Path dir) {
         while (true) {
-            long id = IDS.nextLong();
-            if (id != Extent.ZERO_LAYER && !Files.exists(dir.resolve(MemoryImage.hex(id) + ".layer"))) {
+            long id = LayerIds.random();
+            if (!Files.exists(dir.resolve(MemoryImage.hex(id) + ".layer"))) {
                 return id;
             }
         }

@@ -1,8 +1,14 @@
 package io.sandboxd.vmm.snapshot;
 
+import io.sandboxd.layer.Extent;
+import io.sandboxd.layer.ExtentIndex;
+import io.sandboxd.layer.LayerFormatException;
+import io.sandboxd.layer.LayerHeader;
+import io.sandboxd.layer.LayerHeaderCodec;
+import io.sandboxd.layer.LayerIds;
+import io.sandboxd.layer.LayerKind;
 import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -11,7 +17,8 @@ import java.util.List;
  * A guest memory image: a chain of layers in one directory, read through its top generation's header.
  *
  * <p>Files, per layer id in 16 hex digits: {@code <id>.layer} (raw block data), {@code <id>.header} (the
- * {@link LayerHeader} of the image whose top layer is {@code <id>}) and optionally {@code <id>.workingset} (the
+ * {@link LayerHeader}, of kind {@link LayerKind#MEMORY}, of the image whose top layer is {@code <id>}; its layer table
+ * names the {@code .layer} files) and optionally {@code <id>.workingset} (the
  * order in which a restored guest first touched its pages, see {@code WorkingSet}). A base layer's data file is
  * the full guest size with holes for zero blocks, so {@code offsetInLayer == offset} and it can be mapped
  * directly; a diff layer's data file holds only the blocks written in that generation, back to back.
@@ -20,8 +27,6 @@ import java.util.List;
  * file is refused here rather than surfacing as a fault in a running guest.
  */
 public final class MemoryImage {
-    private static final java.util.HexFormat HEX = java.util.HexFormat.of();
-
     private final Path dir;
     private final LayerHeader header;
     private volatile ExtentIndex index;
@@ -44,24 +49,19 @@ public final class MemoryImage {
 
     public static MemoryImage open(Path headerFile) throws IOException {
         Path dir = headerFile.toAbsolutePath().getParent();
-        LayerHeader h;
-        try {
-            h = LayerHeaderCodec.read(headerFile);
-        } catch (NoSuchFileException e) {
-            throw new SnapshotFormatException(headerFile, "no such file");
-        }
+        LayerHeader h = LayerHeaderCodec.read(headerFile, LayerKind.MEMORY);
         MemoryImage image = new MemoryImage(dir, h);
         ExtentIndex index = image.index();
         for (int layer = 0; layer < index.layerCount(); layer++) {
             long id = index.layerId(layer);
             Path data = image.layerPath(id);
             if (!Files.isRegularFile(data)) {
-                throw new SnapshotFormatException(headerFile, "layer " + hex(id) + " is missing: no " + data);
+                throw new LayerFormatException(headerFile, "layer " + hex(id) + " is missing: no " + data);
             }
             long need = index.layerBytes(layer);
             long have = Files.size(data);
             if (have < need) {
-                throw new SnapshotFormatException(data, "truncated: " + have + " bytes, the header needs " + need);
+                throw new LayerFormatException(data, "truncated: " + have + " bytes, the header needs " + need);
             }
         }
         return image;
@@ -80,7 +80,7 @@ public final class MemoryImage {
     }
 
     public long size() {
-        return header.totalSize();
+        return header.size();
     }
 
     public long generation() {
@@ -95,8 +95,9 @@ public final class MemoryImage {
         return headerPath(dir, header.layerId());
     }
 
+    /** The data file of layer {@code id}, as this image's header names it. */
     public Path layerPath(long id) {
-        return dir.resolve(hex(id) + ".layer");
+        return header.layerPath(dir, id);
     }
 
     /** Where the recorded working set of this image lives (it may not exist). */
@@ -109,7 +110,7 @@ public final class MemoryImage {
     }
 
     static String hex(long id) {
-        return HEX.toHexDigits(id); // 16 digits; String.format costs more than the mmap it names a file for
+        return LayerIds.hex(id);
     }
 
     /** The distinct layers this image reads from, in the order they first appear. */
@@ -144,13 +145,14 @@ public final class MemoryImage {
         LayerHeader h = header;
         for (int hops = 0; h.generation() > 1; hops++) {
             if (hops > 1_000_000) {
-                throw new SnapshotFormatException(headerPath(), "parent chain does not end");
+                throw new LayerFormatException(headerPath(), "parent chain does not end");
             }
-            LayerHeader parent = LayerHeaderCodec.read(headerPath(dir, h.parentLayerId()));
-            if (parent.generation() != h.generation() - 1 || parent.totalSize() != h.totalSize()) {
-                throw new SnapshotFormatException(headerPath(dir, h.parentLayerId()), "generation "
-                        + parent.generation() + " of size " + parent.totalSize() + " is not the parent of generation "
-                        + h.generation() + " of size " + h.totalSize());
+            LayerHeader parent = LayerHeaderCodec.read(headerPath(dir, h.parentLayerId()), LayerKind.MEMORY);
+            if (parent.generation() != h.generation() - 1 || parent.size() != h.size()
+                    || parent.layerId() != h.parentLayerId()) {
+                throw new LayerFormatException(headerPath(dir, h.parentLayerId()), "generation "
+                        + parent.generation() + " of size " + parent.size() + " is not the parent of generation "
+                        + h.generation() + " of size " + h.size());
             }
             h = parent;
         }

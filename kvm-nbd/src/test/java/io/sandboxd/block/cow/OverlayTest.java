@@ -5,9 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.sandboxd.block.layer.ImageFormatException;
-import io.sandboxd.block.layer.ImageHeader;
 import io.sandboxd.block.layer.LayeredImage;
+import io.sandboxd.layer.LayerFormatException;
+import io.sandboxd.layer.LayerHeader;
+import io.sandboxd.layer.LayerKind;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -38,7 +39,7 @@ class OverlayTest {
         ByteBuffer dst = ByteBuffer.allocate(len);
         d.read(off, len, new io.sandboxd.block.ReadSink() {
             @Override
-            public void file(java.nio.channels.FileChannel f, long pos, long n) throws IOException {
+            public void file(java.nio.channels.FileChannel f, java.lang.foreign.MemorySegment m, long pos, long n) throws IOException {
                 LayeredImage.readFully(f, pos, dst, n);
             }
 
@@ -140,8 +141,8 @@ class OverlayTest {
         Path other = dir.resolve("other.img");
         Files.write(other, new byte[2 * MIB]);
         try (LayeredImage wrong = LayeredImage.raw(other, 4096)) {
-            ImageFormatException e = assertThrows(ImageFormatException.class, () -> Overlay.open(dir.resolve("ov"), wrong));
-            assertTrue(e.getMessage().contains("made over base image"), e.getMessage());
+            LayerFormatException e = assertThrows(LayerFormatException.class, () -> Overlay.open(dir.resolve("ov"), wrong));
+            assertTrue(e.getMessage().contains("made over base layer"), e.getMessage());
         }
     }
 
@@ -164,8 +165,10 @@ class OverlayTest {
                 int z = r.nextInt(2 * MIB / 4096 - 4) * 4096;
                 o.trim(z, 8192);
                 Arrays.fill(expect, z, z + 8192, (byte) 0);
-                ImageHeader h = o.seal(dir.resolve("gen" + gen + ".header"));
-                assertEquals(gen, h.generation());
+                LayerHeader h = o.seal(dir.resolve("gen" + gen + ".header"));
+                assertEquals(LayerKind.DISK, h.kind());
+                assertEquals(gen + 1, h.generation(), "a raw base is generation 1, each seal adds one");
+                assertEquals(current.header().layerId(), h.parentLayerId(), "chained to the layer it was made over");
                 assertThrows(IllegalStateException.class, () -> o.write(0, ByteBuffer.allocate(1)));
             }
             Files.delete(Overlay.mapPath(ov));

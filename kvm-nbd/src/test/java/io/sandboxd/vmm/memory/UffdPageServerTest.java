@@ -228,7 +228,7 @@ class UffdPageServerTest {
         TestImages.Image img = TestImages.base(dir, 8, 19);
         Files.write(img.image().workingSetPath(), new byte[] {'S', 'B', 'X', 'W', 'S', 'E', 'T', '1', 1, 0, 0, 0, 9, 0,
                 0, 0, 0, 0, 0, 0});
-        var e = assertThrows(io.sandboxd.vmm.snapshot.SnapshotFormatException.class,
+        var e = assertThrows(io.sandboxd.layer.LayerFormatException.class,
                 () -> MemoryBackends.UFFD.create(img.image()));
         assertTrue(e.getMessage().contains("truncated working set"), e.getMessage());
     }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.sandboxd.layer.LayerFormatException;
 import java.io.RandomAccessFile;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
@@ -112,10 +113,10 @@ class MemoryImageTest {
         try (RandomAccessFile f = new RandomAccessFile(diff.layerPath(diff.layerId()).toFile(), "rw")) {
             f.setLength(100);
         }
-        SnapshotFormatException e = assertThrows(SnapshotFormatException.class, () -> MemoryImage.open(diff.headerPath()));
+        LayerFormatException e = assertThrows(LayerFormatException.class, () -> MemoryImage.open(diff.headerPath()));
         assertTrue(e.getMessage().contains("truncated: 100 bytes, the header needs 4096"), e.getMessage());
         Files.delete(base.layerPath(base.layerId()));
-        e = assertThrows(SnapshotFormatException.class, () -> MemoryImage.open(base.headerPath()));
+        e = assertThrows(LayerFormatException.class, () -> MemoryImage.open(base.headerPath()));
         assertTrue(e.getMessage().contains("is missing"), e.getMessage());
     }
 

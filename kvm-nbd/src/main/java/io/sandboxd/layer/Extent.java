@@ -1,10 +1,9 @@
-package io.sandboxd.block.layer;
+package io.sandboxd.layer;
 
 /**
- * One run of an image: bytes {@code [offset, offset+length)} of the image are bytes
+ * One run of an image, disk or memory: bytes {@code [offset, offset+length)} of the image are bytes
  * {@code [offsetInLayer, offsetInLayer+length)} of layer {@code layerId}'s data file, or zeros when
- * {@code layerId == ZERO_LAYER}. Same shape as the memory snapshot's extents (io.sandboxd.vmm.snapshot), so the two
- * formats can become one.
+ * {@code layerId == ZERO_LAYER} (no layer holds them).
  */
 public record Extent(long offset, long length, long layerId, long offsetInLayer) {
     /** The layer id of zero runs; real layer ids are never 0. */
@@ -32,7 +31,7 @@ public record Extent(long offset, long length, long layerId, long offsetInLayer)
         return offset + length;
     }
 
-    /** True when {@code next} continues this extent in the same layer (or both are zero). */
+    /** True when {@code next} continues this extent in the same layer (or both are zero): they can be one. */
     public boolean joins(Extent next) {
         return next.offset == end() && next.layerId == layerId
                 && (isZero() || next.offsetInLayer == offsetInLayer + length);

@@ -1,13 +1,13 @@
-package io.sandboxd.vmm.snapshot;
+package io.sandboxd.layer;
 
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * A header's extents flattened into arrays for lookups on hot paths (a page server resolving a fault), computed
- * once per opened image and shared by every restore of it. Layers are numbered 0..n-1 in {@link #layerIds()}
- * order; {@code -1} marks a zero extent.
+ * A header's extents flattened into arrays for lookups on hot paths (a page server resolving a fault, an NBD read),
+ * computed once per opened image and shared by its readers. Layers are numbered 0..n-1 in {@link #layerIds()} order;
+ * {@code -1} marks a zero extent.
  */
 public final class ExtentIndex {
     private final long[] starts;
@@ -17,7 +17,7 @@ public final class ExtentIndex {
     private final long[] layerIds;
     private final long[] layerBytes;
 
-    ExtentIndex(LayerHeader h) {
+    public ExtentIndex(LayerHeader h) {
         List<Extent> extents = h.extents();
         int n = extents.size();
         starts = new long[n];
