@@ -64,7 +64,9 @@ public final class Envd implements AutoCloseable {
         new SystemRoutes(state, HostMetrics.system(), SystemRoutes::setClockWithDate).register(http);
         ProcessTable processes = new ProcessTable();
         closeOnShutdown(processes);
-        new ProcessService(auth, processes).register(connect);
+        ProcessService process = new ProcessService(auth, processes, workers);
+        process.register(connect);
+        closeOnShutdown(process);
         FilesystemService filesystem = new FilesystemService(auth);
         filesystem.register(connect);
         closeOnShutdown(filesystem::close);

@@ -13,8 +13,8 @@ import java.lang.invoke.MethodHandle;
  * a parent-death signal for helpers, the child-subreaper bit for envd as a process reaper, thread names.
  * Constants are checked against the headers by {@code PrctlHeadersTest}.
  *
- * <p>Most of these are per thread (name, no-new-privs, parent-death signal); the subreaper and dumpable bits are
- * per process.
+ * <p>Most of these are per thread (name, no-new-privs, parent-death signal, ambient capabilities); the subreaper
+ * and dumpable bits are per process.
  */
 public final class Prctl {
     public static final int PR_SET_PDEATHSIG = 1;
@@ -28,6 +28,8 @@ public final class Prctl {
     public static final int PR_GET_CHILD_SUBREAPER = 37;
     public static final int PR_SET_NO_NEW_PRIVS = 38;
     public static final int PR_GET_NO_NEW_PRIVS = 39;
+    public static final int PR_CAP_AMBIENT = 47;
+    public static final int PR_CAP_AMBIENT_CLEAR_ALL = 4;
 
     /** The kernel's TASK_COMM_LEN (not exported in uapi headers): names are cut to 15 bytes plus NUL. */
     private static final int NAME_BUFFER = 16;
@@ -87,6 +89,23 @@ public final class Prctl {
             prctl(PR_GET_CHILD_SUBREAPER, on.address(), 0, 0, 0, "PR_GET_CHILD_SUBREAPER");
             return on.get(JAVA_INT, 0) != 0;
         }
+    }
+
+    /** Whether a crash of this process dumps core and who may ptrace it (per process; uid changes reset it). */
+    public static boolean dumpable() {
+        return prctl(PR_GET_DUMPABLE, 0, 0, 0, 0, "PR_GET_DUMPABLE") == 1;
+    }
+
+    public static void setDumpable(boolean on) {
+        prctl(PR_SET_DUMPABLE, on ? 1 : 0, 0, 0, 0, "PR_SET_DUMPABLE");
+    }
+
+    /**
+     * Empties the calling thread's ambient capability set: capabilities there survive an exec by a non-root
+     * thread, so a thread that starts children as other users must have none.
+     */
+    public static void clearAmbientCapabilities() {
+        prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0, "PR_CAP_AMBIENT_CLEAR_ALL");
     }
 
     /** Sets the calling thread's name (what {@code ps -L} and {@code /proc/.../comm} show); cut to 15 bytes. */

@@ -15,6 +15,8 @@ class PrctlHeadersTest {
                 .constant("PR_GET_CHILD_SUBREAPER", Prctl.PR_GET_CHILD_SUBREAPER)
                 .constant("PR_SET_NO_NEW_PRIVS", Prctl.PR_SET_NO_NEW_PRIVS)
                 .constant("PR_GET_NO_NEW_PRIVS", Prctl.PR_GET_NO_NEW_PRIVS)
+                .constant("PR_CAP_AMBIENT", Prctl.PR_CAP_AMBIENT)
+                .constant("PR_CAP_AMBIENT_CLEAR_ALL", Prctl.PR_CAP_AMBIENT_CLEAR_ALL)
                 .verify();
     }
 }

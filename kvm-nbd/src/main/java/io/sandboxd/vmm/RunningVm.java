@@ -2,6 +2,7 @@ package io.sandboxd.vmm;
 
 import io.sandboxd.vmm.kvm.ExitHandler;
 import io.sandboxd.vmm.kvm.MemorySlot;
+import io.sandboxd.vmm.kvm.ReleaseSteps;
 import io.sandboxd.vmm.kvm.Vcpu;
 import io.sandboxd.vmm.kvm.VcpuThread;
 import io.sandboxd.vmm.kvm.Vm;
@@ -169,32 +170,18 @@ public final class RunningVm implements AutoCloseable {
             return;
         }
         closed = true;
-        RuntimeException first = null;
+        ReleaseSteps release = new ReleaseSteps();
         for (VcpuThread t : threads) {
-            try {
-                t.stop(STOP_TIMEOUT);
-            } catch (RuntimeException e) {
-                first = first == null ? e : first;
-            }
+            release.run(() -> t.stop(STOP_TIMEOUT));
         }
-        if (first != null) {
+        if (release.firstFailure() != null) {
             // A vCPU thread that did not stop may still be in KVM_RUN or reading its kvm_run page: unmapping that
             // page or the guest memory under it would crash the JVM. Leak this VM's resources instead, loudly.
             throw new IllegalStateException("a vCPU of this VM did not stop; its fds and mappings are left in place "
-                    + "rather than pulled from under a running thread", first);
+                    + "rather than pulled from under a running thread", release.firstFailure());
         }
-        try {
-            vm.close(); // before the memory goes: KVM must not map it any more
-        } catch (RuntimeException e) {
-            first = first == null ? e : first;
-        }
-        try {
-            memory.close();
-        } catch (RuntimeException e) {
-            first = first == null ? e : first;
-        }
-        if (first != null) {
-            throw first;
-        }
+        release.run(vm::close); // before the memory goes: KVM must not map it any more
+        release.run(memory::close);
+        release.throwFirstFailure();
     }
 }

@@ -7,8 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.sandboxd.vmm.arch.x86.X86Modes;
 import io.sandboxd.vmm.kvm.ExitHandler;
 import io.sandboxd.vmm.kvm.FillPagesGuest;
-import io.sandboxd.vmm.kvm.KvmAssumptions;
-import io.sandboxd.vmm.kvm.KvmSystem;
 import io.sandboxd.vmm.kvm.Regs;
 import io.sandboxd.vmm.kvm.TestGuests;
 import io.sandboxd.vmm.kvm.TestVm;
@@ -25,10 +23,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Set;
 import java.util.TreeSet;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -38,42 +34,17 @@ import org.junit.jupiter.params.provider.EnumSource;
  * restored finishes like an uninterrupted run, diffs hold exactly the written pages, generations chain, and uffd
  * serves only the pages the guest touches.
  */
+@ExtendWith(KvmExtension.class)
 class BackendRestoreTest {
-    private static KvmSystem kvm;
-    private static Vmm vmm;
-
-    @BeforeAll
-    static void open() {
-        if (KvmSystem.unavailableReason().isEmpty()) {
-            kvm = KvmSystem.open();
-            vmm = new Vmm(kvm);
-        }
-    }
-
-    @AfterAll
-    static void close() {
-        if (kvm != null) {
-            kvm.close();
-        }
-    }
-
-    @BeforeEach
-    void needsKvm() {
-        KvmAssumptions.assumeKvm();
-    }
-
     @ParameterizedTest
     @EnumSource(MemoryBackends.class)
     void aSnapshotTakenMidRunRestoresAndFinishesLikeAnUninterruptedRun(MemoryBackends kind,
-                                                                        @TempDir Path dir) throws Exception {
+                                                                        @TempDir Path dir, Vmm vmm) throws Exception {
         RestoreApiTest.Outcome reference = RestoreApiTest.reference(vmm, TestGuests.COUNTING_LOOP);
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        VmSnapshot snap;
-        try (RunningVm vm = RestoreApiTest.bootWith(vmm, TestGuests.COUNTING_LOOP, out, 13)) {
-            snap = vmm.snapshotBase(vm, dir);
-        }
+        VmSnapshot snap = RestoreApiTest.bootAndSnapshot(vmm, TestGuests.COUNTING_LOOP, out, 13, dir);
         try (RunningVm vm = vmm.restore(VmSnapshot.open(snap.memory().headerPath()), kind,
-                RestoreApiTest.devices(out, 0))) {
+                TestVm.serialOutput(out, 0))) {
             RestoreApiTest.Outcome o = RestoreApiTest.finish(vm, out);
             assertArrayEquals(reference.output(), o.output(), kind.id());
             assertEquals(reference.regs(), o.regs(), kind.id());
@@ -82,15 +53,12 @@ class BackendRestoreTest {
 
     @ParameterizedTest
     @EnumSource(MemoryBackends.class)
-    void aDiffSnapshotHoldsExactlyThePagesWritten(MemoryBackends kind, @TempDir Path dir)
+    void aDiffSnapshotHoldsExactlyThePagesWritten(MemoryBackends kind, @TempDir Path dir, Vmm vmm)
             throws Exception {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        VmSnapshot base;
-        try (RunningVm vm = RestoreApiTest.bootWith(vmm, TestGuests.COUNTING_LOOP, out, 3)) {
-            base = vmm.snapshotBase(vm, dir);
-        }
+        VmSnapshot base = RestoreApiTest.bootAndSnapshot(vmm, TestGuests.COUNTING_LOOP, out, 3, dir);
         VmSnapshot diff;
-        try (RunningVm vm = vmm.restore(base, kind, RestoreApiTest.devices(out, 5))) {
+        try (RunningVm vm = vmm.restore(base, kind, TestVm.serialOutput(out, 5))) {
             assertTrue(vm.awaitFinished(RestoreApiTest.BOUND));
             diff = vmm.snapshot(vm);
         }
@@ -108,16 +76,13 @@ class BackendRestoreTest {
 
     @ParameterizedTest
     @EnumSource(MemoryBackends.class)
-    void theSecondAndTenthGenerationsRestore(MemoryBackends kind, @TempDir Path dir)
+    void theSecondAndTenthGenerationsRestore(MemoryBackends kind, @TempDir Path dir, Vmm vmm)
             throws Exception {
         RestoreApiTest.Outcome reference = RestoreApiTest.reference(vmm, TestGuests.COUNTING_LOOP);
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        VmSnapshot snap;
-        try (RunningVm vm = RestoreApiTest.bootWith(vmm, TestGuests.COUNTING_LOOP, out, 3)) {
-            snap = vmm.snapshotBase(vm, dir);
-        }
+        VmSnapshot snap = RestoreApiTest.bootAndSnapshot(vmm, TestGuests.COUNTING_LOOP, out, 3, dir);
         for (int generation = 2; generation <= 10; generation++) {
-            try (RunningVm vm = vmm.restore(snap, kind, RestoreApiTest.devices(out, 3))) {
+            try (RunningVm vm = vmm.restore(snap, kind, TestVm.serialOutput(out, 3))) {
                 assertTrue(vm.awaitFinished(RestoreApiTest.BOUND));
                 snap = vmm.snapshot(vm);
             }
@@ -126,7 +91,7 @@ class BackendRestoreTest {
                 ByteArrayOutputStream copy = new ByteArrayOutputStream();
                 copy.writeBytes(out.toByteArray());
                 try (RunningVm vm = vmm.restore(VmSnapshot.open(snap.memory().headerPath()), kind,
-                        RestoreApiTest.devices(copy, 0))) {
+                        TestVm.serialOutput(copy, 0))) {
                     RestoreApiTest.Outcome o = RestoreApiTest.finish(vm, copy);
                     assertArrayEquals(reference.output(), o.output(), kind.id() + " generation " + generation);
                     assertEquals(reference.regs(), o.regs(), kind.id() + " generation " + generation);
@@ -141,7 +106,7 @@ class BackendRestoreTest {
      * its stack page, the 16 pages it fills) and for nothing else of its 8 MiB.
      */
     @Test
-    void uffdServesOnlyThePagesTheGuestTouches(@TempDir Path dir) throws Exception {
+    void uffdServesOnlyThePagesTheGuestTouches(@TempDir Path dir, Vmm vmm) throws Exception {
         byte[] guest = FillPagesGuest.compile();
         AnonymousTestMemory memory = new AnonymousTestMemory(8L << 20);
         MemorySegment.copy(guest, 0, memory.host, ValueLayout.JAVA_BYTE, TestVm.CODE, guest.length);
@@ -176,7 +141,7 @@ class BackendRestoreTest {
      * of the same snapshot, running at the same time, finishes normally.
      */
     @Test
-    void aFailingPageSourceFailsOnlyItsVm(@TempDir Path dir) throws Exception {
+    void aFailingPageSourceFailsOnlyItsVm(@TempDir Path dir, Vmm vmm) throws Exception {
         byte[] guest = FillPagesGuest.compile();
         AnonymousTestMemory memory = new AnonymousTestMemory(8L << 20);
         MemorySegment.copy(guest, 0, memory.host, ValueLayout.JAVA_BYTE, TestVm.CODE, guest.length);

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.sandboxd.ffi.Libc;
 import io.sandboxd.vmm.arch.x86.X86Modes;
-import io.sandboxd.vmm.kvm.KvmAssumptions;
 import io.sandboxd.vmm.kvm.KvmSystem;
 import io.sandboxd.vmm.kvm.Regs;
 import io.sandboxd.vmm.kvm.Vcpu;
@@ -14,21 +13,34 @@ import io.sandboxd.vmm.kvm.Vm;
 import java.io.ByteArrayOutputStream;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import org.junit.jupiter.api.BeforeEach;
+import java.util.function.BiConsumer;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * The smallest end-to-end check of the KVM bindings: one VM, one vCPU, one anonymous memory slot, and two
  * hand-assembled guests (real mode and 64-bit long mode) that write to the serial port and halt.
  */
+@ExtendWith(KvmExtension.class)
 class KvmSmokeTest {
     private static final long MEMORY = 2L << 20;
     private static final int CODE = 0x1000;
     private static final int SERIAL = 0x3f8;
 
-    @BeforeEach
-    void needsKvm() {
-        KvmAssumptions.assumeKvm();
+    /**
+     * Puts {@code code} at {@link #CODE} in a new VM with one anonymous memory slot and one vCPU, and hands the vCPU
+     * (mode not yet set) and the memory to {@code test}; the VM and the memory are released afterwards.
+     */
+    private static void inFreshVm(KvmSystem kvm, byte[] code, BiConsumer<Vcpu, MemorySegment> test) {
+        MemorySegment mem = Libc.mmap(MemorySegment.NULL, MEMORY, Libc.PROT_READ | Libc.PROT_WRITE,
+                Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS, -1, 0);
+        try (Vm vm = kvm.createVm()) {
+            vm.addMemory(0, mem, false);
+            MemorySegment.copy(code, 0, mem, ValueLayout.JAVA_BYTE, CODE, code.length);
+            test.accept(vm.createVcpu(0), mem);
+        } finally {
+            Libc.munmap(mem);
+        }
     }
 
     /** Runs until HLT, collecting the bytes written to the serial port; every exit before HLT must be that. */
@@ -49,7 +61,7 @@ class KvmSmokeTest {
     }
 
     @Test
-    void realModeGuestWritesToTheSerialPortAndHalts() {
+    void realModeGuestWritesToTheSerialPortAndHalts(KvmSystem kvm) {
         byte[] code = {
             (byte) 0xba, (byte) 0xf8, 0x03,   // mov dx, 0x3f8
             0x00, (byte) 0xd8,                // add al, bl        (2 + 3)
@@ -59,25 +71,18 @@ class KvmSmokeTest {
             (byte) 0xee,                      // out dx, al
             (byte) 0xf4,                      // hlt
         };
-        MemorySegment mem = Libc.mmap(MemorySegment.NULL, MEMORY, Libc.PROT_READ | Libc.PROT_WRITE,
-                Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS, -1, 0);
-        try (KvmSystem kvm = KvmSystem.open(); Vm vm = kvm.createVm()) {
-            vm.addMemory(0, mem, false);
-            MemorySegment.copy(code, 0, mem, ValueLayout.JAVA_BYTE, CODE, code.length);
-            Vcpu vcpu = vm.createVcpu(0);
+        inFreshVm(kvm, code, (vcpu, mem) -> {
             X86Modes.realMode(vcpu, CODE, new Regs().set("rax", 2).set("rbx", 3));
 
             assertArrayEquals("5\n".getBytes(), runToHalt(vcpu));
             Regs regs = vcpu.getRegs();
             assertEquals('\n', regs.rax() & 0xff);
             assertEquals(CODE + code.length, regs.rip(), "RIP is past the HLT");
-        } finally {
-            Libc.munmap(mem);
-        }
+        });
     }
 
     @Test
-    void longModeGuestWritesToTheSerialPortStoresToMemoryAndHalts() {
+    void longModeGuestWritesToTheSerialPortStoresToMemoryAndHalts(KvmSystem kvm) {
         byte[] code = {
             0x66, (byte) 0xba, (byte) 0xf8, 0x03,                          // mov dx, 0x3f8
             (byte) 0xb0, 'O', (byte) 0xee,                                 // mov al, 'O'; out dx, al
@@ -88,12 +93,7 @@ class KvmSmokeTest {
             0x5b,                                                          // pop rbx
             (byte) 0xf4,                                                   // hlt
         };
-        MemorySegment mem = Libc.mmap(MemorySegment.NULL, MEMORY, Libc.PROT_READ | Libc.PROT_WRITE,
-                Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS, -1, 0);
-        try (KvmSystem kvm = KvmSystem.open(); Vm vm = kvm.createVm()) {
-            vm.addMemory(0, mem, false);
-            MemorySegment.copy(code, 0, mem, ValueLayout.JAVA_BYTE, CODE, code.length);
-            Vcpu vcpu = vm.createVcpu(0);
+        inFreshVm(kvm, code, (vcpu, mem) -> {
             X86Modes.longMode(vcpu, mem, CODE, 0x80000, new Regs());
 
             assertArrayEquals("OK".getBytes(), runToHalt(vcpu));
@@ -105,8 +105,6 @@ class KvmSmokeTest {
             assertEquals(0x1122334455667788L, mem.get(ValueLayout.JAVA_LONG, 0x108000), "store landed in guest memory");
             var sregs = vcpu.getSregs();
             assertEquals(1L << 10, sregs.efer() & (1L << 10), "EFER.LMA: the vCPU really is in long mode");
-        } finally {
-            Libc.munmap(mem);
-        }
+        });
     }
 }

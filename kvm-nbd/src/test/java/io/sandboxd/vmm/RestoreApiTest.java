@@ -7,14 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sandboxd.vmm.arch.x86.X86Modes;
 import io.sandboxd.vmm.kvm.ExitHandler;
-import io.sandboxd.vmm.kvm.KvmAssumptions;
-import io.sandboxd.vmm.kvm.KvmSystem;
 import io.sandboxd.vmm.kvm.Regs;
 import io.sandboxd.vmm.kvm.TestGuests;
 import io.sandboxd.vmm.kvm.TestVm;
 import io.sandboxd.vmm.kvm.VcpuExit;
 import io.sandboxd.layer.Extent;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
@@ -22,63 +21,17 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /** restore / snapshot / destroy, with the counting-loop guest, against an uninterrupted run. */
+@ExtendWith(KvmExtension.class)
 class RestoreApiTest {
     static final long MEMORY = 4L << 20;
     static final Duration BOUND = Duration.ofSeconds(20);
-    private static KvmSystem kvm;
-    private static Vmm vmm;
-
-    @BeforeAll
-    static void open() {
-        if (KvmSystem.unavailableReason().isEmpty()) {
-            kvm = KvmSystem.open();
-            vmm = new Vmm(kvm);
-        }
-    }
-
-    @AfterAll
-    static void close() {
-        if (kvm != null) {
-            kvm.close();
-        }
-    }
-
-    @BeforeEach
-    void needsKvm() {
-        KvmAssumptions.assumeKvm();
-    }
-
-    /** Serial output collector; STOP at done, or after {@code stopAfter} more outputs when > 0. */
-    static ExitHandler devices(ByteArrayOutputStream out, int stopAfter) {
-        AtomicInteger outputs = new AtomicInteger();
-        return (vcpu, exit) -> {
-            if (exit instanceof VcpuExit.PortIo io && !io.in() && io.port() == TestVm.SERIAL) {
-                synchronized (out) {
-                    out.writeBytes(io.bytes());
-                }
-                return stopAfter > 0 && outputs.incrementAndGet() == stopAfter ? ExitHandler.Action.STOP
-                        : ExitHandler.Action.CONTINUE;
-            }
-            if (exit instanceof VcpuExit.PortIo io && io.port() == TestVm.DONE_PORT) {
-                return ExitHandler.Action.STOP;
-            }
-            return ExitHandler.unexpected(vcpu, exit);
-        };
-    }
 
     /** Boots the counting loop and lets it make {@code outputs} outputs (0 = run to the end). */
-    static RunningVm boot(ByteArrayOutputStream out, int outputs) throws InterruptedException {
-        return RestoreApiTest.bootWith(vmm, out, outputs);
-    }
-
     static RunningVm bootWith(Vmm vmm, ByteArrayOutputStream out, int outputs) throws InterruptedException {
         return bootWith(vmm, TestGuests.COUNTING_LOOP, out, outputs);
     }
@@ -88,12 +41,26 @@ class RestoreApiTest {
         AnonymousTestMemory memory = new AnonymousTestMemory(MEMORY);
         MemorySegment.copy(program, 0, memory.host, ValueLayout.JAVA_BYTE, TestVm.CODE, program.length);
         RunningVm vm = vmm.boot(memory, 1, v -> X86Modes.longMode(v, memory.host, TestVm.CODE, TestVm.STACK, new Regs()),
-                devices(out, outputs));
+                TestVm.serialOutput(out, outputs));
         if (outputs > 0) {
             assertTrue(vm.awaitFinished(BOUND));
             assertEquals(java.util.Optional.empty(), vm.failure());
         }
         return vm;
+    }
+
+    /** Boots the counting loop, lets it make {@code outputs} outputs and takes a base snapshot into {@code dir}. */
+    static VmSnapshot bootAndSnapshot(Vmm vmm, ByteArrayOutputStream out, int outputs, Path dir)
+            throws IOException, InterruptedException {
+        return bootAndSnapshot(vmm, TestGuests.COUNTING_LOOP, out, outputs, dir);
+    }
+
+    /** Boots {@code program}, lets it make {@code outputs} (> 0) outputs and takes a base snapshot into {@code dir}. */
+    static VmSnapshot bootAndSnapshot(Vmm vmm, byte[] program, ByteArrayOutputStream out, int outputs, Path dir)
+            throws IOException, InterruptedException {
+        try (RunningVm vm = bootWith(vmm, program, out, outputs)) {
+            return vmm.snapshotBase(vm, dir);
+        }
     }
 
     record Outcome(byte[] output, Regs regs) {
@@ -106,14 +73,6 @@ class RestoreApiTest {
         return new Outcome(out.toByteArray(), vm.vcpus().get(0).getRegs());
     }
 
-    static Outcome reference() throws InterruptedException {
-        return reference(vmm, TestGuests.COUNTING_LOOP);
-    }
-
-    static Outcome reference(byte[] program) throws InterruptedException {
-        return reference(vmm, program);
-    }
-
     /** The output and final registers of {@code program} run from boot to its end without interruption. */
     static Outcome reference(Vmm vmm, byte[] program) throws InterruptedException {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
@@ -123,14 +82,11 @@ class RestoreApiTest {
     }
 
     @Test
-    void twoSnapshotsOfOneRunningVmChainAndTheSecondRestores(@TempDir Path dir) throws Exception {
+    void twoSnapshotsOfOneRunningVmChainAndTheSecondRestores(@TempDir Path dir, Vmm vmm) throws Exception {
         byte[] slow = TestGuests.countingLoop(2000);
-        Outcome reference = reference(slow);
+        Outcome reference = reference(vmm, slow);
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        VmSnapshot base;
-        try (RunningVm vm = bootWith(vmm, slow, out, 2)) {
-            base = vmm.snapshotBase(vm, dir);
-        }
+        VmSnapshot base = bootAndSnapshot(vmm, slow, out, 2, dir);
         VmSnapshot second;
         ByteArrayOutputStream seen;
         try (RunningVm vm = vmm.restore(base, AnonymousTestMemory.EAGER_COPY, devicesPausingAt(out, 10, 20))) {
@@ -147,7 +103,7 @@ class RestoreApiTest {
         }
         assertEquals(3, second.generation());
         try (RunningVm vm = vmm.restore(VmSnapshot.open(second.memory().headerPath()), AnonymousTestMemory.EAGER_COPY,
-                devices(seen, 0))) {
+                TestVm.serialOutput(seen, 0))) {
             Outcome o = finish(vm, seen);
             assertArrayEquals(reference.output(), o.output());
             assertEquals(reference.regs(), o.regs());
@@ -157,7 +113,7 @@ class RestoreApiTest {
     /** Like {@link #devices} (never stopping), but parking the vCPU after each of the given output counts. */
     static ExitHandler devicesPausingAt(ByteArrayOutputStream out, int... counts) {
         java.util.Set<Integer> at = java.util.Arrays.stream(counts).boxed().collect(java.util.stream.Collectors.toSet());
-        ExitHandler base = devices(out, 0);
+        ExitHandler base = TestVm.serialOutput(out, 0);
         return (vcpu, exit) -> {
             ExitHandler.Action a = base.onExit(vcpu, exit);
             if (a == ExitHandler.Action.CONTINUE && exit instanceof VcpuExit.PortIo io && io.port() == TestVm.SERIAL) {
@@ -183,17 +139,14 @@ class RestoreApiTest {
     }
 
     @Test
-    void aRestoredSnapshotFinishesLikeAnUninterruptedRun(@TempDir Path dir) throws Exception {
-        Outcome reference = reference();
+    void aRestoredSnapshotFinishesLikeAnUninterruptedRun(@TempDir Path dir, Vmm vmm) throws Exception {
+        Outcome reference = reference(vmm, TestGuests.COUNTING_LOOP);
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        VmSnapshot snap;
-        try (RunningVm vm = boot(out, 11)) {
-            snap = vmm.snapshotBase(vm, dir);
-        }
+        VmSnapshot snap = bootAndSnapshot(vmm, out, 11, dir);
         // what the runtime does: open it again from disk
         VmSnapshot reopened = VmSnapshot.open(snap.memory().headerPath());
         assertEquals(snap.state(), reopened.state());
-        RunningVm restored = vmm.restore(reopened, AnonymousTestMemory.EAGER_COPY, devices(out, 0));
+        RunningVm restored = vmm.restore(reopened, AnonymousTestMemory.EAGER_COPY, TestVm.serialOutput(out, 0));
         try {
             Outcome o = finish(restored, out);
             assertArrayEquals(reference.output(), o.output());
@@ -205,14 +158,11 @@ class RestoreApiTest {
     }
 
     @Test
-    void aDiffSnapshotHoldsExactlyThePagesWritten(@TempDir Path dir) throws Exception {
+    void aDiffSnapshotHoldsExactlyThePagesWritten(@TempDir Path dir, Vmm vmm) throws Exception {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        VmSnapshot base;
-        try (RunningVm vm = boot(out, 3)) {
-            base = vmm.snapshotBase(vm, dir);
-        }
+        VmSnapshot base = bootAndSnapshot(vmm, out, 3, dir);
         VmSnapshot diff;
-        try (RunningVm vm = vmm.restore(base, AnonymousTestMemory.EAGER_COPY, devices(out, 5))) {
+        try (RunningVm vm = vmm.restore(base, AnonymousTestMemory.EAGER_COPY, TestVm.serialOutput(out, 5))) {
             assertTrue(vm.awaitFinished(BOUND));
             diff = vmm.snapshot(vm);
         }
@@ -232,15 +182,12 @@ class RestoreApiTest {
     }
 
     @Test
-    void secondAndTenthGenerationsRestoreAndFinishLikeAnUninterruptedRun(@TempDir Path dir) throws Exception {
-        Outcome reference = reference();
+    void secondAndTenthGenerationsRestoreAndFinishLikeAnUninterruptedRun(@TempDir Path dir, Vmm vmm) throws Exception {
+        Outcome reference = reference(vmm, TestGuests.COUNTING_LOOP);
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        VmSnapshot snap;
-        try (RunningVm vm = boot(out, 3)) {
-            snap = vmm.snapshotBase(vm, dir);
-        }
+        VmSnapshot snap = bootAndSnapshot(vmm, out, 3, dir);
         for (int generation = 2; generation <= 10; generation++) {
-            try (RunningVm vm = vmm.restore(snap, AnonymousTestMemory.EAGER_COPY, devices(out, 3))) {
+            try (RunningVm vm = vmm.restore(snap, AnonymousTestMemory.EAGER_COPY, TestVm.serialOutput(out, 3))) {
                 assertTrue(vm.awaitFinished(BOUND));
                 snap = vmm.snapshot(vm);
             }
@@ -249,7 +196,7 @@ class RestoreApiTest {
                 VmSnapshot s = VmSnapshot.open(snap.memory().headerPath());
                 ByteArrayOutputStream copy = new ByteArrayOutputStream();
                 copy.writeBytes(out.toByteArray());
-                try (RunningVm vm = vmm.restore(s, AnonymousTestMemory.EAGER_COPY, devices(copy, 0))) {
+                try (RunningVm vm = vmm.restore(s, AnonymousTestMemory.EAGER_COPY, TestVm.serialOutput(copy, 0))) {
                     Outcome o = finish(vm, copy);
                     assertArrayEquals(reference.output(), o.output(), "generation " + generation);
                     assertEquals(reference.regs(), o.regs(), "generation " + generation);
@@ -259,12 +206,9 @@ class RestoreApiTest {
     }
 
     @Test
-    void whenItsMemoryFailsOnlyThatVmFailsAndStops(@TempDir Path dir) throws Exception {
+    void whenItsMemoryFailsOnlyThatVmFailsAndStops(@TempDir Path dir, Vmm vmm) throws Exception {
         byte[] slow = TestGuests.countingLoop(20000);
-        VmSnapshot snap;
-        try (RunningVm vm = bootWith(vmm, slow, new ByteArrayOutputStream(), 1)) {
-            snap = vmm.snapshotBase(vm, dir);
-        }
+        VmSnapshot snap = bootAndSnapshot(vmm, slow, new ByteArrayOutputStream(), 1, dir);
         java.util.concurrent.atomic.AtomicReference<java.util.function.Consumer<RuntimeException>> failMemory =
                 new java.util.concurrent.atomic.AtomicReference<>();
         MemoryBackend failing = (image, onFailure) -> {
@@ -273,8 +217,8 @@ class RestoreApiTest {
         };
         ByteArrayOutputStream healthyOut = new ByteArrayOutputStream();
         healthyOut.writeBytes(new byte[1]); // the output made before the snapshot
-        try (RunningVm healthy = vmm.restore(snap, AnonymousTestMemory.EAGER_COPY, devices(healthyOut, 0));
-             RunningVm doomed = vmm.restore(snap, failing, devices(new ByteArrayOutputStream(), 0))) {
+        try (RunningVm healthy = vmm.restore(snap, AnonymousTestMemory.EAGER_COPY, TestVm.serialOutput(healthyOut, 0));
+             RunningVm doomed = vmm.restore(snap, failing, TestVm.serialOutput(new ByteArrayOutputStream(), 0))) {
             Thread.sleep(50);
             // what the uffd page server does when it cannot read a page from the image
             failMemory.get().accept(new IllegalStateException("page source read failed: EIO at image offset 0x2000"));
@@ -287,18 +231,15 @@ class RestoreApiTest {
     }
 
     @Test
-    void aBootedVmCannotTakeADiffSnapshot() throws Exception {
-        try (RunningVm vm = boot(new ByteArrayOutputStream(), 1)) {
+    void aBootedVmCannotTakeADiffSnapshot(Vmm vmm) throws Exception {
+        try (RunningVm vm = bootWith(vmm, new ByteArrayOutputStream(), 1)) {
             assertThrows(IllegalStateException.class, () -> vmm.snapshot(vm));
         }
     }
 
     @Test
-    void aFailingRestoreReleasesWhatItMade(@TempDir Path dir) throws Exception {
-        VmSnapshot snap;
-        try (RunningVm vm = boot(new ByteArrayOutputStream(), 1)) {
-            snap = vmm.snapshotBase(vm, dir);
-        }
+    void aFailingRestoreReleasesWhatItMade(@TempDir Path dir, Vmm vmm) throws Exception {
+        VmSnapshot snap = bootAndSnapshot(vmm, new ByteArrayOutputStream(), 1, dir);
         MemoryBackend tooSmall = (image, onFailure) -> new AnonymousTestMemory(image.size() / 2);
         ResourceCount before = null;
         for (int i = 0; i < 110; i++) {
@@ -306,7 +247,7 @@ class RestoreApiTest {
                 before = ResourceCount.now(); // after a warm-up
             }
             IllegalStateException e = assertThrows(IllegalStateException.class,
-                    () -> vmm.restore(snap, tooSmall, devices(new ByteArrayOutputStream(), 0)));
+                    () -> vmm.restore(snap, tooSmall, TestVm.serialOutput(new ByteArrayOutputStream(), 0)));
             assertTrue(e.getMessage().contains("mapped"), e.getMessage());
         }
         ResourceCount.assertNoGrowth(before, ResourceCount.now(), 100);

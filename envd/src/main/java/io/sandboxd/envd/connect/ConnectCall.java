@@ -193,7 +193,7 @@ final class ConnectCall implements HttpExchange {
         byte[] json = received.getFirst().payload();
         received = List.of();
         CallContext context = new CallContext(path, user, deadlineNanos, headers);
-        dispatcher.workers().execute(() -> {
+        (s.executor() != null ? s.executor() : dispatcher.workers()).execute(() -> {
             try {
                 Message request = ConnectJson.parse(s.requestPrototype(), json);
                 s.handler().handle(request, context, out);

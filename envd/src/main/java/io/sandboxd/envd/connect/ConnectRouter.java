@@ -5,6 +5,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
 
 /**
  * The Connect procedures envd serves, by path {@code /package.Service/Method}. Services register themselves at
@@ -34,9 +35,10 @@ public final class ConnectRouter {
     /**
      * @param keepalive the message sent when the stream was quiet for the client's {@code Keepalive-Ping-Interval};
      *                  null for a stream without keepalives
+     * @param executor  runs the handler; null for the server's workers
      */
     public record ServerStream(String path, Message requestPrototype, Message keepalive,
-                               StreamHandler<Message, Message> handler) implements Procedure {
+                               StreamHandler<Message, Message> handler, Executor executor) implements Procedure {
     }
 
     private final Map<String, Procedure> procedures = new ConcurrentHashMap<>();
@@ -49,12 +51,21 @@ public final class ConnectRouter {
         return this;
     }
 
-    @SuppressWarnings("unchecked")
     public <Req extends Message, Res extends Message> ConnectRouter serverStream(String service, String method,
             Req requestPrototype, Res keepalive, StreamHandler<Req, Res> handler) {
+        return serverStream(service, method, requestPrototype, keepalive, handler, null);
+    }
+
+    /**
+     * A stream whose handler runs on {@code executor} (null: the server's workers), for a procedure with a thread of
+     * its own. The executor must never run its tasks on the event loop.
+     */
+    @SuppressWarnings("unchecked")
+    public <Req extends Message, Res extends Message> ConnectRouter serverStream(String service, String method,
+            Req requestPrototype, Res keepalive, StreamHandler<Req, Res> handler, Executor executor) {
         String path = path(service, method);
         add(new ServerStream(path, requestPrototype, keepalive,
-                (StreamHandler<Message, Message>) (StreamHandler<?, ?>) handler));
+                (StreamHandler<Message, Message>) (StreamHandler<?, ?>) handler, executor));
         return this;
     }
 

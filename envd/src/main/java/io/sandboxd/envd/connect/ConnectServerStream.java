@@ -51,6 +51,8 @@ final class ConnectServerStream implements StreamSink<Message> {
     private volatile long lastSendNanos;
     private ScheduledFuture<?> deadlineTask;
     private ScheduledFuture<?> keepaliveTask;
+    /** Flushes the response head of a handler that stays quiet; event-loop state, null once anything was flushed. */
+    private ScheduledFuture<?> headFlushTask;
 
     /**
      * @param keepaliveMessage null for no keepalives
@@ -77,7 +79,10 @@ final class ConnectServerStream implements StreamSink<Message> {
         // flushed with the first frame (a start event follows at once: one syscall instead of two); a handler
         // that stays quiet still gets its headers out shortly
         channel.write(head);
-        loop.schedule(channel::flush, 50, TimeUnit.MILLISECONDS);
+        headFlushTask = loop.schedule(() -> {
+            headFlushTask = null;
+            channel.flush();
+        }, 50, TimeUnit.MILLISECONDS);
         lastSendNanos = System.nanoTime();
         if (deadlineNanos != Long.MAX_VALUE) {
             long delay = Math.max(0, deadlineNanos - System.nanoTime());
@@ -102,28 +107,66 @@ final class ConnectServerStream implements StreamSink<Message> {
     private boolean sendJson(byte[] json) {
         ByteBuf frame = Envelope.encode(channel.alloc(), 0, json);
         int size = frame.readableBytes();
-        boolean onLoop = loop.inEventLoop();
         lock.lock();
         try {
-            while (open && !onLoop && inFlight > 0 && inFlight + size > MAX_IN_FLIGHT) {
-                drained.awaitUninterruptibly();
-            }
-            if (!open) {
+            if (!awaitRoomLocked(size)) {
                 frame.release();
                 return false;
             }
             inFlight += size;
             lastSendNanos = System.nanoTime();
-            loop.execute(() -> channel.writeAndFlush(new DefaultHttpContent(frame)).addListener(f -> {
-                written(size);
-                if (!f.isSuccess()) {
-                    closed(CloseReason.CLIENT_GONE);
-                }
-            }));
+            loop.execute(() -> {
+                cancelHeadFlush();
+                channel.writeAndFlush(new DefaultHttpContent(frame)).addListener(f -> {
+                    written(size);
+                    if (!f.isSuccess()) {
+                        closed(CloseReason.CLIENT_GONE);
+                    }
+                });
+            });
             return true;
         } finally {
             lock.unlock();
         }
+    }
+
+    /** The message frame and the end-stream frame in one flush (one write, one chunk for the client). */
+    @Override
+    public boolean sendLast(Message message, byte[] canonicalJson) {
+        ByteBuf frame = Envelope.encode(channel.alloc(), 0, canonicalJson);
+        int size = frame.readableBytes();
+        List<Consumer<CloseReason>> toRun;
+        lock.lock();
+        try {
+            if (!awaitRoomLocked(size)) {
+                frame.release();
+                return false;
+            }
+            toRun = markClosedLocked(CloseReason.COMPLETED);
+            ByteBuf end = Envelope.encode(channel.alloc(), Envelope.FLAG_END_STREAM, ConnectJson.endStream(null));
+            loop.execute(() -> {
+                cancelTimers();
+                channel.write(new DefaultHttpContent(frame));
+                channel.writeAndFlush(new DefaultLastHttpContent(end))
+                        .addListener(f -> done.finished(keepAliveConnection && f.isSuccess()));
+            });
+        } finally {
+            lock.unlock();
+        }
+        toRun.forEach(l -> l.accept(CloseReason.COMPLETED));
+        return true;
+    }
+
+    /**
+     * Waits while too much is queued for the client (not on the event loop, which is what drains it). Call with
+     * {@code lock} held; returns false when the stream closed meanwhile.
+     */
+    private boolean awaitRoomLocked(int size) {
+        boolean onLoop = loop.inEventLoop();
+        while (open && !onLoop && inFlight > 0 && inFlight + size > MAX_IN_FLIGHT) {
+            drained.awaitUninterruptibly();
+        }
+        return open;
     }
 
     @Override
@@ -241,7 +284,15 @@ final class ConnectServerStream implements StreamSink<Message> {
         keepaliveTask = loop.schedule(this::keepalive, keepaliveNanos - idle, TimeUnit.NANOSECONDS);
     }
 
+    private void cancelHeadFlush() {
+        if (headFlushTask != null) {
+            headFlushTask.cancel(false);
+            headFlushTask = null;
+        }
+    }
+
     private void cancelTimers() {
+        cancelHeadFlush();
         if (deadlineTask != null) {
             deadlineTask.cancel(false);
         }

@@ -35,6 +35,17 @@ public interface StreamSink<Res extends Message> {
         return send(message);
     }
 
+    /**
+     * Sends {@code message} (with its canonical JSON, as {@link #send(Message, byte[])}) as the stream's last message
+     * and ends the stream successfully. Where the transport allows, both leave in one write: nothing is held back,
+     * and a client handles one chunk instead of two. Returns false when the stream was already closed.
+     */
+    default boolean sendLast(Res message, byte[] canonicalJson) {
+        boolean sent = send(message, canonicalJson);
+        complete();
+        return sent;
+    }
+
     boolean isOpen();
 
     /** Ends the stream successfully: an end-stream frame {@code {}}. No-op when already closed. */

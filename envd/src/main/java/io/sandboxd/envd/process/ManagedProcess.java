@@ -53,6 +53,15 @@ public final class ManagedProcess {
 
         /** The process ended and its end event was delivered: finish the stream. */
         void ended();
+
+        /**
+         * The process ended: deliver its end event (with its canonical JSON) and finish. One call, so a stream can
+         * send the end event and its own end in one write.
+         */
+        default void end(ProcessEvent endEvent, byte[] responseJson) {
+            deliver(endEvent, responseJson);
+            ended();
+        }
     }
 
     private final int pid;
@@ -62,6 +71,8 @@ public final class ManagedProcess {
     private final int outFd;
     private final int errFd;
     private final int pidFd;
+    /** The start event's JSON: the same for every subscriber. */
+    private final byte[] startJson;
     private final Object inputLock = new Object();
     /** stdin pipe write end, or the PTY master for input; -1 once closed. Guarded by inputLock. */
     private int inputFd;
@@ -90,6 +101,7 @@ public final class ManagedProcess {
             pfd = -1;
         }
         this.pidFd = pfd;
+        this.startJson = ProcessEventJson.start(pid);
     }
 
     static ManagedProcess withPipes(int pid, ProcessConfig config, String tag, int stdinFd, int stdoutFd, int stderrFd) {
@@ -157,16 +169,17 @@ public final class ManagedProcess {
         synchronized (this) {
             ended = end;
             if (ended == null) {
-                if (s.deliver(startEvent())) {
+                if (s.deliver(startEvent(), startJson)) {
                     subscribers.add(s);
                 }
                 return;
             }
         }
-        if (s.deliver(startEvent())) {
-            s.deliver(ProcessEvent.newBuilder().setEnd(ended).build());
+        if (s.deliver(startEvent(), startJson)) {
+            s.end(ProcessEvent.newBuilder().setEnd(ended).build(), ProcessEventJson.end(ended));
+        } else {
+            s.ended();
         }
-        s.ended();
     }
 
     public void unsubscribe(Subscriber s) {
@@ -378,9 +391,9 @@ public final class ManagedProcess {
             subscribers.clear();
         }
         ProcessEvent event = ProcessEvent.newBuilder().setEnd(endEvent).build();
+        byte[] json = ProcessEventJson.end(endEvent);
         for (Subscriber s : toEnd) {
-            s.deliver(event);
-            s.ended();
+            s.end(event, json);
         }
         List<Consumer<ManagedProcess>> callbacks;
         synchronized (this) {

@@ -7,6 +7,7 @@ import io.sandboxd.envd.connect.ConnectCode;
 import io.sandboxd.envd.connect.ConnectException;
 import io.sandboxd.envd.proto.process.ProcessConfig;
 import io.sandboxd.envd.proto.process.StartRequest;
+import io.sandboxd.ffi.Errno;
 import io.sandboxd.ffi.Libc;
 import io.sandboxd.ffi.NativeException;
 import io.sandboxd.ffi.Pty;
@@ -18,31 +19,35 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.Collectors;
+import java.util.concurrent.Executor;
 
 /**
  * Turns a {@code Start} request into a running child (spec 3.5).
  *
- * <p>Credentials: {@code posix_spawn} cannot change uid/gid/groups, and a JVM cannot run code between fork and
- * exec, so a child that must run as another user is started through util-linux's {@code setpriv --reuid --regid
- * --groups} (present on Debian, part of util-linux), which sets the ids and execs the command: same pid, no extra
- * process left behind. A child of envd's own user is spawned directly. Everything else (session, controlling
- * terminal, fds, cwd, signal dispositions) is done by {@link Spawn}.
+ * <p>Credentials: a child of envd's own user is spawned directly; one for another user is spawned by
+ * {@link UserSpawner}, whose thread takes the user's uid, gid and supplementary groups for the length of the
+ * {@code posix_spawn} (a JVM cannot run code between fork and exec, and a helper exec such as {@code setpriv} cost
+ * about 1.4 ms per command). The child changes directory and execs as the user, so a cwd or program the user may
+ * not use fails the start with {@code permission_denied}. Everything else (session, controlling terminal, fds, cwd,
+ * signal dispositions) is done by {@link Spawn}.
  */
-public final class ProcessLauncher {
+public final class ProcessLauncher implements AutoCloseable {
     static final String DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-    private static final List<Path> SETPRIV = List.of(Path.of("/usr/bin/setpriv"), Path.of("/bin/setpriv"));
 
     private final EnvdAuth auth;
     private final int ownUid;
     private final int ownGid;
     private final String path;
+    /** Null when envd is not root: it can then only start processes as itself. */
+    private final UserSpawner spawner;
 
-    public ProcessLauncher(EnvdAuth auth) {
+    /** @param workers where {@code Start} calls go once the spawner thread has stopped */
+    public ProcessLauncher(EnvdAuth auth, Executor workers) {
         this.auth = auth;
         int[] ids = ownIds();
         this.ownUid = ids[0];
         this.ownGid = ids[1];
+        this.spawner = ownUid == 0 ? new UserSpawner(workers) : null;
         String p = System.getenv("PATH");
         this.path = p == null || p.isEmpty() ? DEFAULT_PATH : p;
     }
@@ -101,45 +106,30 @@ public final class ProcessLauncher {
 
     /** Starts the child. The returned process owns every fd created here. */
     public ManagedProcess spawn(LaunchSpec spec, ProcessConfig config, String tag) {
-        List<String> argv = new ArrayList<>();
-        String exe = spec.executable();
         UserAccount u = spec.user();
-        boolean sameIdentity = u.uid() == ownUid && u.gid() == ownGid;
-        if (!sameIdentity) {
-            if (ownUid != 0) {
-                throw new ConnectException(ConnectCode.PERMISSION_DENIED, "envd runs as uid " + ownUid
-                        + " and cannot start processes as user '" + u.name() + "' (uid " + u.uid() + "); run envd as root");
-            }
-            Path setpriv = SETPRIV.stream().filter(Files::isExecutable).findFirst().orElseThrow(() ->
-                    new ConnectException(ConnectCode.INTERNAL, "setpriv (util-linux) is needed to run processes as '"
-                            + u.name() + "' but is not installed"));
-            argv.add(setpriv.toString());
-            argv.add("--reuid=" + Integer.toUnsignedString(u.uid()));
-            argv.add("--regid=" + Integer.toUnsignedString(u.gid()));
-            int[] groups = u.groups();
-            if (groups.length == 0) {
-                argv.add("--clear-groups");
-            } else {
-                argv.add("--groups=" + java.util.Arrays.stream(groups).mapToObj(Integer::toUnsignedString)
-                        .collect(Collectors.joining(",")));
-            }
-            argv.add("--");
-            argv.add(exe);
-            argv.addAll(spec.argv().subList(1, spec.argv().size()));
-            exe = setpriv.toString();
-        } else {
-            argv.addAll(spec.argv());
+        boolean asOther = u.uid() != ownUid || u.gid() != ownGid;
+        if (asOther && spawner == null) {
+            throw new ConnectException(ConnectCode.PERMISSION_DENIED, "envd runs as uid " + ownUid
+                    + " and cannot start processes as user '" + u.name() + "' (uid " + u.uid() + "); run envd as root");
         }
-        List<String> env = spec.env().entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).toList();
+        List<String> env = new ArrayList<>(spec.env().size());
+        spec.env().forEach((k, v) -> env.add(k + "=" + v));
+        String exe = spec.executable();
+        List<String> argv = spec.argv();
 
-        List<Integer> toClose = new ArrayList<>();
+        List<Integer> toClose = new ArrayList<>(6);
         try {
             if (spec.terminal() != null) {
                 Pty.Pair pty = Pty.openPty();
                 toClose.add(pty.masterFd());
                 Pty.setWindowSize(pty.masterFd(), new Pty.WindowSize(spec.terminal().rows(), spec.terminal().cols()));
-                int pid = Spawn.spawn(new Spawn.Request(exe, argv, env, spec.cwd().toString(), -1, -1, -1,
-                        pty.slavePath()));
+                if (asOther) {
+                    // the child opens the slave as the user, to make it its controlling terminal; like login and
+                    // sshd, give the user its terminal (devpts created it as envd's, mode 0600 here)
+                    Files.setAttribute(Path.of(pty.slavePath()), "unix:uid", u.uid());
+                }
+                int pid = start(new Spawn.Request(exe, argv, env, spec.cwd().toString(), -1, -1, -1, pty.slavePath()),
+                        u, asOther);
                 return ManagedProcess.withPty(pid, config, tag, pty.masterFd());
             }
             int[] in = spec.stdin() ? Libc.pipe2(Libc.O_CLOEXEC) : new int[] {
@@ -154,19 +144,43 @@ public final class ProcessLauncher {
             int[] err = Libc.pipe2(Libc.O_CLOEXEC);
             toClose.add(err[0]);
             toClose.add(err[1]);
-            int pid = Spawn.spawn(new Spawn.Request(exe, argv, env, spec.cwd().toString(), in[0], out[1], err[1], null));
+            int pid = start(new Spawn.Request(exe, argv, env, spec.cwd().toString(), in[0], out[1], err[1], null),
+                    u, asOther);
             // the child has its copies; ours of the child's ends must go or EOF never comes
             Libc.close(in[0]);
             Libc.close(out[1]);
             Libc.close(err[1]);
             return ManagedProcess.withPipes(pid, config, tag, in[1], out[0], err[0]);
-        } catch (NativeException e) {
+        } catch (NativeException | IOException | IllegalStateException e) {
             for (int fd : toClose) {
                 closeQuietly(fd);
             }
-            throw new ConnectException(ConnectCode.INTERNAL, "error starting process '" + spec.argv().getFirst() + "': "
-                    + e.getMessage(), e);
+            throw startFailure(spec, e);
         }
+    }
+
+    private int start(Spawn.Request request, UserAccount user, boolean asOther) {
+        return asOther ? spawner.spawn(request, user) : Spawn.spawn(request);
+    }
+
+    /** Where {@code Start} calls should run: the spawner thread, or null (the default workers) when envd is not root. */
+    Executor startExecutor() {
+        return spawner;
+    }
+
+    /** True when called from a task of the spawner thread, which must not block for a process's lifetime. */
+    boolean onSpawnerThread() {
+        return spawner != null && spawner.isCurrentThread();
+    }
+
+    private static ConnectException startFailure(LaunchSpec spec, Exception e) {
+        String what = "error starting process '" + spec.argv().getFirst() + "' as user '" + spec.user().name()
+                + "' in '" + spec.cwd() + "': ";
+        if (e instanceof NativeException n && (n.is(Errno.EACCES) || n.is(Errno.EPERM))) {
+            // posix_spawn changes directory and execs as the user: a cwd or program the user may not use
+            return new ConnectException(ConnectCode.PERMISSION_DENIED, what + e.getMessage(), e);
+        }
+        return new ConnectException(ConnectCode.INTERNAL, what + e.getMessage(), e);
     }
 
     /** exec-style lookup: a name with a slash is a path (relative to cwd), else searched in PATH. */
@@ -203,6 +217,13 @@ public final class ProcessLauncher {
             return new int[] {uid, gid};
         } catch (IOException | RuntimeException e) {
             return new int[] {-1, -1};
+        }
+    }
+
+    @Override
+    public void close() {
+        if (spawner != null) {
+            spawner.close();
         }
     }
 

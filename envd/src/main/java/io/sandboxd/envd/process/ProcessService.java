@@ -24,23 +24,29 @@ import io.sandboxd.envd.proto.process.StartResponse;
 import io.sandboxd.envd.proto.process.UpdateRequest;
 import io.sandboxd.envd.proto.process.UpdateResponse;
 import io.sandboxd.ffi.Spawn;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.function.Function;
 
 /** {@code process.Process} (spec 3.4, 3.5): every method except the client-streaming {@code StreamInput}. */
-public final class ProcessService {
+public final class ProcessService implements AutoCloseable {
     static final String SERVICE = "process.Process";
 
     private final ProcessLauncher launcher;
     private final ProcessTable table;
+    private final Executor io;
 
-    public ProcessService(EnvdAuth auth, ProcessTable table) {
-        this.launcher = new ProcessLauncher(auth);
+    /** @param io platform threads that may block for a process's lifetime: they run each child's I/O */
+    public ProcessService(EnvdAuth auth, ProcessTable table, Executor io) {
+        this.launcher = new ProcessLauncher(auth, io);
         this.table = table;
+        this.io = io;
     }
 
     public void register(ConnectRouter router) {
+        // Start runs on the spawner thread (when envd is root): no hand-off between the request and the spawn
         router.serverStream(SERVICE, "Start", StartRequest.getDefaultInstance(),
-                StartResponse.newBuilder().setEvent(keepalive()).build(), this::start);
+                StartResponse.newBuilder().setEvent(keepalive()).build(), this::start, launcher.startExecutor());
         router.serverStream(SERVICE, "Connect", ConnectRequest.getDefaultInstance(),
                 ConnectResponse.newBuilder().setEvent(keepalive()).build(), this::connect);
         router.unary(SERVICE, "List", ListRequest.getDefaultInstance(), this::list);
@@ -62,7 +68,16 @@ public final class ProcessService {
         // kill it
         ctx.timeLeft().ifPresent(left -> table.killAt(process, left));
         process.subscribe(subscriber(sink, e -> StartResponse.newBuilder().setEvent(e).build(), process, ctx));
-        process.runIo();
+        if (!launcher.onSpawnerThread()) {
+            process.runIo(); // a worker: saves a hand-off
+            return;
+        }
+        try {
+            io.execute(process::runIo);
+        } catch (RejectedExecutionException shuttingDown) {
+            process.signal(Spawn.SIGKILL);
+            process.runIo();
+        }
     }
 
     void connect(ConnectRequest request, CallContext ctx, StreamSink<ConnectResponse> sink) {
@@ -124,8 +139,18 @@ public final class ProcessService {
         return UpdateResponse.getDefaultInstance();
     }
 
+    /** Stops the spawner thread; processes are the table's to kill. */
+    @Override
+    public void close() {
+        launcher.close();
+    }
+
     private static ProcessEvent keepalive() {
         return ProcessEvent.newBuilder().setKeepalive(ProcessEvent.KeepAlive.getDefaultInstance()).build();
+    }
+
+    private static boolean deadlinePassed(CallContext ctx) {
+        return ctx.hasDeadline() && System.nanoTime() - ctx.deadlineNanos() >= 0;
     }
 
     private static <R extends Message> ManagedProcess.Subscriber subscriber(StreamSink<R> sink,
@@ -142,10 +167,20 @@ public final class ProcessService {
             }
 
             @Override
+            public void end(ProcessEvent event, byte[] responseJson) {
+                if (deadlinePassed(ctx)) {
+                    sink.send(wrap.apply(event), responseJson);
+                    ended();
+                } else {
+                    sink.sendLast(wrap.apply(event), responseJson);
+                }
+            }
+
+            @Override
             public void ended() {
                 // killed at the deadline: the kill may beat the stream's own deadline timer by a hair, but the
                 // client must still learn that the deadline, not the process, ended the call
-                if (ctx.hasDeadline() && System.nanoTime() - ctx.deadlineNanos() >= 0) {
+                if (deadlinePassed(ctx)) {
                     sink.fail(new ConnectException(ConnectCode.DEADLINE_EXCEEDED,
                             "the operation timed out (Connect-Timeout-Ms)"));
                 } else {

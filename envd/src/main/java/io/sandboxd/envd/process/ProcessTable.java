@@ -7,8 +7,8 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -19,11 +19,7 @@ public final class ProcessTable implements AutoCloseable {
     static final long RETAIN_ENDED_SECONDS = 30;
 
     private final Map<Integer, ManagedProcess> byPid = new ConcurrentHashMap<>();
-    private final ScheduledExecutorService reaper = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "envd-process-table");
-        t.setDaemon(true);
-        return t;
-    });
+    private final ScheduledExecutorService reaper = timer();
     private final long retainMillis;
 
     public ProcessTable() {
@@ -32,6 +28,20 @@ public final class ProcessTable implements AutoCloseable {
 
     ProcessTable(long retainMillis) {
         this.retainMillis = retainMillis;
+    }
+
+    /**
+     * The SDK gives every command a 60 s deadline, so each one schedules a kill that is cancelled when it ends:
+     * cancelled tasks leave the queue at once instead of piling up for a minute (and waking the timer) per command.
+     */
+    private static ScheduledExecutorService timer() {
+        ScheduledThreadPoolExecutor t = new ScheduledThreadPoolExecutor(1, r -> {
+            Thread th = new Thread(r, "envd-process-table");
+            th.setDaemon(true);
+            return th;
+        });
+        t.setRemoveOnCancelPolicy(true);
+        return t;
     }
 
     /** Adds a started process; it is dropped {@code retain} after its end. */

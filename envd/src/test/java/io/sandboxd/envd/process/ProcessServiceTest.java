@@ -52,6 +52,7 @@ class ProcessServiceTest {
     private ProcessTable table;
     private ProcessService service;
     private UserAccount root;
+    private static final int TESTER_UID = 4242;
     private final java.util.concurrent.ExecutorService workers = java.util.concurrent.Executors.newCachedThreadPool();
 
     @BeforeEach
@@ -59,12 +60,17 @@ class ProcessServiceTest {
         assumeTrue(isRoot(), "needs root: processes run as the uid/gid of the account in the test passwd file");
         Path home = Files.createDirectories(dir.resolve("home/root"));
         Files.createDirectories(dir.resolve("work/sub"));
-        Files.writeString(dir.resolve("passwd"), "root:x:0:0:root:" + home + ":/bin/bash\n");
-        Files.writeString(dir.resolve("group"), "root:x:0:\n");
+        // tester (ids no real account has) must be able to reach its home under the test directory
+        Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwx--x--x"));
+        Path testerHome = Files.createDirectories(dir.resolve("home/tester"));
+        Files.setAttribute(testerHome, "unix:uid", TESTER_UID);
+        Files.writeString(dir.resolve("passwd"), "root:x:0:0:root:" + home + ":/bin/bash\n"
+                + "tester:x:" + TESTER_UID + ":" + TESTER_UID + "::" + testerHome + ":/bin/sh\n");
+        Files.writeString(dir.resolve("group"), "root:x:0:\ntesters:x:" + TESTER_UID + ":\nextra:x:4250:tester\n");
         state = new EnvdState("root");
         auth = new EnvdAuth(state, new UserDatabase(dir.resolve("passwd"), dir.resolve("group")));
         table = new ProcessTable(500);
-        service = new ProcessService(auth, table);
+        service = new ProcessService(auth, table, workers);
         root = auth.user("root").orElseThrow();
     }
 
@@ -72,6 +78,9 @@ class ProcessServiceTest {
     void tearDown() {
         if (table != null) {
             table.close();
+        }
+        if (service != null) {
+            service.close();
         }
         workers.shutdownNow();
     }
@@ -169,13 +178,45 @@ class ProcessServiceTest {
         UserAccount nobody = system.byName("nobody").orElse(null);
         assumeTrue(nobody != null, "needs the Debian 'nobody' account");
         EnvdAuth sysAuth = new EnvdAuth(new EnvdState("root"), system);
-        ProcessService svc = new ProcessService(sysAuth, table);
         RecordingSink<StartResponse> s = new RecordingSink<>();
-        svc.start(StartRequest.newBuilder().setProcess(sh("id -u; id -g; id -G; echo $HOME")).build(),
-                new CallContext("/process.Process/Start", nobody, Long.MAX_VALUE, EmptyHttpHeaders.INSTANCE), s);
-        s.awaitClosed();
+        try (ProcessService svc = new ProcessService(sysAuth, table, workers)) {
+            svc.start(StartRequest.newBuilder().setProcess(sh("id -u; id -g; id -G; echo $HOME")).build(),
+                    new CallContext("/process.Process/Start", nobody, Long.MAX_VALUE, EmptyHttpHeaders.INSTANCE), s);
+            s.awaitClosed();
+        }
         String groups = String.join(" ", java.util.Arrays.stream(nobody.groups()).mapToObj(Integer::toString).toList());
         assertEquals(nobody.uid() + "\n" + nobody.gid() + "\n" + groups + "\n" + nobody.home() + "\n", s.stdout());
+    }
+
+    @Test
+    void anotherUsersPtyIsItsOwnControllingTerminal() throws Exception {
+        CallContext tester = new CallContext("/process.Process/Start", auth.user("tester").orElseThrow(), Long.MAX_VALUE,
+                EmptyHttpHeaders.INSTANCE);
+        StartRequest req = StartRequest.newBuilder().setProcess(cmd("/bin/bash").toBuilder().addArgs("--norc").addArgs("-i"))
+                .setPty(PTY.newBuilder().setSize(PTY.Size.newBuilder().setCols(80).setRows(24))).build();
+        RecordingSink<StartResponse> s = start(req, tester);
+        ProcessSelector pid = ProcessSelector.newBuilder().setPid(s.pid()).build();
+        input(pid, "echo \"U=$(id -u) G=$(id -G) T=$(stat -c %u $(tty))\"; test -t 0 && ps -o tty= -p $$ | sed 's/^/CTTY=/'\n");
+        s.awaitOutput("U=" + TESTER_UID + " G=" + TESTER_UID + " 4250 T=" + TESTER_UID, Duration.ofSeconds(10));
+        s.awaitOutput("CTTY=pts/", Duration.ofSeconds(10));
+        input(pid, "exit 5\n");
+        assertEquals(5, s.awaitClosed().end().getExitCode());
+    }
+
+    @Test
+    void aCwdTheUserMayNotEnterIsPermissionDenied() throws Exception {
+        CallContext tester = new CallContext("/process.Process/Start", auth.user("tester").orElseThrow(), Long.MAX_VALUE,
+                EmptyHttpHeaders.INSTANCE);
+        Path rootOnly = Files.createDirectories(dir.resolve("root-only"));
+        Files.setPosixFilePermissions(rootOnly, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+        ProcessConfig c = sh("pwd").toBuilder().setCwd(rootOnly.toString()).build();
+        ConnectException e = assertThrows(ConnectException.class,
+                () -> service.start(StartRequest.newBuilder().setProcess(c).build(), tester, new RecordingSink<>()));
+        assertEquals(ConnectCode.PERMISSION_DENIED, e.code());
+        assertTrue(e.getMessage().contains("tester") && e.getMessage().contains(rootOnly.toString()), e.getMessage());
+        // root may, and the tester still may use its home
+        assertEquals(rootOnly + "\n", start(StartRequest.newBuilder().setProcess(c).build(), ctx()).awaitClosed().stdout());
+        assertEquals(dir.resolve("home/tester") + "\n", start(sh("pwd"), tester).awaitClosed().stdout());
     }
 
     @Test

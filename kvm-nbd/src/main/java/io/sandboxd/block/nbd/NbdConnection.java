@@ -311,13 +311,7 @@ public final class NbdConnection implements Runnable {
                 }
             } catch (EOFException e) {
                 // The client stopped sending (half-close or gone): answer what it already asked, then hang up.
-                drain();
-                sendLock.lock();
-                try {
-                    flushOut();
-                } finally {
-                    sendLock.unlock();
-                }
+                drainThen(this::flushOut);
                 throw e;
             }
             Request r = next;
@@ -335,13 +329,7 @@ public final class NbdConnection implements Runnable {
                     } else if (length <= taskBytes) {
                         submit(r, takeBuffer(length), -1);
                     } else {
-                        drain();
-                        sendLock.lock();
-                        try {
-                            readInline(dev, r);
-                        } finally {
-                            sendLock.unlock();
-                        }
+                        drainThen(() -> readInline(dev, r));
                     }
                 }
                 case NbdProtocol.CMD_WRITE -> {
@@ -362,13 +350,7 @@ public final class NbdConnection implements Runnable {
                         b.flip();
                         submit(r, b, -1);
                     } else {
-                        drain();
-                        sendLock.lock();
-                        try {
-                            writeInline(dev, r);
-                        } finally {
-                            sendLock.unlock();
-                        }
+                        drainThen(() -> writeInline(dev, r));
                     }
                 }
                 case NbdProtocol.CMD_FLUSH ->
@@ -382,13 +364,7 @@ public final class NbdConnection implements Runnable {
                         : !inBounds(r, size) ? NbdProtocol.ENOSPC : -1);
                 case NbdProtocol.CMD_DISC -> {
                     // The protocol wants every outstanding request handled before the hang-up.
-                    drain();
-                    sendLock.lock();
-                    try {
-                        flushOut();
-                    } finally {
-                        sendLock.unlock();
-                    }
+                    drainThen(this::flushOut);
                     return;
                 }
                 default -> submit(r, null, NbdProtocol.EINVAL);
@@ -426,6 +402,26 @@ public final class NbdConnection implements Runnable {
         } finally {
             sendLock.unlock();
         }
+    }
+
+    /**
+     * Waits until every submitted request has been answered, then runs {@code step} holding the send lock: how the
+     * reader answers alone (an oversized request, a hang-up) without a worker's reply interleaving with its own.
+     */
+    private void drainThen(SendStep step) throws InterruptedException, IOException {
+        drain();
+        sendLock.lock();
+        try {
+            step.run();
+        } finally {
+            sendLock.unlock();
+        }
+    }
+
+    /** Work on {@link #out} and the transport that must hold the send lock. */
+    @FunctionalInterface
+    private interface SendStep {
+        void run() throws IOException, InterruptedException;
     }
 
     /**
@@ -829,56 +825,54 @@ public final class NbdConnection implements Runnable {
                 return;
             }
             // No fstat per read: a layer file shorter than the image simply hits end of file, read as zeros.
-            long pos = position;
-            long left = length;
-            while (left > 0) {
-                if (!out.hasRemaining()) {
-                    flushOut();
-                }
-                int n = (int) Math.min(left, out.remaining());
+            appendToOut(length, (done, n) -> {
                 int limit = out.limit();
                 out.limit(out.position() + n);
                 try {
                     while (out.hasRemaining()) {
-                        if (file.read(out, pos + (n - out.remaining())) < 0) {
+                        if (file.read(out, position + done + (n - out.remaining())) < 0) {
                             Zeros.put(out, out.remaining());
                         }
                     }
                 } finally {
                     out.limit(limit);
                 }
-                pos += n;
-                left -= n;
-            }
+            });
         }
 
         private void copyToOut(MemorySegment mapping, long position, long length) throws IOException {
-            long pos = position;
-            long left = length;
-            while (left > 0) {
-                if (!out.hasRemaining()) {
-                    flushOut();
-                }
-                int n = (int) Math.min(left, out.remaining());
-                MemorySegment.copy(mapping, pos, outSegment, out.position(), n);
+            appendToOut(length, (done, n) -> {
+                MemorySegment.copy(mapping, position + done, outSegment, out.position(), n);
                 out.position(out.position() + n);
-                pos += n;
-                left -= n;
-            }
+            });
         }
 
         @Override
         public void zeros(long length) throws IOException {
-            long left = length;
-            while (left > 0) {
+            appendToOut(length, (done, n) -> Zeros.put(out, n));
+        }
+
+        /**
+         * Appends a run of {@code length} bytes to {@link #out} in pieces of what fits, flushing {@link #out}
+         * whenever it is full; {@code piece} puts the bytes from offset {@code done} of the run.
+         */
+        private void appendToOut(long length, Piece piece) throws IOException {
+            long done = 0;
+            while (done < length) {
                 if (!out.hasRemaining()) {
                     flushOut();
                 }
-                int n = (int) Math.min(left, Math.min(out.remaining(), Zeros.PAGE));
-                out.put(Zeros.view(n));
-                left -= n;
+                int n = (int) Math.min(length - done, out.remaining());
+                piece.put(done, n);
+                done += n;
             }
         }
+    }
+
+    /** Puts {@code n} bytes of a run, from its offset {@code done}, into {@link #out}, advancing its position. */
+    @FunctionalInterface
+    private interface Piece {
+        void put(long done, int n) throws IOException;
     }
 
     // ---- buffers -----------------------------------------------------------------------------------------------

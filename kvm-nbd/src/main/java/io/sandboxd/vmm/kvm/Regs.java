@@ -40,13 +40,6 @@ public final class Regs {
         return MemorySegment.ofArray(values.clone()).toArray(ValueLayout.JAVA_BYTE);
     }
 
-    static Regs read(MemorySegment kvmRegs) {
-        return new Regs(kvmRegs.asSlice(0, SIZE).toArray(ValueLayout.JAVA_LONG));
-    }
-
-    void write(MemorySegment kvmRegs) {
-        MemorySegment.copy(MemorySegment.ofArray(values), 0, kvmRegs, 0, SIZE);
-    }
 
     private static int index(String name) {
         long off = Kvm.kvm_regs.byteOffset(MemoryLayout.PathElement.groupElement(name));

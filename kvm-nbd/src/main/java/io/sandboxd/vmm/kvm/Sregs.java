@@ -48,13 +48,6 @@ public final class Sregs {
         return raw.clone();
     }
 
-    static Sregs read(MemorySegment kvmSregs) {
-        return new Sregs(kvmSregs.asSlice(0, SIZE).toArray(ValueLayout.JAVA_BYTE));
-    }
-
-    void write(MemorySegment kvmSregs) {
-        MemorySegment.copy(view, 0, kvmSregs, 0, SIZE);
-    }
 
     private static long off(String... path) {
         var elements = new java.lang.foreign.MemoryLayout.PathElement[path.length];

@@ -145,35 +145,19 @@ public final class Vcpu {
     // ---- registers and state ------------------------------------------------------------------------------------
 
     public Regs getRegs() {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment buf = a.allocate(Kvm.kvm_regs);
-            Libc.ioctl(fd, Kvm.KVM_GET_REGS, buf, "KVM_GET_REGS");
-            return Regs.read(buf);
-        }
+        return Regs.fromBytes(getBlob(Kvm.KVM_GET_REGS, "KVM_GET_REGS", Kvm.kvm_regs));
     }
 
     public void setRegs(Regs regs) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment buf = a.allocate(Kvm.kvm_regs);
-            regs.write(buf);
-            Libc.ioctl(fd, Kvm.KVM_SET_REGS, buf, "KVM_SET_REGS");
-        }
+        setBlob(Kvm.KVM_SET_REGS, "KVM_SET_REGS", Kvm.kvm_regs, regs.toBytes());
     }
 
     public Sregs getSregs() {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment buf = a.allocate(Kvm.kvm_sregs);
-            Libc.ioctl(fd, Kvm.KVM_GET_SREGS, buf, "KVM_GET_SREGS");
-            return Sregs.read(buf);
-        }
+        return Sregs.fromBytes(getBlob(Kvm.KVM_GET_SREGS, "KVM_GET_SREGS", Kvm.kvm_sregs));
     }
 
     public void setSregs(Sregs sregs) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment buf = a.allocate(Kvm.kvm_sregs);
-            sregs.write(buf);
-            Libc.ioctl(fd, Kvm.KVM_SET_SREGS, buf, "KVM_SET_SREGS");
-        }
+        setBlob(Kvm.KVM_SET_SREGS, "KVM_SET_SREGS", Kvm.kvm_sregs, sregs.toBytes());
     }
 
     /** KVM_GET_MP_STATE: KVM_MP_STATE_RUNNABLE, _HALTED, _UNINITIALIZED (an AP waiting for INIT/SIPI)... */
@@ -319,28 +303,16 @@ public final class Vcpu {
     }
 
     byte[] getBlob(long request, String name, long size) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment buf = a.allocate(size, 8);
-            Libc.ioctl(fd, request, buf, name);
-            return buf.toArray(ValueLayout.JAVA_BYTE);
-        }
+        return StructIoctls.get(fd, request, name, size);
     }
 
     void setBlob(long request, String name, StructLayout layout, byte[] blob) {
-        if (blob.length != layout.byteSize()) {
-            throw new IllegalArgumentException(name + ": " + layout.name().orElse("struct") + " is " + layout.byteSize()
-                    + " bytes, got " + blob.length);
-        }
-        setVariable(request, name, blob);
+        StructIoctls.set(fd, request, name, layout, blob);
     }
 
     /** An ioctl whose argument is a caller-built buffer (variable-length structs, XSAVE2). */
     void setVariable(long request, String name, byte[] blob) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment buf = a.allocate(blob.length, 8);
-            MemorySegment.copy(blob, 0, buf, ValueLayout.JAVA_BYTE, 0, blob.length);
-            Libc.ioctl(fd, request, buf, name);
-        }
+        StructIoctls.setVariable(fd, request, name, blob);
     }
 
     /** An in/out ioctl on a caller-built buffer; returns the buffer after the call. */

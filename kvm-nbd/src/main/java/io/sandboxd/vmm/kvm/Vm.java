@@ -213,23 +213,11 @@ public final class Vm implements AutoCloseable {
     // ---- VM-wide state ------------------------------------------------------------------------------------------
 
     byte[] getBlob(long request, String name, StructLayout layout) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment buf = a.allocate(layout);
-            Libc.ioctl(fd, request, buf, name);
-            return buf.toArray(ValueLayout.JAVA_BYTE);
-        }
+        return StructIoctls.get(fd, request, name, layout.byteSize());
     }
 
     void setBlob(long request, String name, StructLayout layout, byte[] blob) {
-        if (blob.length != layout.byteSize()) {
-            throw new IllegalArgumentException(name + ": " + layout.name().orElse("struct") + " is " + layout.byteSize()
-                    + " bytes, got " + blob.length);
-        }
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment buf = a.allocate(layout);
-            MemorySegment.copy(blob, 0, buf, ValueLayout.JAVA_BYTE, 0, blob.length);
-            Libc.ioctl(fd, request, buf, name);
-        }
+        StructIoctls.set(fd, request, name, layout, blob);
     }
 
     /** KVM_GET_IRQCHIP for {@code chipId} (KVM_IRQCHIP_PIC_MASTER, _SLAVE or _IOAPIC): the whole kvm_irqchip. */
@@ -349,24 +337,14 @@ public final class Vm implements AutoCloseable {
             return;
         }
         closed = true;
-        RuntimeException first = null;
+        ReleaseSteps release = new ReleaseSteps();
         for (Vcpu v : vcpus) {
-            try {
-                v.close();
-            } catch (RuntimeException e) {
-                first = first == null ? e : first;
-            }
+            release.run(v::close);
         }
         vcpus.clear();
         slots.clear();
         slotArray = new MemorySlot[0];
-        try {
-            Libc.close(fd);
-        } catch (RuntimeException e) {
-            first = first == null ? e : first;
-        }
-        if (first != null) {
-            throw first;
-        }
+        release.run(() -> Libc.close(fd));
+        release.throwFirstFailure();
     }
 }

@@ -4,10 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.sandboxd.block.RandomImage;
 import io.sandboxd.block.layer.LayeredImage;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -31,21 +31,18 @@ class OverlayCrashTest {
 
     @Test
     void everyFlushedWriteSurvivesSigkill() throws Exception {
-        byte[] base = new byte[SIZE];
-        new Random(11).nextBytes(base);
-        Path basePath = dir.resolve("base.img");
-        Files.write(basePath, base);
+        RandomImage image = RandomImage.write(dir, SIZE, 11);
         Random rounds = new Random(12);
         for (int round = 0; round < 3; round++) {
             Path ov = dir.resolve("round" + round + ".overlay");
-            try (LayeredImage img = LayeredImage.raw(basePath, 4096); Overlay o = Overlay.create(ov, img)) {
+            try (LayeredImage img = LayeredImage.raw(image.path(), 4096); Overlay o = Overlay.create(ov, img)) {
                 // created empty
             }
             long seed = 100 + round;
             int killAfter = 20 + rounds.nextInt(30) * 10;
-            int flushed = runAndKill(basePath, ov, seed, killAfter, rounds.nextInt(15));
+            int flushed = runAndKill(image.path(), ov, seed, killAfter, rounds.nextInt(15));
             assertTrue(flushed >= killAfter, "child flushed " + flushed);
-            verify(basePath, ov, base, new CrashOps(seed, SIZE), flushed);
+            verify(image.path(), ov, image.bytes(), new CrashOps(seed, SIZE), flushed);
         }
     }
 

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.sandboxd.block.RandomImage;
 import io.sandboxd.block.layer.LayeredImage;
 import io.sandboxd.layer.LayerFormatException;
 import io.sandboxd.layer.LayerHeader;
@@ -28,11 +29,7 @@ class OverlayTest {
     Path dir;
 
     private Path base(int size, long seed) throws IOException {
-        byte[] b = new byte[size];
-        new Random(seed).nextBytes(b);
-        Path p = dir.resolve("base.img");
-        Files.write(p, b);
-        return p;
+        return RandomImage.write(dir, size, seed).path();
     }
 
     static byte[] read(io.sandboxd.block.BlockDevice d, long off, int len) throws IOException {

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.sandboxd.block.RandomImage;
 import io.sandboxd.block.cow.Overlay;
 import io.sandboxd.block.layer.LayeredImage;
 import java.io.IOException;
@@ -36,13 +37,10 @@ class NbdFuzzTest {
 
     @Test
     void hostileClientsNeverDisturbAWellBehavedOne() throws Exception {
-        byte[] baseBytes = new byte[SIZE];
-        new Random(1).nextBytes(baseBytes);
-        Path basePath = dir.resolve("base.img");
-        Files.write(basePath, baseBytes);
+        RandomImage image = RandomImage.write(dir, SIZE, 1);
         warmUpSockets();
         long fdsBefore = countFds();
-        try (LayeredImage base = LayeredImage.raw(basePath, 4096);
+        try (LayeredImage base = LayeredImage.raw(image.path(), 4096);
                 Overlay fuzzDisk = Overlay.create(dir.resolve("fuzz.overlay"), base);
                 Overlay victimDisk = Overlay.create(dir.resolve("victim.overlay"), base);
                 NbdServer server = NbdServer.start(new InetSocketAddress("127.0.0.1", 0), List.of(
@@ -55,7 +53,7 @@ class NbdFuzzTest {
             Thread victim = Thread.ofPlatform().start(() -> {
                 try (TestClient c = new TestClient(port, "victim-disk-0001")) {
                     Random r = new Random(2);
-                    byte[] shadow = baseBytes.clone();
+                    byte[] shadow = image.bytes().clone();
                     while (!Thread.currentThread().isInterrupted()) {
                         int off = r.nextInt(SIZE - 70_000);
                         byte[] d = new byte[1 + r.nextInt(70_000)];
@@ -109,14 +107,14 @@ class NbdFuzzTest {
 
             // Still serving: a fresh client can connect and read.
             try (TestClient c = new TestClient(port, "ro")) {
-                assertArrayEquals(Arrays.copyOf(baseBytes, 4096), c.read(0, 4096));
+                assertArrayEquals(Arrays.copyOf(image.bytes(), 4096), c.read(0, 4096));
             }
             for (int i = 0; i < 200 && server.activeConnections() > 0; i++) {
                 Thread.sleep(25);
             }
             assertEquals(0, server.activeConnections(), "every hostile connection was released");
         }
-        assertArrayEquals(baseBytes, Files.readAllBytes(basePath), "the read-only image was never written");
+        assertArrayEquals(image.bytes(), Files.readAllBytes(image.path()), "the read-only image was never written");
         assertEquals(SIZE, Files.size(dir.resolve("fuzz.overlay")), "nothing written past the export's end");
         assertEquals(fdsBefore, countFds(), () -> "no descriptor leaked: " + listFds());
     }

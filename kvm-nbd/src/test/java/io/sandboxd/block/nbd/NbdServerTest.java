@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import io.sandboxd.block.RandomImage;
 import io.sandboxd.block.cow.Overlay;
 import io.sandboxd.block.layer.LayeredImage;
 import java.io.IOException;
@@ -25,14 +26,11 @@ class NbdServerTest {
 
     @Test
     void readsOfEverySizeComeBackFromMappingsAndCloseReleasesSocketsAndMappings() throws Exception {
-        byte[] image = new byte[SIZE];
-        new Random(5).nextBytes(image);
-        Path basePath = dir.resolve("base.img");
-        Files.write(basePath, image);
+        RandomImage image = RandomImage.write(dir, SIZE, 5);
         NbdFuzzTest.warmUpSockets();
         long fdsBefore = NbdFuzzTest.countFds();
         TestClient client;
-        try (LayeredImage base = LayeredImage.raw(basePath, 4096);
+        try (LayeredImage base = LayeredImage.raw(image.path(), 4096);
                 Overlay overlay = Overlay.create(dir.resolve("ov"), base)) {
             NbdServer server = NbdServer.start(new InetSocketAddress("127.0.0.1", 0),
                     List.of(new Export("disk", "", overlay)), NbdLimits.DEFAULT);
@@ -40,12 +38,12 @@ class NbdServerTest {
             byte[] written = new byte[300_000];
             new Random(6).nextBytes(written);
             assertEquals(0, client.write(1_000_000, written, 0)); // overlay DATA blocks between base runs
-            System.arraycopy(written, 0, image, 1_000_000, written.length);
+            System.arraycopy(written, 0, image.bytes(), 1_000_000, written.length);
             // Small reads are copied into the reply buffer, large ones sent from the mappings, some across the
             // base/overlay boundaries.
             for (int[] r : new int[][] {{0, 512}, {4096, 4096}, {990_000, 20_000}, {900_000, 1 << 20},
                     {0, 4 << 20}, {SIZE - 70_000, 70_000}}) {
-                assertArrayEquals(Arrays.copyOfRange(image, r[0], r[0] + r[1]), client.read(r[0], r[1]),
+                assertArrayEquals(Arrays.copyOfRange(image.bytes(), r[0], r[0] + r[1]), client.read(r[0], r[1]),
                         r[1] + " bytes at " + r[0]);
             }
             assertEquals(2, mappingsOf(dir), "the base and the overlay data file are mapped once each");

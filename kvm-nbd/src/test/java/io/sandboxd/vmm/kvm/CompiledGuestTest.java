@@ -4,21 +4,18 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.sandboxd.vmm.KvmExtension;
 import java.io.ByteArrayOutputStream;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.time.Duration;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /** A C guest built with gcc at test time fills pages and reports checksums; pausing and restoring it mid-run is invisible. */
+@ExtendWith(KvmExtension.class)
 class CompiledGuestTest {
     private static final Duration BOUND = Duration.ofSeconds(60);
-
-    @BeforeEach
-    void needsKvm() {
-        KvmAssumptions.assumeKvm();
-    }
 
     private static ExitHandler serial(ByteArrayOutputStream out) {
         return (vcpu, exit) -> {

@@ -4,50 +4,28 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.sandboxd.vmm.KvmExtension;
 import java.io.ByteArrayOutputStream;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.time.Duration;
-import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * Run a guest halfway, save its state (through the file format) and memory, restore both into a fresh VM and let
  * it finish: the output and the final registers must equal an uninterrupted run.
  */
+@ExtendWith(KvmExtension.class)
 class SaveRestoreTest {
     private static final long MEMORY = 4L << 20;
     private static final Duration BOUND = Duration.ofSeconds(20);
-
-    @BeforeEach
-    void needsKvm() {
-        KvmAssumptions.assumeKvm();
-    }
-
-    /** Collects serial output; STOP at done, or after {@code stopAfter} outputs when that is > 0. */
-    private static ExitHandler collecting(ByteArrayOutputStream out, int stopAfter) {
-        AtomicInteger outputs = new AtomicInteger();
-        return (vcpu, exit) -> {
-            if (exit instanceof VcpuExit.PortIo io && !io.in() && io.port() == TestVm.SERIAL) {
-                synchronized (out) {
-                    out.writeBytes(io.bytes());
-                }
-                return stopAfter > 0 && outputs.incrementAndGet() == stopAfter ? ExitHandler.Action.STOP
-                        : ExitHandler.Action.CONTINUE;
-            }
-            if (exit instanceof VcpuExit.PortIo io && io.port() == TestVm.DONE_PORT) {
-                return ExitHandler.Action.STOP;
-            }
-            return ExitHandler.unexpected(vcpu, exit);
-        };
-    }
 
     record Outcome(byte[] output, Regs regs, byte[] data) {
     }
 
     private static Outcome runToEnd(TestVm t, ByteArrayOutputStream out) throws InterruptedException {
-        try (VcpuThread thread = new VcpuThread(t.vcpu, collecting(out, 0)).start()) {
+        try (VcpuThread thread = new VcpuThread(t.vcpu, TestVm.serialOutput(out, 0)).start()) {
             assertTrue(thread.join(BOUND), "guest finished");
             assertEquals(null, thread.failure());
         }
@@ -88,7 +66,7 @@ class SaveRestoreTest {
             MachineState saved;
             byte[] memory;
             try (TestVm first = new TestVm(TestGuests.COUNTING_LOOP, MEMORY, true);
-                 VcpuThread thread = new VcpuThread(first.vcpu, collecting(out, n)).start()) {
+                 VcpuThread thread = new VcpuThread(first.vcpu, TestVm.serialOutput(out, n)).start()) {
                 assertTrue(thread.join(BOUND));
                 assertEquals(null, thread.failure());
                 first.vcpu.completePendingIo();
@@ -111,7 +89,7 @@ class SaveRestoreTest {
         MachineState saved;
         byte[] memory;
         try (TestVm first = new TestVm(slow, MEMORY, true);
-             VcpuThread thread = new VcpuThread(first.vcpu, collecting(out, 0)).start()) {
+             VcpuThread thread = new VcpuThread(first.vcpu, TestVm.serialOutput(out, 0)).start()) {
             while (out.size() < 5) {
                 Thread.sleep(1);
             }

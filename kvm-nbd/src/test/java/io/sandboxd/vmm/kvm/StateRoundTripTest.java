@@ -5,24 +5,21 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.sandboxd.vmm.KvmExtension;
 import io.sandboxd.ffi.Kvm;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /** Each part of the machine state survives save -> restore into a fresh VM -> save unchanged. */
+@ExtendWith(KvmExtension.class)
 class StateRoundTripTest {
     /** Counters that move on their own between two saves. */
     private static final int MSR_IA32_TSC = 0x10;
-
-    @BeforeEach
-    void needsKvm() {
-        KvmAssumptions.assumeKvm();
-    }
 
     private static MachineState midRun() throws Exception {
         try (TestVm t = new TestVm(TestGuests.COUNTING_LOOP, 4L << 20, true);

@@ -4,14 +4,13 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.sandboxd.vmm.KvmExtension;
 import io.sandboxd.vmm.RunningVm;
 import io.sandboxd.vmm.Vmm;
 import io.sandboxd.vmm.VmSnapshot;
 import io.sandboxd.vmm.arch.x86.X86Modes;
 import io.sandboxd.vmm.kvm.ExitHandler;
 import io.sandboxd.vmm.kvm.FillPagesGuest;
-import io.sandboxd.vmm.kvm.KvmAssumptions;
-import io.sandboxd.vmm.kvm.KvmSystem;
 import io.sandboxd.vmm.kvm.Regs;
 import io.sandboxd.vmm.kvm.TestVm;
 import io.sandboxd.vmm.kvm.VcpuExit;
@@ -25,9 +24,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.BitSet;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -37,38 +34,17 @@ import org.junit.jupiter.params.provider.EnumSource;
  * pages, snapshotted, restored with each backend and run to its end; its output must equal an uninterrupted run.
  * A uffd restore faults only the pages the guest uses, and its diff snapshot holds exactly the pages it wrote.
  */
+@ExtendWith(KvmExtension.class)
 class BackendRestoreTest {
     private static final long MEMORY = 8L << 20;
     private static final Duration BOUND = Duration.ofSeconds(60);
-    private static KvmSystem kvm;
-    private static Vmm vmm;
 
     @TempDir
     Path dir;
 
-    @BeforeAll
-    static void open() {
-        if (KvmSystem.unavailableReason().isEmpty()) {
-            kvm = KvmSystem.open();
-            vmm = new Vmm(kvm);
-        }
-    }
-
-    @AfterAll
-    static void close() {
-        if (kvm != null) {
-            kvm.close();
-        }
-    }
-
-    @BeforeEach
-    void needsKvm() {
-        KvmAssumptions.assumeKvm();
-    }
-
     @ParameterizedTest
     @EnumSource(MemoryBackends.class)
-    void aGuestSnapshottedMidRunFinishesTheSameAfterARestore(MemoryBackends backend) throws Exception {
+    void aGuestSnapshottedMidRunFinishesTheSameAfterARestore(MemoryBackends backend, Vmm vmm) throws Exception {
         byte[] program = FillPagesGuest.compile();
         ByteArrayOutputStream before = new ByteArrayOutputStream();
         VmSnapshot snapshot;
