@@ -18,6 +18,7 @@ import io.sandboxd.api.sandbox.SandboxState;
 import io.sandboxd.daemon.runtime.SandboxNotFoundException;
 import io.sandboxd.daemon.runtime.SandboxRuntime;
 import io.sandboxd.daemon.runtime.SandboxSpec;
+import io.sandboxd.daemon.runtime.StepClock;
 import io.sandboxd.daemon.runtime.SandboxStats;
 import io.sandboxd.daemon.store.SandboxRepository;
 import io.sandboxd.daemon.store.SandboxRepository.Lifecycle;
@@ -54,7 +55,6 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
     private final LogSource logs;
     private final String domain;
     private final LiveTable live = new LiveTable();
-    private final StartLimiter starts = StartLimiter.forHost();
 
     public Orchestrator(Store store, SandboxRuntime runtime, SandboxTokens tokens, EnvdClient envd, LogSource logs,
                         String domain) {
@@ -109,45 +109,49 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
             throw new SandboxException(SandboxException.Reason.NOT_IMPLEMENTED,
                     "volume mounts are not supported by sandboxd yet");
         }
+        StepClock clock = new StepClock();
         TemplateCatalog.Ready template = templates.resolve(request.templateId());
+        clock.lap("template");
         String id = SandboxIds.next();
-        Instant now = Instant.now();
-        SandboxRecord record = new SandboxRecord(id, team.id(), template.template().id(), template.build().id(), null,
-                Lifecycle.CREATING, request.metadata(), template.template().cpuCount(), template.template().memoryMb(),
-                DISK_SIZE_MB, ENVD_VERSION, request.secure(), request.allowInternetAccess(), request.network(),
-                request.onTimeout() == OnTimeout.PAUSE, request.autoPauseMemory(), request.autoResume(),
-                runtime.name(), now, now.plus(request.timeout()));
-        sandboxes.insert(record);
+        Instant startedAt = Instant.now();
         io.sandboxd.daemon.runtime.Sandbox started;
         try {
-            started = starts.run(() -> runtime.create(new SandboxSpec(id, template.template().id(),
-                    record.cpuCount(), record.memoryMb(), request.envVars(), request.allowInternetAccess())));
+            started = runtime.create(new SandboxSpec(id, template.template().id(), template.template().cpuCount(),
+                    template.template().memoryMb(), request.envVars(), request.allowInternetAccess()));
         } catch (RuntimeException e) {
-            sandboxes.delete(id);
             throw new SandboxException(SandboxException.Reason.BUSY, "the sandbox could not be started: "
                     + e.getMessage(), e);
         }
+        clock.lap("runtime");
         String envdToken = request.secure() ? tokens.envdAccessToken(id) : null;
         try {
             envd.init(started.envdAddress(), new EnvdClient.Init(envdToken, request.envVars(), DEFAULT_USER,
                     DEFAULT_WORKDIR, Instant.now()));
         } catch (RuntimeException e) {
             killQuietly(id);
-            sandboxes.delete(id);
             throw new SandboxException(SandboxException.Reason.BUSY, "the sandbox's agent did not start: "
                     + e.getMessage(), e);
         }
+        clock.lap("init");
+        // One row, written once the sandbox is usable: until then no request can name it (the ID is not out yet),
+        // and a daemon that dies before this leaves only host state, which the runtime's reconciliation removes.
+        // The TTL counts from now.
+        SandboxRecord record = new SandboxRecord(id, team.id(), template.template().id(), template.build().id(), null,
+                Lifecycle.RUNNING, request.metadata(), template.template().cpuCount(), template.template().memoryMb(),
+                DISK_SIZE_MB, ENVD_VERSION, request.secure(), request.allowInternetAccess(), request.network(),
+                request.onTimeout() == OnTimeout.PAUSE, request.autoPauseMemory(), request.autoResume(),
+                runtime.name(), startedAt, Instant.now().plus(request.timeout()));
+        try {
+            sandboxes.insert(record);
+        } catch (RuntimeException e) {
+            killQuietly(id);
+            throw e;
+        }
+        clock.lap("insert");
         String trafficToken = request.network().allowPublicTraffic() ? null : tokens.trafficAccessToken(id);
         live.put(new LiveSandbox(id, team.id(), started.envdAddress(), trafficToken, request.autoResume(),
                 Lifecycle.RUNNING));
-        // The TTL counts from when the sandbox is usable.
-        sandboxes.setEndAt(id, Instant.now().plus(request.timeout()));
-        if (!sandboxes.transition(id, Lifecycle.CREATING, Lifecycle.RUNNING)) {
-            // Only a kill can move a creating sandbox away (the timer ignores it): it has been removed.
-            live.remove(id);
-            killQuietly(id);
-            throw SandboxException.notFound(id);
-        }
+        clock.log(LOG, "create " + id);
         return sandbox(record, envdToken, trafficToken);
     }
 

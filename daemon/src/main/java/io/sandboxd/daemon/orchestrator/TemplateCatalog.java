@@ -51,8 +51,12 @@ final class TemplateCatalog {
             throw new SandboxException(SandboxException.Reason.NOT_FOUND, "template '" + reference
                     + "' not found: sandboxd serves only the default tag of its templates");
         }
-        TemplateRecord t = templates.findByIdOrAlias(name).orElse(null);
-        Ready r = t == null ? null : ready.get(t.id());
+        // Creates name a template by ID almost always: that needs no store lookup.
+        Ready r = ready.get(name);
+        if (r == null) {
+            TemplateRecord t = templates.findByIdOrAlias(name).orElse(null);
+            r = t == null ? null : ready.get(t.id());
+        }
         if (r == null) {
             throw new SandboxException(SandboxException.Reason.NOT_FOUND, "template '" + reference
                     + "' not found (ready on this host: " + String.join(", ", ready.keySet()) + ")");

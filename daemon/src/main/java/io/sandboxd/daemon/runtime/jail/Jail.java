@@ -22,7 +22,6 @@ final class Jail {
     private final NetworkSlot slot;
     private final TemplateBuild template;
 
-    private boolean started;
     private OciSpec.Limits limits;
     private SandboxSpec spec;
     private Instant claimedAt;
@@ -101,12 +100,7 @@ final class Jail {
         }
     }
 
-    synchronized boolean started() {
-        return started;
-    }
-
     synchronized void markStarted() {
-        started = true;
         startedNanos = System.nanoTime();
     }
 

@@ -6,6 +6,7 @@ import io.sandboxd.daemon.runtime.DirectoryTrees;
 import io.sandboxd.daemon.runtime.HostCommand;
 import io.sandboxd.daemon.runtime.MountTable;
 import io.sandboxd.daemon.runtime.SandboxRuntimeException;
+import io.sandboxd.daemon.runtime.StepClock;
 import io.sandboxd.daemon.template.TemplateBuild;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -38,7 +39,7 @@ final class JailFactory {
         this.runc = runc;
     }
 
-    /** A new jail for {@code template}: mounted and configured, not started. */
+    /** A new jail for {@code template}: mounted and configured, allowed out, not started. */
     Jail prepare(TemplateBuild template) {
         String id = "j" + HexFormat.of().formatHex(randomBytes());
         Path dir = config.sandboxesDir().resolve(id);
@@ -46,6 +47,9 @@ final class JailFactory {
         Jail jail = new Jail(id, dir, slot, template,
                 new OciSpec.Limits(config.defaultCpuCount(), config.defaultMemoryMB(), config.pidsLimit()));
         try {
+            // Allowed out while it waits in the pool (only envd runs there, and nothing reaches it): most creates want
+            // internet access, and this keeps the firewall change off their path. A create without it turns it off.
+            networks.setInternetAccess(slot, true);
             Files.createDirectories(jail.upper());
             Files.createDirectories(jail.work());
             Files.createDirectories(jail.rootfs());
@@ -72,11 +76,13 @@ final class JailFactory {
     }
 
     /** Starts the jail's container and waits until its first process is ready (see {@link JailConfig#readinessPort()}). */
-    void start(Jail jail) {
+    void start(Jail jail, StepClock clock) {
         runc.runDetached(jail.id(), jail.dir(), jail.log());
         jail.markStarted();
+        clock.lap("runc run");
         if (config.readinessPort() > 0) {
             awaitReady(jail, config.readinessPort(), config.readinessPath());
+            clock.lap("ready");
         }
     }
 

@@ -1,20 +1,24 @@
 package io.sandboxd.daemon.runtime.jail;
 
 import io.sandboxd.daemon.template.TemplateBuild;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ConcurrentLinkedDeque;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.CompletableFuture;
 
 /**
- * Started jails of one template build waiting to be claimed. Creates take from the head; the refill agent adds
- * at the tail. Thread-safe.
+ * Started jails of one template build waiting to be claimed, and the creates waiting for one. A create takes a
+ * ready jail, or else queues and gets the next jail any refill finishes (whichever is first), so creates beyond the
+ * pool never start a jail each on their own and never wait behind a slower start than the earliest one. The
+ * refill agents keep {@code ready + preparing} at {@code target + waiting}. Thread-safe (one monitor; every
+ * operation is a few field updates).
  */
 final class JailPool {
     private final TemplateBuild template;
     private final int target;
-    private final ConcurrentLinkedDeque<Jail> ready = new ConcurrentLinkedDeque<>();
-    private final AtomicInteger preparing = new AtomicInteger();
+    private final ArrayDeque<Jail> ready = new ArrayDeque<>();
+    private final ArrayDeque<CompletableFuture<Jail>> waiting = new ArrayDeque<>();
+    private int preparing;
 
     JailPool(TemplateBuild template, int target) {
         this.template = template;
@@ -30,45 +34,88 @@ final class JailPool {
     }
 
     /** A ready jail, or null when the pool is empty. */
-    Jail poll() {
+    synchronized Jail poll() {
         return ready.pollFirst();
     }
 
-    void add(Jail jail) {
-        ready.addLast(jail);
+    /**
+     * A ready jail now, or a future completed with the next jail a refill adds. A caller that gives up on the future
+     * must {@link #cancel} it (a jail that reached it anyway goes back to the pool).
+     */
+    synchronized CompletableFuture<Jail> take() {
+        Jail j = ready.pollFirst();
+        if (j != null) {
+            return CompletableFuture.completedFuture(j);
+        }
+        CompletableFuture<Jail> f = new CompletableFuture<>();
+        waiting.addLast(f);
+        return f;
     }
 
-    int readyCount() {
+    /** Withdraws a waiting take; a jail it already received returns to the pool. */
+    void cancel(CompletableFuture<Jail> f) {
+        synchronized (this) {
+            if (waiting.remove(f)) {
+                return;
+            }
+        }
+        // add() or drain() took it off the queue and completes it right after.
+        try {
+            add(f.join());
+        } catch (java.util.concurrent.CompletionException | java.util.concurrent.CancellationException drained) {
+            // the pool was drained: nothing to give back
+        }
+    }
+
+    /** A started jail: to the longest-waiting create, else to the pool. */
+    void add(Jail jail) {
+        CompletableFuture<Jail> w;
+        synchronized (this) {
+            w = waiting.pollFirst();
+            if (w == null) {
+                ready.addLast(jail);
+                return;
+            }
+        }
+        w.complete(jail); // outside the monitor: the waiter's continuation may run here
+    }
+
+    synchronized int readyCount() {
         return ready.size();
     }
 
+    synchronized int waitingCount() {
+        return waiting.size();
+    }
+
     /** Reserves the right to prepare one more jail, if the pool (counting jails being prepared) is short. */
-    boolean reserve() {
-        while (true) {
-            int p = preparing.get();
-            if (ready.size() + p >= target) {
-                return false;
-            }
-            if (preparing.compareAndSet(p, p + 1)) {
-                return true;
-            }
+    synchronized boolean reserve() {
+        if (ready.size() + preparing >= target + waiting.size()) {
+            return false;
         }
+        preparing++;
+        return true;
     }
 
-    void unreserve() {
-        preparing.decrementAndGet();
+    synchronized void unreserve() {
+        preparing--;
     }
 
-    List<Jail> drain() {
-        List<Jail> out = new ArrayList<>();
-        Jail j;
-        while ((j = ready.pollFirst()) != null) {
-            out.add(j);
+    /** Takes every ready jail out; waiting creates fail with {@code cause}. */
+    List<Jail> drain(RuntimeException cause) {
+        List<Jail> out;
+        List<CompletableFuture<Jail>> failed;
+        synchronized (this) {
+            out = new ArrayList<>(ready);
+            ready.clear();
+            failed = new ArrayList<>(waiting);
+            waiting.clear();
         }
+        failed.forEach(f -> f.completeExceptionally(cause));
         return out;
     }
 
-    List<Jail> snapshot() {
+    synchronized List<Jail> snapshot() {
         return List.copyOf(ready);
     }
 }

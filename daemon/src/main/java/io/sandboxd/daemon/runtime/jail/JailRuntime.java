@@ -15,6 +15,7 @@ import io.sandboxd.daemon.runtime.SandboxRuntimeException;
 import io.sandboxd.daemon.runtime.SandboxSnapshot;
 import io.sandboxd.daemon.runtime.SandboxSpec;
 import io.sandboxd.daemon.runtime.SandboxStats;
+import io.sandboxd.daemon.runtime.StepClock;
 import io.sandboxd.daemon.runtime.UnsupportedRuntimeOperationException;
 import io.sandboxd.daemon.template.BaseTemplateBuilder;
 import io.sandboxd.daemon.template.TemplateBuild;
@@ -32,15 +33,20 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
 
 /**
  * The {@code jail} runtime: every sandbox is an OCI container run by runc on an overlayfs over the template's
  * rootfs, in its own network namespace, with envd as its first process. Creates take a started jail from the
- * template's warm pool and only adjust it (cgroup limits when the spec differs from the pool's, internet access,
- * the record of which sandbox it is); an empty pool falls back to preparing one on the spot.
+ * template's warm pool and only adjust it (its CPU weight, cgroup limits when the spec differs from the pool's,
+ * internet access when it is off, the record of which sandbox it is): no process is spawned on that path. When the
+ * pool is empty a create waits for the next jail the refill agents (one per CPU) finish.
  *
  * <p>Pause freezes the jail's cgroup; memory and files stay. Snapshots are not possible (CRIU does not work on
  * the hosts this runtime is for), and a daemon restart loses the jails' processes: {@link #reconcile()} removes
@@ -49,6 +55,7 @@ import java.util.stream.Stream;
 public final class JailRuntime implements SandboxRuntime {
     public static final String NAME = "jail";
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final System.Logger LOG = System.getLogger(JailRuntime.class.getName());
 
     private final JailConfig config;
     private final TemplateStore templates;
@@ -68,7 +75,7 @@ public final class JailRuntime implements SandboxRuntime {
         this.networks = networks;
         this.runc = new Runc(config.runcRoot());
         this.factory = new JailFactory(config, networks, runc);
-        this.refiller = new PoolRefiller(pools::values, factory);
+        this.refiller = new PoolRefiller(pools::values, factory, Math.max(1, Runtime.getRuntime().availableProcessors()));
     }
 
     /**
@@ -97,7 +104,7 @@ public final class JailRuntime implements SandboxRuntime {
         // before the first pool refill, so that every pooled envd starts from it
         EnvdAotCache.ensure(config);
         JailRuntime rt = new JailRuntime(config, SandboxNetworks.start(config.network()));
-        rt.refiller.startThread();
+        rt.refiller.startThreads();
         return rt;
     }
 
@@ -140,7 +147,7 @@ public final class JailRuntime implements SandboxRuntime {
         // Jails of an older build are not handed out any more.
         for (JailPool old : replaced) {
             List<RuntimeException> failures = new ArrayList<>();
-            old.drain().forEach(j -> destroyInto(failures, j));
+            old.drain(new SandboxRuntimeException("template '" + templateId + "' was rebuilt")).forEach(j -> destroyInto(failures, j));
             if (!failures.isEmpty()) {
                 throw failures.getFirst();
             }
@@ -191,32 +198,30 @@ public final class JailRuntime implements SandboxRuntime {
             throw new IllegalArgumentException("sandbox '" + spec.sandboxId() + "' already exists");
         }
         Jail jail = null;
+        StepClock clock = new StepClock();
         try {
-            jail = takeLiveJail(pool);
-            refiller.wake();
-            if (jail == null) {
-                jail = factory.prepare(pool.template());
-            }
+            jail = takeLiveJail(pool, clock);
             OciSpec.Limits want = new OciSpec.Limits(spec.cpuCount(), spec.memoryMB(), config.pidsLimit());
             synchronized (jail) {
-                if (!jail.started()) {
-                    if (!want.equals(jail.limits())) {
-                        jail.limits(want);
-                        OciSpec.write(OciSpec.build(config, jail, want), jail.configJson());
-                    }
-                    factory.start(jail);
-                } else if (!want.equals(jail.limits())) {
+                // A pooled jail runs at the lowest CPU weight (see OciSpec#POOLED_CPU_SHARES); claimed, it gets its own.
+                if (!want.equals(jail.limits()) || !CgroupCpu.claim(config.cgroupParent(), jail.id(), want.cpuShares())) {
                     runc.update(jail.id(), want.memoryBytes(), want.cpuQuota(), OciSpec.CPU_PERIOD_US, want.cpuShares());
                     jail.limits(want);
                 }
-                if (spec.allowInternetAccess()) {
-                    networks.setInternetAccess(jail.slot(), true);
+                clock.lap("limits");
+                // Pooled jails are allowed out (see JailFactory#prepare): only a create without internet access
+                // changes the firewall, and it does so before anything of the user's can run.
+                if (!spec.allowInternetAccess()) {
+                    networks.setInternetAccess(jail.slot(), false);
+                    clock.lap("egress off");
                 }
                 Instant now = Instant.now();
                 jail.claim(spec, now);
                 writeSandboxRecord(jail, spec, now);
+                clock.lap("record");
             }
             sandboxes.put(spec.sandboxId(), jail);
+            clock.log(LOG, "jail create " + spec.sandboxId() + " (" + jail.id() + ")");
             return handle(jail);
         } catch (RuntimeException e) {
             if (jail != null) {
@@ -233,28 +238,61 @@ public final class JailRuntime implements SandboxRuntime {
     }
 
     /**
-     * A pooled jail whose first process still runs. A jail can wait in the pool for hours; if envd died in the
-     * meantime it is destroyed here rather than handed out. Checked through /proc, not runc: a spawn would cost
-     * more than the rest of the create.
+     * A started jail whose first process still runs: from the pool, or else the next one the refill agents finish
+     * (the take itself makes them start one). A jail can wait in the pool for hours; if envd died in the meantime
+     * it is destroyed here rather than handed out. Checked through /proc, not runc: a spawn would cost more than
+     * the rest of the create.
      */
-    private Jail takeLiveJail(JailPool pool) {
-        Jail jail;
-        while ((jail = pool.poll()) != null) {
+    private Jail takeLiveJail(JailPool pool, StepClock clock) {
+        long deadline = System.nanoTime() + takeTimeout().toNanos();
+        while (true) {
+            CompletableFuture<Jail> next = pool.take();
+            refiller.wake();
+            Jail jail;
+            if (next.isDone()) {
+                jail = next.join();
+                clock.lap("pool");
+            } else {
+                jail = awaitJail(pool, next, deadline);
+                clock.lap("pool empty: waited for a start");
+            }
             if (jail.initAlive()) {
                 return jail;
             }
-            System.getLogger(JailRuntime.class.getName()).log(System.Logger.Level.WARNING,
-                    "pooled jail " + jail.id() + " lost its first process; discarding it. Its output:\n  " + Runc.tail(jail.log()));
+            LOG.log(System.Logger.Level.WARNING, "pooled jail " + jail.id() + " lost its first process; discarding it. "
+                    + "Its output:\n  " + Runc.tail(jail.log()));
             try {
                 synchronized (jail) {
                     factory.destroy(jail);
                 }
             } catch (RuntimeException e) {
-                System.getLogger(JailRuntime.class.getName()).log(System.Logger.Level.WARNING,
-                        "discarding jail " + jail.id() + " failed: " + e.getMessage(), e);
+                LOG.log(System.Logger.Level.WARNING, "discarding jail " + jail.id() + " failed: " + e.getMessage(), e);
             }
         }
-        return null;
+    }
+
+    private Jail awaitJail(JailPool pool, CompletableFuture<Jail> next, long deadline) {
+        try {
+            return next.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException e) {
+            pool.cancel(next);
+            RuntimeException last = refiller.lastError();
+            throw new SandboxRuntimeException("no jail of template '" + pool.template().templateId() + "' became ready within "
+                    + takeTimeout() + " (" + pool.waitingCount() + " other creates waiting, " + refiller.agents()
+                    + " starting at a time)" + (last == null ? "" : "; the last start failed: " + last.getMessage()), e);
+        } catch (InterruptedException e) {
+            pool.cancel(next);
+            Thread.currentThread().interrupt();
+            throw new SandboxRuntimeException("interrupted while waiting for a jail", e);
+        } catch (ExecutionException e) {
+            throw new SandboxRuntimeException("no jail for template '" + pool.template().templateId() + "': "
+                    + e.getCause().getMessage(), e.getCause());
+        }
+    }
+
+    /** How long a create waits for a jail when the pool is empty: a start, plus some queueing behind others. */
+    private Duration takeTimeout() {
+        return config.startTimeout().multipliedBy(2);
     }
 
     @Override
@@ -403,7 +441,7 @@ public final class JailRuntime implements SandboxRuntime {
         refiller.stop();
         List<RuntimeException> failures = new ArrayList<>();
         for (JailPool pool : pools.values()) {
-            for (Jail j : pool.drain()) {
+            for (Jail j : pool.drain(new SandboxRuntimeException("the jail runtime is closed"))) {
                 destroyInto(failures, j);
             }
         }

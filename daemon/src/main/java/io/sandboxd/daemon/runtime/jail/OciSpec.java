@@ -19,6 +19,12 @@ import java.util.List;
 final class OciSpec {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     static final long CPU_PERIOD_US = 100_000;
+    /**
+     * CPU weight of a jail until a create claims it (the lowest cgroup v1 allows): envd's JVM booting in a refill is
+     * the heaviest thing a host does, and at this weight it only takes CPU that claimed sandboxes leave idle, so a
+     * refill never slows a sandbox's commands. {@link CgroupCpu#claim} gives a claimed jail its real weight.
+     */
+    static final long POOLED_CPU_SHARES = 2;
     static final List<String> CAPABILITIES = List.of("CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID",
             "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_SETFCAP", "CAP_NET_BIND_SERVICE",
             "CAP_SYS_CHROOT", "CAP_AUDIT_WRITE");
@@ -117,7 +123,7 @@ final class OciSpec {
         ObjectNode cpu = res.putObject("cpu");
         cpu.put("quota", limits.cpuQuota());
         cpu.put("period", CPU_PERIOD_US);
-        cpu.put("shares", limits.cpuShares());
+        cpu.put("shares", POOLED_CPU_SHARES);
         res.putObject("pids").put("limit", limits.pids());
         if (config.seccomp()) {
             linux.set("seccomp", SeccompProfile.json());

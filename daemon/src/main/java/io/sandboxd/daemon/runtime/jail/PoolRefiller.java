@@ -2,43 +2,58 @@ package io.sandboxd.daemon.runtime.jail;
 
 import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
+import io.sandboxd.daemon.runtime.StepClock;
+import java.util.ArrayList;
 import java.util.Collection;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 
 /**
- * Keeps the pools full, one jail at a time (jail starts compete with sandboxes for CPU, so they are not run in
- * parallel). An agent: {@link #doWork()} prepares at most one jail and says whether it did; the thread sleeps
- * when there is nothing to do and is woken by a create that took a jail. A failing prepare is counted, logged
- * and retried after a growing pause, so a broken template does not spin the CPU.
+ * Keeps the pools full (and serves creates waiting on an empty pool) with a fixed number of agents, each preparing
+ * one jail at a time. A jail start is mostly envd's JVM booting, which is CPU bound: as many agents as the host has
+ * CPUs finish a burst soonest; more only make every start slower. {@link #doWork()} prepares at most one jail and
+ * says whether it did; agents sleep when there is nothing to do and are woken by a create that took or wants a jail.
+ * A failing prepare is counted, logged and retried after a growing pause, so a broken template does not spin the CPU.
  */
-final class PoolRefiller implements Runnable {
+final class PoolRefiller {
     private static final Logger LOG = System.getLogger(PoolRefiller.class.getName());
     private static final long IDLE_WAIT_MS = 1000;
     private static final long MAX_BACKOFF_MS = 30_000;
 
     private final Supplier<Collection<JailPool>> pools;
     private final JailFactory factory;
+    private final int agents;
     private final AtomicLong errors = new AtomicLong();
     private final Object signal = new Object();
+    private final List<Thread> threads = new ArrayList<>();
     private volatile boolean running = true;
     private volatile RuntimeException lastError;
-    private boolean woken;
+    private long wakeups;
     private long backoffMs;
-    private Thread thread;
 
-    PoolRefiller(Supplier<Collection<JailPool>> pools, JailFactory factory) {
+    PoolRefiller(Supplier<Collection<JailPool>> pools, JailFactory factory, int agents) {
+        if (agents < 1) {
+            throw new IllegalArgumentException("at least one refill agent, got " + agents);
+        }
         this.pools = pools;
         this.factory = factory;
+        this.agents = agents;
     }
 
-    void startThread() {
-        thread = Thread.ofPlatform().name("jail-pool-refill").daemon(true).start(this);
+    void startThreads() {
+        for (int i = 0; i < agents; i++) {
+            threads.add(Thread.ofPlatform().name("jail-pool-refill-" + i).daemon(true).start(this::run));
+        }
+    }
+
+    int agents() {
+        return agents;
     }
 
     void wake() {
         synchronized (signal) {
-            woken = true;
+            wakeups++;
             signal.notifyAll();
         }
     }
@@ -53,26 +68,35 @@ final class PoolRefiller implements Runnable {
                 continue;
             }
             try {
+                StepClock clock = new StepClock();
                 Jail jail = factory.prepare(pool.template());
+                clock.lap("prepare");
                 try {
-                    factory.start(jail);
+                    factory.start(jail, clock);
                 } catch (RuntimeException e) {
                     destroyQuietly(jail, e);
                     throw e;
                 }
+                clock.log(LOG, "pool refill " + jail.id());
                 if (running) {
                     pool.add(jail);
                 } else {
                     factory.destroy(jail);
                 }
-                backoffMs = 0;
+                synchronized (signal) {
+                    backoffMs = 0;
+                }
                 return 1;
             } catch (RuntimeException e) {
                 errors.incrementAndGet();
                 lastError = e;
-                backoffMs = backoffMs == 0 ? 500 : Math.min(MAX_BACKOFF_MS, backoffMs * 2);
+                long wait;
+                synchronized (signal) {
+                    backoffMs = backoffMs == 0 ? 500 : Math.min(MAX_BACKOFF_MS, backoffMs * 2);
+                    wait = backoffMs;
+                }
                 LOG.log(Level.WARNING, "preparing a jail for template " + pool.template().templateId() + " failed (retry in "
-                        + backoffMs + " ms): " + e.getMessage(), e);
+                        + wait + " ms): " + e.getMessage(), e);
                 return 0;
             } finally {
                 pool.unreserve();
@@ -81,33 +105,35 @@ final class PoolRefiller implements Runnable {
         return 0;
     }
 
-    @Override
-    public void run() {
+    private void run() {
         while (running) {
-            int work = doWork();
-            if (work == 0) {
+            long seen;
+            synchronized (signal) {
+                seen = wakeups;
+            }
+            if (doWork() == 0) {
                 synchronized (signal) {
                     long wait = backoffMs > 0 ? backoffMs : IDLE_WAIT_MS;
-                    if (!woken && running) {
+                    // A wake-up that came while this agent was busy is not lost: it looks again at once.
+                    if (wakeups == seen && running) {
                         try {
                             signal.wait(wait);
                         } catch (InterruptedException e) {
                             return;
                         }
                     }
-                    woken = false;
                 }
             }
         }
     }
 
-    /** Stops the thread after the jail it is preparing (if any) is done. */
+    /** Stops the agents after the jails they are preparing (if any) are done. */
     void stop() {
         running = false;
         wake();
-        if (thread != null) {
+        for (Thread t : threads) {
             try {
-                thread.join();
+                t.join();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }

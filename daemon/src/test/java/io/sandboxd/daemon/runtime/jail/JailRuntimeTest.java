@@ -150,6 +150,7 @@ class JailRuntimeTest {
             assertEquals(64L * 1024 * 1024, readLong(cgroup("memory", spec.sandboxId()).resolve("memory.limit_in_bytes")));
             assertEquals(200_000, readLong(cgroup("cpu", spec.sandboxId()).resolve("cpu.cfs_quota_us")));
             assertEquals(100_000, readLong(cgroup("cpu", spec.sandboxId()).resolve("cpu.cfs_period_us")));
+            assertEquals(2048, readLong(cgroup("cpu", spec.sandboxId()).resolve("cpu.shares")), "claimed: its own weight");
             assertEquals(String.valueOf(PIDS), Files.readString(cgroup("pids", spec.sandboxId()).resolve("pids.max")).strip());
             // tail buffers /dev/zero looking for a newline: it grows until the memory cgroup kills it.
             HostCommand.Result hog = runtime.exec(spec.sandboxId(), List.of("/bin/tail", "/dev/zero"), Duration.ofSeconds(60));
@@ -267,6 +268,10 @@ class JailRuntimeTest {
             runtime.create(open);
             runtime.create(closed);
             try {
+                // Pooled jails wait allowed out; the one without internet access lost that before it was handed out.
+                List<String> allowed = runtime.inventory().egressAllowed();
+                assertTrue(allowed.contains(runtime.slot(open.sandboxId()).hostVeth()), allowed.toString());
+                assertFalse(allowed.contains(runtime.slot(closed.sandboxId()).hostVeth()), allowed.toString());
                 String get = "printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc -w 3 " + internet.address() + " " + FakeInternet.PORT;
                 HostCommand.Result fromOpen = runtime.exec(open.sandboxId(), List.of("/bin/sh", "-c", get), Duration.ofSeconds(15));
                 assertTrue(fromOpen.stdout().contains(FakeInternet.BODY), "allowed sandbox reaches it: " + fromOpen);
@@ -302,6 +307,39 @@ class JailRuntimeTest {
                     .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString()).body());
         } finally {
             runtime.kill(spec.sandboxId());
+        }
+    }
+
+    @Test
+    void createsBeyondThePoolWaitForTheRefillAndPooledJailsRunAtTheLowestWeight() throws Exception {
+        assertTrue(runtime.awaitPoolFull(TinyRootfs.TEMPLATE_ID, Duration.ofSeconds(30)));
+        Path pooled;
+        try (var dirs = Files.list(dataDir.resolve("sandboxes"))) {
+            pooled = dirs.filter(d -> !Files.exists(d.resolve("sandbox.json"))).findFirst().orElseThrow();
+        }
+        assertEquals(OciSpec.POOLED_CPU_SHARES, readLong(Path.of("/sys/fs/cgroup/cpu", CGROUP_PARENT,
+                pooled.getFileName().toString(), "cpu.shares")));
+        List<SandboxSpec> specs = List.of(spec(1, 128, true), spec(1, 128, false), spec(1, 128, true));
+        List<java.util.concurrent.Future<Sandbox>> started = new java.util.ArrayList<>();
+        try (var creates = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+            for (SandboxSpec s : specs) {
+                started.add(creates.submit(() -> runtime.create(s)));
+            }
+        }
+        try {
+            java.util.Set<String> jails = new java.util.HashSet<>();
+            for (int i = 0; i < specs.size(); i++) {
+                Sandbox sb = started.get(i).get();
+                jails.add(runtime.jailId(specs.get(i).sandboxId()));
+                assertEquals(TinyRootfs.INDEX_HTML, HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://"
+                                + sb.envdAddress().getAddress().getHostAddress() + ":" + Sandbox.ENVD_PORT + "/index.html"))
+                        .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString()).body());
+            }
+            assertEquals(specs.size(), jails.size(), "one jail each: " + jails);
+        } finally {
+            for (SandboxSpec s : specs) {
+                runtime.kill(s.sandboxId());
+            }
         }
     }
 
