@@ -1,6 +1,7 @@
 package io.sandboxd.bench;
 
 import io.sandboxd.ffi.Libc;
+import io.sandboxd.layer.LayerFormatException;
 import io.sandboxd.vmm.snapshot.LayerWriter;
 import io.sandboxd.vmm.snapshot.MemoryImage;
 import java.io.IOException;
@@ -38,10 +39,14 @@ final class BenchImages {
     private static MemoryImage cached(Path dir, long size, int everyNthPage) throws IOException {
         Path marker = dir.resolve("image");
         if (Files.exists(marker)) {
-            return MemoryImage.open(dir.resolve(Files.readString(marker).trim()));
+            try {
+                return MemoryImage.open(dir.resolve(Files.readString(marker).trim()));
+            } catch (LayerFormatException e) { // made by an older build in an older format: make it again
+                System.err.println("bench: remaking " + dir + ": " + e.getMessage());
+            }
         }
         if (Files.exists(dir)) {
-            try (var files = Files.list(dir)) { // a half-made image from an interrupted run
+            try (var files = Files.list(dir)) { // a half-made or outdated image
                 for (Path p : (Iterable<Path>) files::iterator) {
                     Files.delete(p);
                 }
