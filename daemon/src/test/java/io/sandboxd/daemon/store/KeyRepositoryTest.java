@@ -13,23 +13,9 @@ import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-class KeyRepositoryTest {
-    Store store;
-
-    @BeforeEach
-    void open() throws Exception {
-        store = Store.over(TestPostgres.freshDatabase());
-    }
-
-    @AfterEach
-    void close() {
-        store.close();
-    }
-
+class KeyRepositoryTest extends FreshStoreTest {
     @Test
     void storesOnlyTheUpstreamHash() throws Exception {
         Team team = store.teams().ensureDefault();

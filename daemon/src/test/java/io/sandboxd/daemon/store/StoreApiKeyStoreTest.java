@@ -7,23 +7,9 @@ import io.sandboxd.api.auth.KeyHash;
 import io.sandboxd.api.auth.Team;
 import java.time.Duration;
 import java.util.Optional;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-class StoreApiKeyStoreTest {
-    Store store;
-
-    @BeforeEach
-    void open() throws Exception {
-        store = Store.over(TestPostgres.freshDatabase());
-    }
-
-    @AfterEach
-    void close() {
-        store.close();
-    }
-
+class StoreApiKeyStoreTest extends FreshStoreTest {
     @Test
     void aRevokedKeyStopsWorkingWhenTheRememberedPeriodEnds() throws Exception {
         Team team = store.teams().ensureDefault();

@@ -9,23 +9,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.sandboxd.daemon.store.TemplateRepository.BuildStatus;
 import java.util.List;
 import java.util.Optional;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-class TemplateRepositoryTest {
-    Store store;
-
-    @BeforeEach
-    void open() throws Exception {
-        store = Store.over(TestPostgres.freshDatabase());
-    }
-
-    @AfterEach
-    void close() {
-        store.close();
-    }
-
+class TemplateRepositoryTest extends FreshStoreTest {
     @Test
     void templatesAreFoundByIdOrAlias() {
         TemplateRepository t = store.templates();
