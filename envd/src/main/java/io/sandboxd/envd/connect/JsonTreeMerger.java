@@ -37,7 +37,7 @@ final class JsonTreeMerger {
         Set<OneofDescriptor> oneofs = null;
         for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
-            FieldDescriptor f = field(type, e.getKey());
+            FieldDescriptor f = JsonTypeCheck.field(type, e.getKey());
             if (f == null) {
                 continue; // unknown fields are ignored, as JsonFormat is told to
             }
@@ -135,18 +135,5 @@ final class JsonTreeMerger {
     private static boolean isWellKnown(FieldDescriptor f) {
         return f.getJavaType() == FieldDescriptor.JavaType.MESSAGE
                 && f.getMessageType().getFile().getPackage().equals("google.protobuf");
-    }
-
-    private static FieldDescriptor field(Descriptor type, String jsonName) {
-        FieldDescriptor f = type.findFieldByName(jsonName);
-        if (f != null) {
-            return f;
-        }
-        for (FieldDescriptor candidate : type.getFields()) {
-            if (candidate.getJsonName().equals(jsonName)) {
-                return candidate;
-            }
-        }
-        return null;
     }
 }

@@ -104,7 +104,8 @@ final class JsonTypeCheck {
         return null;
     }
 
-    private static FieldDescriptor field(Descriptor type, String jsonName) {
+    /** The field a JSON member names: its proto name or its JSON (lowerCamel) name, as proto3 JSON accepts both. */
+    static FieldDescriptor field(Descriptor type, String jsonName) {
         FieldDescriptor f = type.findFieldByName(jsonName);
         if (f != null) {
             return f;
