@@ -5,10 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.io.IOException;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -78,7 +74,7 @@ class CredentialsTest {
                 }
                 Libc.close(out[1]);
                 out[1] = -1;
-                String text = readAll(out[0]);
+                String text = SpawnTest.readAll(out[0]);
                 assertEquals(0, Spawn.exitStatus(Spawn.waitpid(pid, 0)));
                 return parse(text);
             } finally {
@@ -121,17 +117,5 @@ class CredentialsTest {
         status.lines().filter(l -> l.startsWith("Uid:") || l.startsWith("Gid:"))
                 .forEach(l -> m.put(l.substring(0, 3) + "Raw", l.substring(4).strip()));
         return m;
-    }
-
-    private static String readAll(int fd) {
-        StringBuilder sb = new StringBuilder();
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment buf = a.allocate(4096);
-            long n;
-            while ((n = Libc.read(fd, buf)) > 0) {
-                sb.append(new String(buf.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8));
-            }
-        }
-        return sb.toString();
     }
 }

@@ -94,7 +94,8 @@ class SpawnTest {
         }
     }
 
-    private static String readAll(int fd) {
+    /** Everything readable from {@code fd} until end of file, as UTF-8 (the child output pipes of these tests). */
+    static String readAll(int fd) {
         StringBuilder sb = new StringBuilder();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment buf = a.allocate(4096);
