@@ -1,5 +1,6 @@
 package io.sandboxd.envd;
 
+import io.sandboxd.envd.auth.UserDatabase;
 import java.net.InetSocketAddress;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -28,6 +29,11 @@ public final class EnvdMain implements Callable<Integer> {
                     + " so the sandbox's first command does not pay for class loading (default: ${DEFAULT-VALUE})")
     boolean warmUp;
 
+    @Option(names = "--warm-up-rounds", defaultValue = "1", paramLabel = "N",
+            description = "how many times the warm-up runs its requests; more rounds get them compiled instead of"
+                    + " interpreted at the sandbox's first commands, for more CPU at start (default: ${DEFAULT-VALUE})")
+    int warmUpRounds;
+
     @Option(names = "--train",
             description = "run the warm-up once and exit without serving (exit code 1 if any step of it failed): the"
                     + " training run that records envd's AOT cache, java -XX:AOTCacheOutput=envd.aot -jar envd.jar"
@@ -37,27 +43,38 @@ public final class EnvdMain implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         checkNativeAccess();
+        if (warmUpRounds < 1) {
+            throw new CommandLine.ParameterException(new CommandLine(this),
+                    "--warm-up-rounds must be at least 1, not " + warmUpRounds);
+        }
         if (train) {
-            WarmUp.Result r = warmUp();
+            WarmUp.Result r = warmUp(null);
             return r != null && r.complete() ? 0 : 1;
         }
+        EnvdState state = new EnvdState(defaultUser);
         if (warmUp) {
-            warmUp();
+            state.beginWarmUp();
         }
-        Envd envd = Envd.start(new InetSocketAddress(bind, port), defaultUser);
+        Envd envd = Envd.start(new InetSocketAddress(bind, port), state, UserDatabase.system());
         Runtime.getRuntime().addShutdownHook(new Thread(envd::close, "envd-shutdown"));
+        if (warmUp) {
+            warmUp(envd);
+        }
         System.err.println("envd " + VERSION + " listening on " + envd.address());
         envd.awaitClose();
         return 0;
     }
 
-    /** Runs the warm-up and says how it went; null if it threw (only a slower first command is at stake). */
-    private WarmUp.Result warmUp() throws InterruptedException {
+    /**
+     * Runs the warm-up (against {@code serving}, or a throwaway envd when null) and says how it went; null if it
+     * threw (only a slower first command is at stake).
+     */
+    private WarmUp.Result warmUp(Envd serving) throws InterruptedException {
         long t0 = System.nanoTime();
         try {
-            WarmUp.Result r = WarmUp.run(defaultUser);
-            System.err.printf("envd warm-up: %d ms (init: %d, process ended: %s, stat: %d)%n",
-                    (System.nanoTime() - t0) / 1_000_000, r.initStatus(), r.processEnded(), r.statStatus());
+            WarmUp.Result r = serving != null ? WarmUp.warm(serving, warmUpRounds) : WarmUp.run(defaultUser, warmUpRounds);
+            System.err.printf("envd warm-up: %d rounds in %d ms (last: init: %d, process ended: %s, stat: %d)%n",
+                    warmUpRounds, (System.nanoTime() - t0) / 1_000_000, r.initStatus(), r.processEnded(), r.statStatus());
             return r;
         } catch (java.io.IOException | RuntimeException e) {
             System.err.println("envd warm-up failed" + (train ? "" : ", serving without it") + ": " + e);

@@ -16,10 +16,31 @@ public final class EnvdState {
         }
     }
 
+    private final Settings initial;
     private volatile Settings settings;
+    private volatile boolean warmingUp;
 
     public EnvdState(String defaultUser) {
-        this.settings = new Settings(null, Map.of(), defaultUser, null);
+        this.initial = new Settings(null, Map.of(), defaultUser, null);
+        this.settings = initial;
+    }
+
+    /**
+     * From now until {@link #endWarmUp()}, {@code /health} says envd is not ready: envd's own warm-up requests run
+     * against the listener a sandbox will use, and nobody should take the sandbox before they are done.
+     */
+    public void beginWarmUp() {
+        warmingUp = true;
+    }
+
+    /** Forgets what the warm-up's {@code /init} set (token, env vars) and lets {@code /health} answer ready. */
+    public synchronized void endWarmUp() {
+        settings = initial;
+        warmingUp = false;
+    }
+
+    public boolean warmingUp() {
+        return warmingUp;
     }
 
     public Settings settings() {

@@ -37,6 +37,47 @@ class WarmUpTest {
     }
 
     @Test
+    void theServingEnvdIsWarmedBehindItsHealthAndForgetsTheWarmUpsInit() throws Exception {
+        String me = System.getProperty("user.name");
+        EnvdState state = new EnvdState(me);
+        state.beginWarmUp();
+        Envd envd = Envd.start(new InetSocketAddress("0.0.0.0", 0), state, io.sandboxd.envd.auth.UserDatabase.system());
+        try {
+            InetSocketAddress loopback = new InetSocketAddress("127.0.0.1", envd.address().getPort());
+            assertEquals(503, health(loopback), "not ready while warming up");
+            WarmUp.Result r = WarmUp.warm(envd, 3);
+            assertTrue(r.complete(), "every round ran as a sandbox's would: " + r);
+            assertEquals(204, health(loopback), "ready once warm");
+            assertEquals(new EnvdState.Settings(null, java.util.Map.of(), me, null), state.settings(),
+                    "the warm-up's token and env vars are gone");
+        } finally {
+            envd.close();
+        }
+    }
+
+    @Test
+    void aFailedWarmUpStillLetsEnvdServe() throws Exception {
+        EnvdState state = new EnvdState(System.getProperty("user.name"));
+        state.beginWarmUp();
+        Envd envd = Envd.start(new InetSocketAddress("127.0.0.1", 0), state, io.sandboxd.envd.auth.UserDatabase.system());
+        try {
+            org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> WarmUp.warm(envd, 0));
+            assertEquals(204, health(envd.address()));
+        } finally {
+            envd.close();
+        }
+    }
+
+    private static int health(InetSocketAddress at) throws java.io.IOException {
+        try (java.net.Socket s = new java.net.Socket(at.getAddress(), at.getPort())) {
+            s.getOutputStream().write("GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                    .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            String head = new String(s.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.ISO_8859_1);
+            return Integer.parseInt(head.split(" ", 3)[1]);
+        }
+    }
+
+    @Test
     void theTrainingRunWarmsUpAndExitsWithoutServing() {
         // what the daemon runs under -XX:AOTCacheOutput to record envd's AOT cache
         int exit = new picocli.CommandLine(new EnvdMain()).execute("--train", "--default-user",

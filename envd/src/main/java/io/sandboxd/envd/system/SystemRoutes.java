@@ -41,7 +41,9 @@ public final class SystemRoutes {
 
     public void register(HttpRouter router) {
         router.handleOpen(HttpMethod.GET, "/health", r -> {
-            FullHttpResponse resp = HttpResponses.empty(HttpResponseStatus.NO_CONTENT);
+            FullHttpResponse resp = state.warmingUp()
+                    ? HttpResponses.error(HttpResponseStatus.SERVICE_UNAVAILABLE, "envd is warming up")
+                    : HttpResponses.empty(HttpResponseStatus.NO_CONTENT);
             resp.headers().set(HttpHeaderNames.CACHE_CONTROL, "no-store");
             return resp;
         });
