@@ -153,4 +153,36 @@ class SandboxRepositoryTest {
     private List<String> ids(Filter f) {
         return sandboxes.page(team.id(), f, 100, null).sandboxes().stream().map(SandboxRecord::id).toList();
     }
+
+    @Test
+    void theInsertsAsynchronousCommitStaysInsideItsTransaction() throws Exception {
+        // two connections (the migration needs both), both borrowed after the insert: one is the insert's session
+        Database two = Database.open(TestPostgres.freshDatabaseUrl(), 2);
+        try (Store store2 = Store.over(two)) {
+            Team t = store2.teams().ensureDefault();
+            store2.templates().create("base1", null, true, 2, 512, List.of("base"));
+            UUID b = store2.templates().createBuild("base1", 2, 512, 1024, "jail").id();
+            SandboxRecord s = new SandboxRecord("sbxasync", t.id(), "base1", b, null, Lifecycle.RUNNING, Map.of(), 2,
+                    512, 1024, "0.6.13", true, true, new NetworkConfig(true, List.of(), List.of(), null), false, false,
+                    false, "jail", T0, T0.plusSeconds(300));
+            SandboxRecord refused = new SandboxRecord("not a valid id", s.teamId(), s.templateId(), s.buildId(), null,
+                    s.state(), s.metadata(), 2, 512, 1024, "0.6.13", true, true, s.network(), false, false, false,
+                    "jail", T0, T0.plusSeconds(300));
+            assertThrows(StoreException.class, () -> store2.sandboxes().insert(refused), "rolled back, not committed");
+            store2.sandboxes().insert(s);
+            assertEquals(Optional.of(s), store2.sandboxes().find("sbxasync"), "committed");
+            assertEquals(Optional.empty(), store2.sandboxes().find("not a valid id"));
+            try (java.sql.Connection c1 = two.dataSource().getConnection();
+                 java.sql.Connection c2 = two.dataSource().getConnection()) {
+                for (java.sql.Connection c : List.of(c1, c2)) {
+                    try (java.sql.Statement st = c.createStatement();
+                         java.sql.ResultSet rs = st.executeQuery("SHOW synchronous_commit")) {
+                        assertTrue(rs.next());
+                        assertEquals("on", rs.getString(1), "every session still waits for the disk outside the insert");
+                    }
+                    assertTrue(c.getAutoCommit(), "connections went back to the pool as they came");
+                }
+            }
+        }
+    }
 }

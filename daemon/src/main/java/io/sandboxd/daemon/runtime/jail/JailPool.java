@@ -19,6 +19,9 @@ final class JailPool {
     private final ArrayDeque<Jail> ready = new ArrayDeque<>();
     private final ArrayDeque<CompletableFuture<Jail>> waiting = new ArrayDeque<>();
     private int preparing;
+    /** When a create last took a ready jail ({@link System#nanoTime()}); meaningless until {@link #tookOnce}. */
+    private long lastTakeNanos;
+    private boolean tookOnce;
 
     JailPool(TemplateBuild template, int target) {
         this.template = template;
@@ -35,7 +38,27 @@ final class JailPool {
 
     /** A ready jail, or null when the pool is empty. */
     synchronized Jail poll() {
-        return ready.pollFirst();
+        return tookReady(ready.pollFirst());
+    }
+
+    private Jail tookReady(Jail j) {
+        if (j != null) {
+            lastTakeNanos = System.nanoTime();
+            tookOnce = true;
+        }
+        return j;
+    }
+
+    /**
+     * How long, from {@code nowNanos}, a refill of this pool should still wait for creates to settle: none when a
+     * create is waiting or no jail is ready (the refill is needed now) or no create took one within {@code
+     * settleNanos}; else what is left of {@code settleNanos} since the last take.
+     */
+    synchronized long refillDueInNanos(long nowNanos, long settleNanos) {
+        if (!waiting.isEmpty() || ready.isEmpty() || !tookOnce) {
+            return 0;
+        }
+        return Math.max(0, lastTakeNanos + settleNanos - nowNanos);
     }
 
     /**
@@ -43,7 +66,7 @@ final class JailPool {
      * must {@link #cancel} it (a jail that reached it anyway goes back to the pool).
      */
     synchronized CompletableFuture<Jail> take() {
-        Jail j = ready.pollFirst();
+        Jail j = tookReady(ready.pollFirst());
         if (j != null) {
             return CompletableFuture.completedFuture(j);
         }

@@ -75,7 +75,8 @@ public final class JailRuntime implements SandboxRuntime {
         this.networks = networks;
         this.runc = new Runc(config.runcRoot());
         this.factory = new JailFactory(config, networks, runc);
-        this.refiller = new PoolRefiller(pools::values, factory, Math.max(1, Runtime.getRuntime().availableProcessors()));
+        this.refiller = new PoolRefiller(pools::values, factory, Math.max(1, Runtime.getRuntime().availableProcessors()),
+                PoolRefiller.SETTLE_DEFAULT);
     }
 
     /**

@@ -77,4 +77,26 @@ class JailPoolTest {
         CompletionException e = assertThrows(CompletionException.class, waiting::join);
         assertEquals("closed", e.getCause().getMessage());
     }
+
+    @Test
+    void aPoolWithJailsLeftWaitsForCreatesToSettleBeforeARefill() {
+        long settle = 500_000_000L;
+        JailPool pool = new JailPool(null, 3);
+        assertEquals(0, pool.refillDueInNanos(System.nanoTime(), settle), "nothing taken yet: due now");
+        pool.add(jail("a"));
+        pool.add(jail("b"));
+        pool.add(jail("c"));
+        pool.take().join();
+        long now = System.nanoTime();
+        long due = pool.refillDueInNanos(now, settle);
+        assertTrue(due > 0 && due <= settle, "just taken, two left: wait up to the settle time, was " + due);
+        assertEquals(0, pool.refillDueInNanos(now + settle, settle), "settled");
+        pool.poll();
+        assertTrue(pool.refillDueInNanos(System.nanoTime(), settle) > 0, "a poll is a take too");
+        pool.take().join();
+        assertEquals(0, pool.refillDueInNanos(System.nanoTime(), settle), "none ready: due now");
+        CompletableFuture<Jail> waiter = pool.take();
+        assertFalse(waiter.isDone());
+        assertEquals(0, pool.refillDueInNanos(System.nanoTime(), settle), "a create is waiting: due now");
+    }
 }
