@@ -34,6 +34,11 @@ public final class EnvdMain implements Callable<Integer> {
                     + " interpreted at the sandbox's first commands, for more CPU at start (default: ${DEFAULT-VALUE})")
     int warmUpRounds;
 
+    @Option(names = "--warm-up-user", paramLabel = "NAME",
+            description = "the default user the warm-up's /init sets (the user a sandbox's commands will run as, if"
+                    + " this system has it; default: --default-user)")
+    String warmUpUser;
+
     @Option(names = "--train",
             description = "run the warm-up once and exit without serving (exit code 1 if any step of it failed): the"
                     + " training run that records envd's AOT cache, java -XX:AOTCacheOutput=envd.aot -jar envd.jar"
@@ -72,7 +77,9 @@ public final class EnvdMain implements Callable<Integer> {
     private WarmUp.Result warmUp(Envd serving) throws InterruptedException {
         long t0 = System.nanoTime();
         try {
-            WarmUp.Result r = serving != null ? WarmUp.warm(serving, warmUpRounds) : WarmUp.run(defaultUser, warmUpRounds);
+            String as = warmUpUser();
+            WarmUp.Result r = serving != null ? WarmUp.warm(serving, warmUpRounds, as)
+                    : WarmUp.run(defaultUser, warmUpRounds, as);
             System.err.printf("envd warm-up: %d rounds in %d ms (last: init: %d, process ended: %s, stat: %d)%n",
                     warmUpRounds, (System.nanoTime() - t0) / 1_000_000, r.initStatus(), r.processEnded(), r.statStatus());
             return r;
@@ -80,6 +87,18 @@ public final class EnvdMain implements Callable<Integer> {
             System.err.println("envd warm-up failed" + (train ? "" : ", serving without it") + ": " + e);
             return null;
         }
+    }
+
+    /** {@code --warm-up-user} if this system has that user (else the warm-up would fail), else the default user. */
+    private String warmUpUser() {
+        if (warmUpUser == null || warmUpUser.equals(defaultUser)) {
+            return defaultUser;
+        }
+        if (UserDatabase.system().byName(warmUpUser).isEmpty()) {
+            System.err.println("envd warm-up: no user " + warmUpUser + " here, warming up as " + defaultUser);
+            return defaultUser;
+        }
+        return warmUpUser;
     }
 
     /** Fail at start, with the flag to add, rather than at the first process spawn. */

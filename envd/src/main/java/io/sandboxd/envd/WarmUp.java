@@ -26,8 +26,12 @@ final class WarmUp {
     private static final String START_BODY =
             "{\"process\":{\"cmd\":\"/bin/echo\",\"args\":[\"warm\"]},\"stdin\":false}";
     private static final String STAT_BODY = "{\"path\":\"/\"}";
-    /** What the daemon sends on every create (token, env vars); no timestamp, so the clock is left alone. */
-    private static final String INIT_BODY = "{\"accessToken\":\"%s\",\"envVars\":{\"E2B_WARM_UP\":\"1\"}}";
+    /**
+     * What the daemon sends on every create: token, env vars, the default user, and the host's time, which is now
+     * (so the clock is compared and left alone).
+     */
+    private static final String INIT_BODY =
+            "{\"accessToken\":\"%s\",\"envVars\":{\"E2B_WARM_UP\":\"1\"},\"defaultUser\":\"%s\",\"timestamp\":\"%s\"}";
 
     private WarmUp() {
     }
@@ -44,17 +48,21 @@ final class WarmUp {
         return run(defaultUser, 1);
     }
 
+    static Result run(String defaultUser, int rounds) throws IOException, InterruptedException {
+        return run(defaultUser, rounds, defaultUser);
+    }
+
     /**
      * {@code rounds} times the create-and-first-command path; the result is the last round's. One round loads the
      * classes; a few dozen more get the hot paths compiled (at a jail's compile thresholds), so a sandbox's first
      * commands do not run interpreted.
      */
-    static Result run(String defaultUser, int rounds) throws IOException, InterruptedException {
+    static Result run(String defaultUser, int rounds, String asUser) throws IOException, InterruptedException {
         EnvdState state = new EnvdState(defaultUser);
         state.beginWarmUp();
         Envd scratch = Envd.start(new InetSocketAddress("127.0.0.1", 0), state, UserDatabase.system());
         try {
-            return warm(scratch, rounds);
+            return warm(scratch, rounds, asUser);
         } finally {
             scratch.close();
         }
@@ -62,17 +70,19 @@ final class WarmUp {
 
     /**
      * Runs {@code rounds} rounds against {@code envd} (whose state is {@linkplain EnvdState#beginWarmUp() warming
-     * up}), then resets its state to how it started and lets its {@code /health} answer ready, whatever happened.
+     * up}), with {@code asUser} as the default user its {@code /init} sets, the way a create makes the template's user
+     * the default (processes of a user other than envd's own start on envd's spawner thread, a path of its own),
+     * then resets its state to how it started and lets its {@code /health} answer ready, whatever happened.
      */
-    static Result warm(Envd envd, int rounds) throws IOException {
+    static Result warm(Envd envd, int rounds, String asUser) throws IOException {
         try {
             if (rounds < 1) {
                 throw new IllegalArgumentException("warm-up rounds must be at least 1, not " + rounds);
             }
             InetSocketAddress address = loopbackFor(envd.address());
-            Result r = against(address);
+            Result r = against(address, asUser);
             for (int i = 1; i < rounds && r.complete(); i++) {
-                r = against(address);
+                r = against(address, asUser);
             }
             return r;
         } finally {
@@ -87,11 +97,11 @@ final class WarmUp {
                 : listening;
     }
 
-    static Result against(InetSocketAddress address) throws IOException {
-        // a throwaway envd's token: only this warm-up ever sees it
+    static Result against(InetSocketAddress address, String asUser) throws IOException {
+        // the warm-up's own token: only it ever sees it, and the state is reset afterwards
         String token = java.util.UUID.randomUUID().toString();
         String init = exchange(address, "/init", "application/json", null,
-                INIT_BODY.formatted(token).getBytes(StandardCharsets.UTF_8));
+                INIT_BODY.formatted(token, asUser, java.time.Instant.now()).getBytes(StandardCharsets.UTF_8));
         byte[] json = START_BODY.getBytes(StandardCharsets.UTF_8);
         ByteBuffer envelope = ByteBuffer.allocate(5 + json.length).put((byte) 0).putInt(json.length).put(json);
         String start = exchange(address, "/process.Process/Start", "application/connect+json", token,

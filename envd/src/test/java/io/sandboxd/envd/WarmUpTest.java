@@ -26,7 +26,7 @@ class WarmUpTest {
         String me = System.getProperty("user.name");
         Envd envd = Envd.start(new InetSocketAddress("127.0.0.1", 0), me);
         try {
-            WarmUp.Result r = WarmUp.against(envd.address());
+            WarmUp.Result r = WarmUp.against(envd.address(), me);
             assertEquals(204, r.initStatus(), "/init took the token");
             assertTrue(r.processEnded(), "the Start stream, with the token, reached the process's end event");
             assertEquals(200, r.statStatus());
@@ -45,7 +45,7 @@ class WarmUpTest {
         try {
             InetSocketAddress loopback = new InetSocketAddress("127.0.0.1", envd.address().getPort());
             assertEquals(503, health(loopback), "not ready while warming up");
-            WarmUp.Result r = WarmUp.warm(envd, 3);
+            WarmUp.Result r = WarmUp.warm(envd, 3, me);
             assertTrue(r.complete(), "every round ran as a sandbox's would: " + r);
             assertEquals(204, health(loopback), "ready once warm");
             assertEquals(new EnvdState.Settings(null, java.util.Map.of(), me, null), state.settings(),
@@ -61,7 +61,7 @@ class WarmUpTest {
         state.beginWarmUp();
         Envd envd = Envd.start(new InetSocketAddress("127.0.0.1", 0), state, io.sandboxd.envd.auth.UserDatabase.system());
         try {
-            org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> WarmUp.warm(envd, 0));
+            org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> WarmUp.warm(envd, 0, System.getProperty("user.name")));
             assertEquals(204, health(envd.address()));
         } finally {
             envd.close();

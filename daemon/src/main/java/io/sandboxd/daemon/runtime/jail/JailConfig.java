@@ -88,6 +88,13 @@ public record JailConfig(Path dataDir, Path runcRoot, String cgroupParent, Netwo
      */
     public static final int ENVD_WARM_UP_ROUNDS = 30;
     /**
+     * The user envd's warm-up makes the default, as every create's {@code /init} does with the template's user
+     * (E2B's base template user): commands of a user other than envd's own take a path of their own in envd (its
+     * spawner thread), which otherwise stayed cold until the sandbox's first command (3-5 ms from request to spawn,
+     * traced). envd warms up as root in a template without this user.
+     */
+    public static final String ENVD_WARM_UP_USER = "user";
+    /**
      * envd on the mounted JRE, with the AOT cache the daemon records for this envd.jar and JRE (classes loaded and
      * linked ahead of time). A cache the JVM finds unusable (another JDK build, another jar) is ignored, and the JVM
      * then runs with no class sharing at all: slower, but it works.
@@ -215,7 +222,7 @@ public record JailConfig(Path dataDir, Path runcRoot, String cgroupParent, Netwo
         cmd.addAll(jvmFlags);
         cmd.add("-XX:AOTCache=" + ENVD_AOT_CACHE);
         cmd.addAll(List.of("-jar", ENVD_JAR_MOUNT, "--port", String.valueOf(Sandbox.ENVD_PORT),
-                "--warm-up-rounds", String.valueOf(ENVD_WARM_UP_ROUNDS)));
+                "--warm-up-rounds", String.valueOf(ENVD_WARM_UP_ROUNDS), "--warm-up-user", ENVD_WARM_UP_USER));
         return List.copyOf(cmd);
     }
 }
