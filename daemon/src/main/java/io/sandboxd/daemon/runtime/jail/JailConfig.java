@@ -72,19 +72,17 @@ public record JailConfig(Path dataDir, Path runcRoot, String cgroupParent, Netwo
      *     private memory: its 23 MB read-only part is shared by every envd on the host (page cache). The price is
      *     a fixed address for envd's class metadata, i.e. less ASLR for a process the sandbox's user could only
      *     attack from inside, where it already has root.
-     * <li>C1 compiles a method after a tenth of the usual calls ({@code CompileThresholdScaling=0.1}), so the
-     *     warm-up's rounds (see {@link #ENVD_WARM_UP_ROUNDS}) are enough to get the request paths compiled.
      * </ul>
      */
     public static final List<String> ENVD_JVM_FLAGS = List.of("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
             "-Xms8m", "-Xmx128m", "-XX:-UsePerfData", "-XX:TrimNativeHeapInterval=10000",
-            "-XX:+UnlockDiagnosticVMOptions", "-XX:ArchiveRelocationMode=0", "-XX:CompileThresholdScaling=0.1");
+            "-XX:+UnlockDiagnosticVMOptions", "-XX:ArchiveRelocationMode=0");
     /**
-     * How often a pooled envd runs a create's requests ({@code /init}, a process Start, a Stat) before it opens its
-     * port. With one round a fresh sandbox's first commands ran interpreted: 20-30 ms each through the SDK right
-     * after a create, against ~8 ms once compiled. Thirty rounds at the lowered compile threshold cost ~0.3 s of
-     * CPU at the pooled jail's lowest weight and bring the first command to ~10 ms (measured with the SDK against
-     * a fresh envd per setting).
+     * How often a pooled envd runs a create's requests ({@code /init}, a process Start, a Stat) against itself
+     * before its {@code /health} says ready. With one round a fresh sandbox's first commands ran mostly
+     * interpreted: 20-30 ms each through the SDK right after a create, against ~8 ms once compiled. Thirty rounds
+     * cost ~0.5 s of CPU at the pooled jail's lowest weight. (A lower C1 threshold, {@code
+     * CompileThresholdScaling=0.1}, gained nothing on top of them and made every envd start ~0.25 s slower.)
      */
     public static final int ENVD_WARM_UP_ROUNDS = 30;
     /**
@@ -94,6 +92,12 @@ public record JailConfig(Path dataDir, Path runcRoot, String cgroupParent, Netwo
      * traced). envd warms up as root in a template without this user.
      */
     public static final String ENVD_WARM_UP_USER = "user";
+    /**
+     * The warm-up rounds of a jail a create is already waiting for (the pool was empty): with thirty, a create on an
+     * empty pool waited p50 1655 ms, with three 1136 ms (side by side), a price only worth paying ahead of time.
+     * Three rounds still load every class and run each path on the serving envd's own threads.
+     */
+    public static final int ENVD_WARM_UP_ROUNDS_WAITED_FOR = 3;
     /**
      * envd on the mounted JRE, with the AOT cache the daemon records for this envd.jar and JRE (classes loaded and
      * linked ahead of time). A cache the JVM finds unusable (another JDK build, another jar) is ignored, and the JVM
@@ -208,6 +212,20 @@ public record JailConfig(Path dataDir, Path runcRoot, String cgroupParent, Netwo
     /** Where {@link EnvdAotCache} keeps envd's AOT caches, one directory per (envd.jar, JRE, flags). */
     public Path envdAotDir() {
         return dataDir.resolve("envd-aot");
+    }
+
+    /**
+     * The jail's command for a jail a create is waiting for: with envd's {@code --warm-up-rounds} cut to {@link
+     * #ENVD_WARM_UP_ROUNDS_WAITED_FOR}; the command as it is when it has no such option (tests run a shell).
+     */
+    public List<String> commandForWaitingCreate() {
+        int i = command.indexOf("--warm-up-rounds");
+        if (i < 0 || i + 1 >= command.size()) {
+            return command;
+        }
+        List<String> cut = new java.util.ArrayList<>(command);
+        cut.set(i + 1, String.valueOf(ENVD_WARM_UP_ROUNDS_WAITED_FOR));
+        return List.copyOf(cut);
     }
 
     /** True when the jail's command runs envd with the AOT cache at {@link #ENVD_AOT_CACHE}. */

@@ -39,8 +39,16 @@ final class JailFactory {
         this.runc = runc;
     }
 
-    /** A new jail for {@code template}: mounted and configured, allowed out, not started. */
+    /** A new jail for {@code template} for the pool: mounted and configured, allowed out, not started. */
     Jail prepare(TemplateBuild template) {
+        return prepare(template, false);
+    }
+
+    /**
+     * A new jail for {@code template}: mounted and configured, allowed out, not started. One a create is already
+     * waiting for starts with a short warm-up ({@link JailConfig#commandForWaitingCreate()}).
+     */
+    Jail prepare(TemplateBuild template, boolean createWaiting) {
         String id = "j" + HexFormat.of().formatHex(randomBytes());
         Path dir = config.sandboxesDir().resolve(id);
         NetworkSlot slot = networks.create();
@@ -60,7 +68,8 @@ final class JailFactory {
             Files.writeString(jail.hosts(), "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
                     + slot.sandboxIp() + "\t" + Jail.HOSTNAME + "\n");
             Files.createFile(jail.log());
-            OciSpec.write(OciSpec.build(config, jail, jail.limits()), jail.configJson());
+            OciSpec.write(OciSpec.build(config, createWaiting ? config.commandForWaitingCreate() : config.command(),
+                    jail, jail.limits()), jail.configJson());
             return jail;
         } catch (IOException | RuntimeException e) {
             try {

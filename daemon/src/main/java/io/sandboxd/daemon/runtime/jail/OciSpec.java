@@ -56,6 +56,11 @@ final class OciSpec {
     }
 
     static ObjectNode build(JailConfig config, Jail jail, Limits limits) {
+        return build(config, config.command(), jail, limits);
+    }
+
+    /** As {@link #build(JailConfig, Jail, Limits)} with {@code command} as the jail's first process. */
+    static ObjectNode build(JailConfig config, List<String> command, Jail jail, Limits limits) {
         ObjectNode root = JSON.createObjectNode();
         root.put("ociVersion", "1.0.2");
 
@@ -64,7 +69,7 @@ final class OciSpec {
         ObjectNode user = process.putObject("user");
         user.put("uid", 0);
         user.put("gid", 0);
-        strings(process.putArray("args"), config.command());
+        strings(process.putArray("args"), command);
         strings(process.putArray("env"), List.of("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                 "HOME=/root", "JAVA_HOME=" + JailConfig.JRE_MOUNT, "LANG=C.UTF-8"));
         process.put("cwd", "/");

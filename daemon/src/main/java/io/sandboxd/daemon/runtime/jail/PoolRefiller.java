@@ -87,7 +87,7 @@ final class PoolRefiller {
             }
             try {
                 StepClock clock = new StepClock();
-                Jail jail = factory.prepare(pool.template());
+                Jail jail = factory.prepare(pool.template(), pool.waitingCount() > 0);
                 clock.lap("prepare");
                 try {
                     factory.start(jail, clock);

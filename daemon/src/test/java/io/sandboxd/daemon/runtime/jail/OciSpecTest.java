@@ -132,4 +132,23 @@ class OciSpecTest {
         assertThrows(IllegalArgumentException.class, () -> JailConfig.forCommand(dataDir, List.of("/bin/sh"), 0).withPoolSize(-1));
         assertTrue(OciSpec.nofileLimit() >= 1024);
     }
+
+    @Test
+    void aJailACreateWaitsForWarmsUpBrieflyAndOtherwiseRunsTheSameCommand() throws Exception {
+        JailConfig config = JailConfig.defaults(dataDir, Files.writeString(dataDir.resolve("envd.jar"), "jar"));
+        List<String> pooled = texts(specFor(config).path("process").path("args"));
+        assertEquals(config.command(), pooled);
+        int at = pooled.indexOf("--warm-up-rounds");
+        assertEquals(String.valueOf(JailConfig.ENVD_WARM_UP_ROUNDS), pooled.get(at + 1));
+        assertEquals(JailConfig.ENVD_WARM_UP_USER, pooled.get(pooled.indexOf("--warm-up-user") + 1));
+
+        List<String> waited = config.commandForWaitingCreate();
+        assertEquals(String.valueOf(JailConfig.ENVD_WARM_UP_ROUNDS_WAITED_FOR), waited.get(at + 1));
+        List<String> rest = new ArrayList<>(waited);
+        rest.set(at + 1, pooled.get(at + 1));
+        assertEquals(pooled, rest, "only the rounds differ");
+
+        JailConfig shell = JailConfig.forCommand(dataDir, List.of("/bin/sh", "-c", "sleep 1000"), 0);
+        assertEquals(shell.command(), shell.commandForWaitingCreate(), "a command without the option is left alone");
+    }
 }
