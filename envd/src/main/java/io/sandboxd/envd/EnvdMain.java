@@ -25,8 +25,9 @@ public final class EnvdMain implements Callable<Integer> {
     String defaultUser;
 
     @Option(names = "--warm-up", negatable = true, defaultValue = "true", fallbackValue = "true",
-            description = "run one process and one file RPC through a throwaway loopback envd before opening the port,"
-                    + " so the sandbox's first command does not pay for class loading (default: ${DEFAULT-VALUE})")
+            description = "run a create's requests (/init, a process, a file RPC) against this envd over loopback while"
+                    + " /health answers 503, then forget their settings, so the sandbox's first command does not pay for"
+                    + " class loading (default: ${DEFAULT-VALUE})")
     boolean warmUp;
 
     @Option(names = "--warm-up-rounds", defaultValue = "1", paramLabel = "N",
