@@ -13,11 +13,9 @@
 import diagnostics from 'node:diagnostics_channel'
 import os from 'node:os'
 import { startEnvd, sdks, ensureTemplateUser } from '../test/helpers/envd.mjs'
+import { flags } from './flags.mjs'
 
-const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => {
-  if (a.startsWith('--')) acc.push([a.slice(2), all[i + 1]])
-  return acc
-}, []))
+const args = flags()
 const version = args.sdk ?? '2.51.0'
 const iterations = Number(args.iterations ?? 300)
 const warmup = Number(args.warmup ?? 100)

@@ -4,11 +4,9 @@ import { spawnSync } from 'node:child_process'
 import net from 'node:net'
 import { startEnvd, sdks, ensureTemplateUser } from '../test/helpers/envd.mjs'
 import { envelope } from '../test/helpers/connect.mjs'
+import { flags } from './flags.mjs'
 
-const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => {
-  if (a.startsWith('--')) acc.push([a.slice(2), all[i + 1]])
-  return acc
-}, []))
+const args = flags()
 const version = args.sdk ?? '2.51.0'
 const iterations = Number(args.iterations ?? 500)
 const warmup = Number(args.warmup ?? 100)

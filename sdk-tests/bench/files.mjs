@@ -4,11 +4,9 @@
 import fs from 'node:fs'
 import crypto from 'node:crypto'
 import { startEnvd, sdks, ensureTemplateUser } from '../test/helpers/envd.mjs'
+import { flags } from './flags.mjs'
 
-const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => {
-  if (a.startsWith('--')) acc.push([a.slice(2), all[i + 1]])
-  return acc
-}, []))
+const args = flags()
 const version = args.sdk ?? '2.51.0'
 const runs = Number(args.runs ?? 5)
 const mib = Number(args.mib ?? 100)
