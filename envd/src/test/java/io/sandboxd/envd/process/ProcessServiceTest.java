@@ -16,6 +16,7 @@ import io.sandboxd.envd.auth.UserDatabase;
 import io.sandboxd.envd.connect.CallContext;
 import io.sandboxd.envd.connect.ConnectCode;
 import io.sandboxd.envd.connect.ConnectException;
+import io.sandboxd.envd.filesystem.TestUsers;
 import io.sandboxd.envd.proto.process.CloseStdinRequest;
 import io.sandboxd.envd.proto.process.ConnectRequest;
 import io.sandboxd.envd.proto.process.ConnectResponse;
@@ -37,7 +38,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -298,7 +298,7 @@ class ProcessServiceTest {
     @Test
     void noFdsLeakAcrossManyProcesses() throws Exception {
         start(sh("true"), ctx()).awaitClosed(); // warm up lazily opened JVM fds
-        long before = openFds();
+        long before = TestUsers.openFds();
         List<RecordingSink<StartResponse>> all = new ArrayList<>();
         for (int i = 0; i < 10; i++) {
             all.add(start(sh("echo " + i), ctx()));
@@ -308,7 +308,7 @@ class ProcessServiceTest {
         for (RecordingSink<StartResponse> s : all) {
             s.awaitClosed();
         }
-        assertEquals(before, openFds());
+        assertEquals(before, TestUsers.openFds());
     }
 
     // ---- helpers -----------------------------------------------------------------------------------------------
@@ -358,12 +358,6 @@ class ProcessServiceTest {
 
     private static ProcessConfig sh(String script) {
         return ProcessConfig.newBuilder().setCmd("/bin/sh").addArgs("-c").addArgs(script).build();
-    }
-
-    private static long openFds() throws IOException {
-        try (Stream<Path> s = Files.list(Path.of("/proc/self/fd"))) {
-            return s.count();
-        }
     }
 
     private static boolean isRoot() {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.sandboxd.envd.auth.UserAccount;
+import io.sandboxd.envd.filesystem.TestUsers;
 import io.sandboxd.ffi.Errno;
 import io.sandboxd.ffi.Libc;
 import io.sandboxd.ffi.NativeException;
@@ -126,12 +127,12 @@ class UserSpawnerTest {
     @Test
     void noFdsLeakAcrossManySpawns() throws Exception {
         run(TESTER, "/bin/true");
-        long before = openFds();
+        long before = TestUsers.openFds();
         for (int i = 0; i < 200; i++) {
             run(i % 2 == 0 ? TESTER : OTHER, "/bin/true");
         }
         assertThrows(NativeException.class, () -> run(TESTER, "/no/such/program"));
-        assertEquals(before, openFds());
+        assertEquals(before, TestUsers.openFds());
     }
 
     @Test
@@ -238,11 +239,5 @@ class UserSpawnerTest {
             }
         }
         return sb.toString();
-    }
-
-    private static long openFds() throws IOException {
-        try (Stream<Path> s = Files.list(Path.of("/proc/self/fd"))) {
-            return s.count();
-        }
     }
 }
