@@ -20,14 +20,17 @@ import java.util.zip.CRC32C;
  *
  * <pre>
  *   0  magic    "SBXVMST1" (8 bytes)
- *   8  version  u32 (big-endian, like every number here) = 1
+ *   8  version  u32 (big-endian, like every number here) = 2 (1: the same without devices, still read)
  *  12  length   u32, bytes of payload
- *  16  payload  VM state, then u32 vCPU count and each vCPU state; a blob is u32 length + bytes
+ *  16  payload  VM state, then u32 vCPU count and each vCPU state, then u32 device count and each device as
+ *               u16 name length + UTF-8 name + blob; a blob is u32 length + bytes
  *  16+length    CRC32C u32 of bytes 0 .. 16+length
  * </pre>
  */
 public final class MachineStateCodec {
-    public static final int VERSION = 1;
+    public static final int VERSION = 2;
+    private static final int VERSION_WITHOUT_DEVICES = 1;
+    private static final int MAX_DEVICES = 256;
     private static final byte[] MAGIC = "SBXVMST1".getBytes(StandardCharsets.US_ASCII);
     private static final int HEADER = 16;
     /** Far above any real state (a vCPU is ~10 KiB) and small enough to never exhaust the heap. */
@@ -58,6 +61,13 @@ public final class MachineStateCodec {
                     out.writeLong(v.msrValues()[i]);
                 }
                 blob(out, v.events());
+            }
+            out.writeInt(state.devices().size());
+            for (DeviceState d : state.devices()) {
+                byte[] name = d.name().getBytes(StandardCharsets.UTF_8);
+                out.writeShort(name.length);
+                out.write(name);
+                blob(out, d.state());
             }
         } catch (IOException e) {
             throw new AssertionError("writing to memory cannot fail", e);
@@ -94,7 +104,7 @@ public final class MachineStateCodec {
         ByteBuffer in = ByteBuffer.wrap(file);
         in.position(MAGIC.length);
         int version = in.getInt();
-        if (version != VERSION) {
+        if (version != VERSION && version != VERSION_WITHOUT_DEVICES) {
             throw new InvalidStateFileException("machine state file version " + version + " is not supported (this "
                     + "build reads version " + VERSION + ")");
         }
@@ -143,10 +153,27 @@ public final class MachineStateCodec {
                 }
                 vcpus.add(new VcpuState(id, cpuid, mp, regs, sregs, xsave, xcrs, debugregs, lapic, idx, val, blob(p)));
             }
+            List<DeviceState> devices = new ArrayList<>();
+            if (version >= VERSION) {
+                int d = p.getInt();
+                if (d < 0 || d > MAX_DEVICES) {
+                    throw new InvalidStateFileException("machine state claims " + Integer.toUnsignedString(d)
+                            + " devices (at most " + MAX_DEVICES + ")");
+                }
+                for (int i = 0; i < d; i++) {
+                    int nameLength = Short.toUnsignedInt(p.getShort());
+                    if (nameLength == 0 || nameLength > DeviceState.MAX_NAME_BYTES) {
+                        throw new InvalidStateFileException("device " + i + " has a name of " + nameLength + " bytes");
+                    }
+                    byte[] name = new byte[nameLength];
+                    p.get(name);
+                    devices.add(new DeviceState(new String(name, StandardCharsets.UTF_8), blob(p)));
+                }
+            }
             if (p.hasRemaining()) {
                 throw new InvalidStateFileException("machine state has " + p.remaining() + " unread bytes");
             }
-            return new MachineState(vm, vcpus);
+            return new MachineState(vm, vcpus, devices);
         } catch (BufferUnderflowException e) {
             throw new InvalidStateFileException("machine state payload ends in the middle of a record", e);
         } catch (IllegalArgumentException e) {

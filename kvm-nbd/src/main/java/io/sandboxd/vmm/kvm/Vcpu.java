@@ -173,6 +173,26 @@ public final class Vcpu {
         setBlob(Kvm.KVM_SET_MP_STATE, "KVM_SET_MP_STATE", Kvm.kvm_mp_state, mp);
     }
 
+    /** KVM_GET_LAPIC: the local APIC's 1 KiB register page. */
+    public byte[] getLapic() {
+        return getBlob(Kvm.KVM_GET_LAPIC, "KVM_GET_LAPIC", Kvm.kvm_lapic_state);
+    }
+
+    /** KVM_SET_LAPIC with a register page from {@link #getLapic()}. */
+    public void setLapic(byte[] lapic) {
+        setBlob(Kvm.KVM_SET_LAPIC, "KVM_SET_LAPIC", Kvm.kvm_lapic_state, lapic);
+    }
+
+    /** KVM_GET_FPU: x87/SSE state in {@code kvm_fpu} form. */
+    public byte[] getFpu() {
+        return getBlob(Kvm.KVM_GET_FPU, "KVM_GET_FPU", Kvm.kvm_fpu);
+    }
+
+    /** KVM_SET_FPU. */
+    public void setFpu(byte[] fpu) {
+        setBlob(Kvm.KVM_SET_FPU, "KVM_SET_FPU", Kvm.kvm_fpu, fpu);
+    }
+
     /** KVM_SET_CPUID2 with {@code kvm_cpuid2} bytes (header + entries). */
     public void setCpuid(byte[] cpuid2) {
         setVariable(Kvm.KVM_SET_CPUID2, "KVM_SET_CPUID2", cpuid2);

@@ -99,6 +99,59 @@ public final class Vm implements AutoCloseable {
         pit = true;
     }
 
+    /**
+     * Sets the level of interrupt line {@code gsi} of the in-kernel irqchip (KVM_IRQ_LINE): GSIs 0-15 reach the
+     * PIC pair and the IOAPIC, 16-23 the IOAPIC (KVM's default routing). An edge is a 1 then a 0.
+     */
+    public void irqLine(int gsi, boolean high) {
+        requireIrqchip("KVM_IRQ_LINE");
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment level = a.allocate(Kvm.kvm_irq_level);
+            level.set(ValueLayout.JAVA_INT, off(Kvm.kvm_irq_level, "irq"), gsi);
+            level.set(ValueLayout.JAVA_INT, off(Kvm.kvm_irq_level, "level"), high ? 1 : 0);
+            Libc.ioctl(fd, Kvm.KVM_IRQ_LINE, level, "KVM_IRQ_LINE");
+        }
+    }
+
+    /**
+     * Makes every write to {@code eventFd} an edge on {@code gsi} inside KVM (KVM_IRQFD): a device thread raises
+     * an interrupt with one eventfd write, no ioctl. {@code assign=false} removes it.
+     */
+    public void irqfd(int eventFd, int gsi, boolean assign) {
+        requireIrqchip("KVM_IRQFD");
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment irqfd = a.allocate(Kvm.kvm_irqfd);
+            irqfd.set(ValueLayout.JAVA_INT, off(Kvm.kvm_irqfd, "fd"), eventFd);
+            irqfd.set(ValueLayout.JAVA_INT, off(Kvm.kvm_irqfd, "gsi"), gsi);
+            irqfd.set(ValueLayout.JAVA_INT, off(Kvm.kvm_irqfd, "flags"), assign ? 0 : Kvm.KVM_IRQFD_FLAG_DEASSIGN);
+            Libc.ioctl(fd, Kvm.KVM_IRQFD, irqfd, "KVM_IRQFD");
+        }
+    }
+
+    /**
+     * Makes a guest write of {@code length} bytes equal to {@code datamatch} at MMIO address {@code address} signal
+     * {@code eventFd} inside KVM (KVM_IOEVENTFD) instead of exiting to the vCPU thread: a virtqueue notify wakes
+     * its device thread directly. {@code assign=false} removes it (same arguments).
+     */
+    public void ioeventfd(long address, int length, long datamatch, int eventFd, boolean assign) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment e = a.allocate(Kvm.kvm_ioeventfd);
+            e.set(ValueLayout.JAVA_LONG, off(Kvm.kvm_ioeventfd, "datamatch"), datamatch);
+            e.set(ValueLayout.JAVA_LONG, off(Kvm.kvm_ioeventfd, "addr"), address);
+            e.set(ValueLayout.JAVA_INT, off(Kvm.kvm_ioeventfd, "len"), length);
+            e.set(ValueLayout.JAVA_INT, off(Kvm.kvm_ioeventfd, "fd"), eventFd);
+            e.set(ValueLayout.JAVA_INT, off(Kvm.kvm_ioeventfd, "flags"),
+                    Kvm.KVM_IOEVENTFD_FLAG_DATAMATCH | (assign ? 0 : Kvm.KVM_IOEVENTFD_FLAG_DEASSIGN));
+            Libc.ioctl(fd, Kvm.KVM_IOEVENTFD, e, "KVM_IOEVENTFD");
+        }
+    }
+
+    private void requireIrqchip(String call) {
+        if (!irqchip) {
+            throw new IllegalStateException(call + " needs the in-kernel irqchip: call createIrqchip() first");
+        }
+    }
+
     public boolean hasIrqchip() {
         return irqchip;
     }

@@ -52,6 +52,47 @@ class MachineStateCodecTest {
     }
 
     @Test
+    void roundTripsDeviceStates() throws Exception {
+        MachineState s = state().withDevices(List.of(new DeviceState("serial@0x3f8", bytes(40)),
+                new DeviceState("virtio-blk@0xd0000000", bytes(300)), new DeviceState("i8042", new byte[0])));
+        MachineState back = MachineStateCodec.decode(MachineStateCodec.encode(s));
+        assertEquals(s.devices(), back.devices());
+        assertEquals(s.device("virtio-blk@0xd0000000"), back.device("virtio-blk@0xd0000000"));
+        assertTrue(back.device("nothing").isEmpty());
+    }
+
+    @Test
+    void refusesDuplicateDeviceNamesAndBadDeviceCounts() {
+        assertThrows(IllegalArgumentException.class, () -> state().withDevices(List.of(new DeviceState("a", new byte[1]),
+                new DeviceState("a", new byte[2]))));
+        byte[] file = MachineStateCodec.encode(state().withDevices(List.of(new DeviceState("a", new byte[1]))));
+        // the device count sits 4 + 2 + 1 + 4 + 1 bytes before the CRC: claim a million devices, re-checksum
+        int countAt = file.length - 4 - (4 + 2 + 1 + 4 + 1);
+        ByteBuffer.wrap(file).putInt(countAt, 1_000_000);
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        crc.update(file, 0, file.length - 4);
+        ByteBuffer.wrap(file).putInt(file.length - 4, (int) crc.getValue());
+        InvalidStateFileException e = assertThrows(InvalidStateFileException.class, () -> MachineStateCodec.decode(file));
+        assertTrue(e.getMessage().contains("1000000 devices"), e.getMessage());
+    }
+
+    @Test
+    void readsVersionOneFilesAsMachinesWithoutDevices() throws Exception {
+        MachineState s = state();
+        byte[] v2 = MachineStateCodec.encode(s);
+        // version 1 is version 2 without the trailing device count
+        int payload = ByteBuffer.wrap(v2).getInt(12) - 4;
+        ByteBuffer v1 = ByteBuffer.allocate(16 + payload + 4);
+        v1.put(v2, 0, 8).putInt(1).putInt(payload).put(v2, 16, payload);
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        crc.update(v1.array(), 0, 16 + payload);
+        v1.putInt((int) crc.getValue());
+        MachineState back = MachineStateCodec.decode(v1.array());
+        assertEquals(s, back);
+        assertTrue(back.devices().isEmpty());
+    }
+
+    @Test
     void roundTripsThroughAFile(@TempDir Path dir) throws Exception {
         MachineState s = state();
         Path f = dir.resolve("vmstate");

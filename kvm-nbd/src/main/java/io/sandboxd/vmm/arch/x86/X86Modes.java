@@ -29,6 +29,8 @@ public final class X86Modes {
     public static final long FIRST_FREE_ADDRESS = 0xc000;
     public static final int CODE64_SELECTOR = 0x08;
     public static final int DATA_SELECTOR = 0x10;
+    public static final int LINUX_BOOT_CS = 0x10;
+    public static final int LINUX_BOOT_DS = 0x18;
     public static final long IDENTITY_MAPPED_BYTES = 1L << 30;
 
     static final long CR0_PE = 1L;
@@ -71,12 +73,26 @@ public final class X86Modes {
      * (the host view of guest-physical 0..) and loads CR0/CR3/CR4/EFER and the segments.
      */
     public static void longMode(Vcpu vcpu, MemorySegment lowMemory, long entry, long rsp, Regs regs) {
+        longMode(vcpu, lowMemory, entry, rsp, regs, CODE64_SELECTOR, DATA_SELECTOR);
+    }
+
+    /**
+     * Long mode as Linux's 64-bit boot protocol wants it: flat segments {@code __BOOT_CS} = 0x10 and
+     * {@code __BOOT_DS} = 0x18 in the GDT, the first 1 GiB identity mapped, interrupts off.
+     */
+    public static void linuxLongMode(Vcpu vcpu, MemorySegment lowMemory, long entry, long rsp, Regs regs) {
+        longMode(vcpu, lowMemory, entry, rsp, regs, LINUX_BOOT_CS, LINUX_BOOT_DS);
+    }
+
+    private static void longMode(Vcpu vcpu, MemorySegment lowMemory, long entry, long rsp, Regs regs, int code,
+            int data) {
         if (lowMemory.byteSize() < FIRST_FREE_ADDRESS) {
             throw new IllegalArgumentException("long mode set-up needs guest memory at 0.." + FIRST_FREE_ADDRESS);
         }
-        lowMemory.set(ValueLayout.JAVA_LONG, GDT_ADDRESS, 0L);
-        lowMemory.set(ValueLayout.JAVA_LONG, GDT_ADDRESS + CODE64_SELECTOR, GDT_CODE64);
-        lowMemory.set(ValueLayout.JAVA_LONG, GDT_ADDRESS + DATA_SELECTOR, GDT_DATA);
+        int entries = Math.max(code, data) / 8 + 1;
+        lowMemory.asSlice(GDT_ADDRESS, entries * 8L).fill((byte) 0);
+        lowMemory.set(ValueLayout.JAVA_LONG, GDT_ADDRESS + code, GDT_CODE64);
+        lowMemory.set(ValueLayout.JAVA_LONG, GDT_ADDRESS + data, GDT_DATA);
         lowMemory.asSlice(PML4_ADDRESS, 3 * 4096).fill((byte) 0);
         lowMemory.set(ValueLayout.JAVA_LONG, PML4_ADDRESS, PDPT_ADDRESS | PTE_PRESENT | PTE_WRITABLE);
         lowMemory.set(ValueLayout.JAVA_LONG, PDPT_ADDRESS, PD_ADDRESS | PTE_PRESENT | PTE_WRITABLE);
@@ -85,11 +101,11 @@ public final class X86Modes {
                     (i << 21) | PTE_PRESENT | PTE_WRITABLE | PDE_2MIB_PAGE);
         }
         Sregs sregs = vcpu.getSregs();
-        sregs.segment("cs", Segment.flatCode(CODE64_SELECTOR, true));
+        sregs.segment("cs", Segment.flatCode(code, true));
         for (String s : new String[] {"ds", "es", "fs", "gs", "ss"}) {
-            sregs.segment(s, Segment.flatData(DATA_SELECTOR));
+            sregs.segment(s, Segment.flatData(data));
         }
-        sregs.table("gdt", GDT_ADDRESS, 3 * 8 - 1);
+        sregs.table("gdt", GDT_ADDRESS, entries * 8 - 1);
         // OSFXSR/OSXMMEXCPT: the guest may use SSE (every x86-64 compiler emits it).
         sregs.cr3(PML4_ADDRESS).cr4(sregs.cr4() | CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT).cr0(sregs.cr0() | CR0_PE | CR0_ET | CR0_PG)
                 .efer(sregs.efer() | EFER_LME | EFER_LMA);
