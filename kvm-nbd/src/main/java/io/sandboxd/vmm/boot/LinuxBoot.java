@@ -50,6 +50,24 @@ public final class LinuxBoot {
      */
     public static Placement setUp(BootSpec spec, List<GuestRegion> regions, List<Vcpu> vcpus, byte[] supportedCpuid)
             throws IOException {
+        Placement placement = place(spec, regions);
+        MemorySegment ram = lowRam(regions);
+        for (Vcpu v : vcpus) {
+            v.setCpuid(GuestCpuid.forVcpu(supportedCpuid, v.id(), vcpus.size()));
+            BootCpuState.apply(v);
+        }
+        X86Modes.linuxLongMode(vcpus.get(0), ram, placement.kernel().entry(), BOOT_STACK,
+                new Regs().set("rsi", ZERO_PAGE));
+        return placement;
+    }
+
+    private static MemorySegment lowRam(List<GuestRegion> regions) {
+        return regions.stream().filter(r -> r.guestPhysAddr() == 0).findFirst()
+                .orElseThrow(() -> new IllegalArgumentException("no guest memory at guest-physical 0")).host();
+    }
+
+    /** The memory half of {@link #setUp}: kernel, initramfs, command line and zero page, no vCPU touched. */
+    public static Placement place(BootSpec spec, List<GuestRegion> regions) throws IOException {
         GuestRegion low = regions.stream().filter(r -> r.guestPhysAddr() == 0).findFirst()
                 .orElseThrow(() -> new IllegalArgumentException("no guest memory at guest-physical 0"));
         MemorySegment ram = low.host();
@@ -85,12 +103,6 @@ public final class LinuxBoot {
         List<ZeroPage.E820Entry> e820 = e820(regions);
         ZeroPage.write(ram.asSlice(ZERO_PAGE, ZeroPage.SIZE), kernel.setupHeader(), CMDLINE, cmdline.length, initrd,
                 initrdSize, e820);
-
-        for (Vcpu v : vcpus) {
-            v.setCpuid(GuestCpuid.forVcpu(supportedCpuid, v.id(), vcpus.size()));
-            BootCpuState.apply(v);
-        }
-        X86Modes.linuxLongMode(vcpus.get(0), ram, kernel.entry(), BOOT_STACK, new Regs().set("rsi", ZERO_PAGE));
         return new Placement(kernel, initrd, initrdSize, e820);
     }
 
