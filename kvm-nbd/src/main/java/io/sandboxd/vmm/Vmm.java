@@ -1,5 +1,6 @@
 package io.sandboxd.vmm;
 
+import io.sandboxd.vmm.kvm.DeviceState;
 import io.sandboxd.vmm.kvm.ExitHandler;
 import io.sandboxd.vmm.kvm.KvmSystem;
 import io.sandboxd.vmm.kvm.MachineState;
@@ -11,6 +12,7 @@ import io.sandboxd.vmm.snapshot.MemoryImage;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
@@ -38,15 +40,34 @@ public final class Vmm {
      * boot structures), then started with {@code devices}. Its first snapshot is a base ({@link #snapshotBase}).
      */
     public RunningVm boot(GuestMemory memory, int vcpus, Consumer<Vcpu> setup, ExitHandler devices) {
+        try {
+            return bootMachine(memory, vcpus, vm -> vm.vcpus().forEach(setup), devices);
+        } catch (IOException e) {
+            throw new AssertionError("a per-vCPU set-up throws no IOException", e);
+        }
+    }
+
+    /** What runs on a VM after its memory is added and before its vCPUs start: boot set-up, device wiring. */
+    @FunctionalInterface
+    public interface VmSetup {
+        void setUp(Vm vm) throws IOException;
+    }
+
+    /**
+     * {@link #boot(GuestMemory, int, Consumer, ExitHandler)} with a set-up that sees the whole VM (to load a kernel
+     * and wire devices to its interrupt controller before any vCPU runs). On failure everything is released.
+     */
+    public RunningVm bootMachine(GuestMemory memory, int vcpus, VmSetup setup, ExitHandler devices)
+            throws IOException {
         RunningVm running = null;
         try {
             Vm vm = createShell(vcpus).take();
             running = new RunningVm(vm, memory, null);
             addMemory(vm, memory);
-            vm.vcpus().forEach(setup);
+            setup.setUp(vm);
             running.start(devices);
             return running;
-        } catch (RuntimeException e) {
+        } catch (IOException | RuntimeException e) {
             closeAfterFailure(running, memory, e);
             throw e;
         }
@@ -82,6 +103,16 @@ public final class Vmm {
     /** {@link #restore(VmSnapshot, MemoryBackend, ExitHandler)} into a shell made earlier, which it consumes. */
     public RunningVm restore(VmShell shell, VmSnapshot snapshot, MemoryBackend backend, ExitHandler devices)
             throws IOException {
+        return restore(shell, snapshot, backend, devices, vm -> {
+        });
+    }
+
+    /**
+     * {@link #restore(VmShell, VmSnapshot, MemoryBackend, ExitHandler)} running {@code beforeStart} after the
+     * machine state is restored and before the vCPUs run (where devices take back their state and are wired).
+     */
+    public RunningVm restore(VmShell shell, VmSnapshot snapshot, MemoryBackend backend, ExitHandler devices,
+            VmSetup beforeStart) throws IOException {
         Vm vm = shell.take();
         GuestMemory memory;
         // The memory may fail before the RunningVm exists (while a prefetch runs): remember it and fail the VM then.
@@ -115,9 +146,10 @@ public final class Vmm {
             checkCovers(memory, snapshot.memory());
             addMemory(vm, memory);
             vm.restoreMachineState(snapshot.state());
+            beforeStart.setUp(vm);
             running.start(devices);
             return running;
-        } catch (RuntimeException e) {
+        } catch (IOException | RuntimeException e) {
             closeAfterFailure(running, memory, e);
             throw e;
         }
@@ -136,7 +168,7 @@ public final class Vmm {
         }
     }
 
-    private static void closeAfterFailure(RunningVm running, GuestMemory memory, RuntimeException e) {
+    private static void closeAfterFailure(RunningVm running, GuestMemory memory, Exception e) {
         try {
             if (running != null) {
                 running.close();
@@ -154,13 +186,24 @@ public final class Vmm {
      * or {@link #destroy} it.
      */
     public VmSnapshot snapshot(RunningVm vm) throws IOException {
+        return snapshot(vm, List::of);
+    }
+
+    /** What a machine's devices give a snapshot, asked once the vCPUs are paused (they pause themselves first). */
+    @FunctionalInterface
+    public interface DeviceStates {
+        List<DeviceState> pauseAndSave() throws IOException;
+    }
+
+    /** {@link #snapshot(RunningVm)} with the devices' states saved beside the machine's. */
+    public VmSnapshot snapshot(RunningVm vm, DeviceStates devices) throws IOException {
         MemoryImage parent = vm.parentImage();
         if (parent == null) {
             throw new IllegalStateException("this VM was booted, not restored: its first snapshot is a base layer "
                     + "(snapshotBase)");
         }
         vm.pause(PAUSE_TIMEOUT);
-        MachineState state = vm.vm().saveMachineState();
+        MachineState state = vm.vm().saveMachineState().withDevices(devices.pauseAndSave());
         // BLOCK_SIZE is the page size, so the dirty pages are the dirty blocks.
         MemoryImage layer = vm.memory().snapshot(parent, vm.takeDirtyPages());
         return finish(vm, state, layer);
@@ -168,8 +211,13 @@ public final class Vmm {
 
     /** Pauses {@code vm} and writes all of its memory as a generation-1 image in {@code dir}. */
     public VmSnapshot snapshotBase(RunningVm vm, Path dir) throws IOException {
+        return snapshotBase(vm, dir, List::of);
+    }
+
+    /** {@link #snapshotBase(RunningVm, Path)} with the devices' states saved beside the machine's. */
+    public VmSnapshot snapshotBase(RunningVm vm, Path dir, DeviceStates devices) throws IOException {
         vm.pause(PAUSE_TIMEOUT);
-        MachineState state = vm.vm().saveMachineState();
+        MachineState state = vm.vm().saveMachineState().withDevices(devices.pauseAndSave());
         vm.takeDirtyPages(); // the base holds everything: start the next diff from here
         MemoryImage image = LayerWriter.writeBase(dir, vm.memory().host(), BLOCK_SIZE);
         return finish(vm, state, image);
