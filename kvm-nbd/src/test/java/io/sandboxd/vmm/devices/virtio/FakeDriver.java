@@ -25,9 +25,9 @@ public final class FakeDriver {
     private final Arena arena = Arena.ofShared();
     public VirtioMmioTransport device;
     public int queueSize = 16;
-    int nextDesc;
-    int availIdx;
-    int usedSeen;
+    final int[] nextDesc = new int[2];
+    final int[] availIdx = new int[2];
+    final int[] usedSeen = new int[2];
     long dataTop = DATA;
 
     public FakeDriver() {
@@ -79,9 +79,9 @@ public final class FakeDriver {
             setAddress(VirtioMmioTransport.QUEUE_DEVICE_LOW, USED + off);
             reg(VirtioMmioTransport.QUEUE_READY, 1);
         }
-        nextDesc = 0;
-        availIdx = 0;
-        usedSeen = 0;
+        java.util.Arrays.fill(nextDesc, 0);
+        java.util.Arrays.fill(availIdx, 0);
+        java.util.Arrays.fill(usedSeen, 0);
         dataTop = DATA;
         reg(VirtioMmioTransport.STATUS, s | VirtioConstants.STATUS_DRIVER_OK);
         return reg(VirtioMmioTransport.STATUS);
@@ -101,7 +101,12 @@ public final class FakeDriver {
 
     /** Writes descriptor {@code i} of queue 0. */
     public void desc(int i, long addr, int len, int flags, int next) {
-        long at = DESC + 16L * i;
+        desc(0, i, addr, len, flags, next);
+    }
+
+    /** Writes descriptor {@code i} of queue {@code q}. */
+    public void desc(int q, int i, long addr, int len, int flags, int next) {
+        long at = DESC + q * 0x4000L + 16L * i;
         ram.set(ValueLayout.JAVA_LONG_UNALIGNED, at, addr);
         ram.set(ValueLayout.JAVA_INT_UNALIGNED, at + 8, len);
         ram.set(ValueLayout.JAVA_SHORT_UNALIGNED, at + 12, (short) flags);
@@ -110,25 +115,34 @@ public final class FakeDriver {
 
     /** A chain of buffers {address, length, writable?} in descriptors starting at the next free one; returns its head. */
     public int chain(long[][] buffers) {
-        int head = nextDesc;
+        return chain(0, buffers);
+    }
+
+    public int chain(int q, long[][] buffers) {
+        int head = nextDesc[q];
         for (int i = 0; i < buffers.length; i++) {
             int idx = (head + i) % queueSize;
             boolean last = i == buffers.length - 1;
-            desc(idx, buffers[i][0], (int) buffers[i][1],
+            desc(q, idx, buffers[i][0], (int) buffers[i][1],
                     (buffers[i][2] != 0 ? VirtioConstants.DESC_F_WRITE : 0) | (last ? 0 : VirtioConstants.DESC_F_NEXT),
                     (idx + 1) % queueSize);
         }
-        nextDesc = (head + buffers.length) % queueSize;
+        nextDesc[q] = (head + buffers.length) % queueSize;
         return head;
     }
 
     /** Publishes {@code head} in queue 0's available ring and notifies. */
     public void submit(int head) {
-        ram.set(ValueLayout.JAVA_SHORT_UNALIGNED, AVAIL + 4 + 2L * (availIdx % queueSize), (short) head);
-        availIdx = (availIdx + 1) & 0xffff;
+        submit(0, head);
+    }
+
+    public void submit(int q, int head) {
+        long avail = AVAIL + q * 0x4000L;
+        ram.set(ValueLayout.JAVA_SHORT_UNALIGNED, avail + 4 + 2L * (availIdx[q] % queueSize), (short) head);
+        availIdx[q] = (availIdx[q] + 1) & 0xffff;
         java.lang.invoke.VarHandle.releaseFence();
-        ram.set(ValueLayout.JAVA_SHORT_UNALIGNED, AVAIL + 2, (short) availIdx);
-        reg(VirtioMmioTransport.QUEUE_NOTIFY, 0);
+        ram.set(ValueLayout.JAVA_SHORT_UNALIGNED, avail + 2, (short) availIdx[q]);
+        reg(VirtioMmioTransport.QUEUE_NOTIFY, q);
     }
 
     /** Sets the available index directly (to corrupt the ring) and notifies. */
@@ -138,21 +152,29 @@ public final class FakeDriver {
     }
 
     public int usedIdx() {
-        return Short.toUnsignedInt(ram.get(ValueLayout.JAVA_SHORT_UNALIGNED, USED + 2));
+        return usedIdx(0);
+    }
+
+    public int usedIdx(int q) {
+        return Short.toUnsignedInt(ram.get(ValueLayout.JAVA_SHORT_UNALIGNED, USED + q * 0x4000L + 2));
     }
 
     /** Waits for the next used entry of queue 0; returns {id, len}. */
     public long[] awaitUsed() throws InterruptedException {
+        return awaitUsed(0);
+    }
+
+    public long[] awaitUsed(int q) throws InterruptedException {
         long deadline = System.nanoTime() + 10_000_000_000L;
-        while (usedIdx() == usedSeen) {
+        while (usedIdx(q) == usedSeen[q]) {
             if (System.nanoTime() > deadline) {
                 throw new AssertionError("the device used nothing within 10 s (status 0x"
                         + Integer.toHexString(reg(VirtioMmioTransport.STATUS)) + ", " + device.lastError() + ")");
             }
             Thread.sleep(1);
         }
-        long at = USED + 4 + 8L * (usedSeen % queueSize);
-        usedSeen = (usedSeen + 1) & 0xffff;
+        long at = USED + q * 0x4000L + 4 + 8L * (usedSeen[q] % queueSize);
+        usedSeen[q] = (usedSeen[q] + 1) & 0xffff;
         return new long[] {ram.get(ValueLayout.JAVA_INT_UNALIGNED, at),
                 Integer.toUnsignedLong(ram.get(ValueLayout.JAVA_INT_UNALIGNED, at + 4))};
     }
