@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
                 ServeCommand.class,
                 KeysCommand.class,
                 NbdCommand.class,
+                VmCommand.class,
                 CommandLine.HelpCommand.class,
         })
 public final class SandboxdCommand implements Runnable {

@@ -27,9 +27,32 @@ public final class NetnsTap implements AutoCloseable {
     private Tun.Device tap;
     private boolean closed;
 
-    private NetnsTap(String netns, String tapName) {
+    private final String hostCidr;
+
+    private NetnsTap(String netns, String tapName, String hostCidr) {
         this.netns = netns;
         this.tapName = tapName;
+        this.hostCidr = hostCidr;
+    }
+
+    /**
+     * Opens a new tap of the same name and address in the namespace, after the last one was taken and closed (a
+     * tap lives as long as its fd): what a restored VM gets.
+     */
+    public synchronized void openTap() throws IOException {
+        if (tap != null) {
+            throw new IllegalStateException("the namespace's tap is still here; take it first");
+        }
+        Tun.Device t = call(() -> Tun.openTap(tapName));
+        try {
+            t.setVnetHeaderSize(12);
+            ip("-n", netns, "addr", "add", hostCidr, "dev", t.name());
+            ip("-n", netns, "link", "set", t.name(), "up");
+        } catch (IOException | RuntimeException e) {
+            t.close();
+            throw e;
+        }
+        tap = t;
     }
 
     /**
@@ -41,12 +64,9 @@ public final class NetnsTap implements AutoCloseable {
             throw new IllegalArgumentException("not a network namespace name: " + netns);
         }
         ip("netns", "add", netns);
-        NetnsTap n = new NetnsTap(netns, tapName);
+        NetnsTap n = new NetnsTap(netns, tapName, hostCidr);
         try {
-            n.tap = n.call(() -> Tun.openTap(tapName));
-            n.tap.setVnetHeaderSize(12);
-            ip("-n", netns, "addr", "add", hostCidr, "dev", tapName);
-            ip("-n", netns, "link", "set", tapName, "up");
+            n.openTap();
             ip("-n", netns, "link", "set", "lo", "up");
             return n;
         } catch (IOException | RuntimeException e) {
