@@ -7,7 +7,7 @@ import java.nio.file.Path;
 import java.util.stream.Stream;
 
 /** Open fds and memory mappings of this process, to show that something released everything it made. */
-record ResourceCount(long fds, long mappings) {
+public record ResourceCount(long fds, long mappings) {
     /** Mappings the JVM itself may add or drop meanwhile (a JIT or GC thread's stack, a code heap segment). */
     static final int JVM_MAPPING_NOISE = 3;
 
@@ -16,7 +16,7 @@ record ResourceCount(long fds, long mappings) {
      * repetitions ({@code cycles} much larger than the noise): a leak of one fd or mapping per cycle shows up
      * {@code cycles} times over, while the JVM's own comings and goings stay within a few.
      */
-    static void assertNoGrowth(ResourceCount before, ResourceCount after, int cycles) {
+    public static void assertNoGrowth(ResourceCount before, ResourceCount after, int cycles) {
         if (cycles < 10 * JVM_MAPPING_NOISE) {
             throw new IllegalArgumentException("too few cycles to tell a leak from noise: " + cycles);
         }
@@ -25,7 +25,7 @@ record ResourceCount(long fds, long mappings) {
         }
     }
 
-    static ResourceCount now() {
+    public static ResourceCount now() {
         try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
             long f = fds.count();
             long m;

@@ -63,7 +63,17 @@ public final class BootTestCycle {
     }
 
     /** What the cycle measured. */
-    public record Result(double userspaceSeconds, double restoreMillis, List<String> timings) {
+    public record Result(double userspaceSeconds, double restoreMillis, List<String> timings, long[] fdsBeforeAfter,
+            long[] mappingsBeforeAfter) {
+    }
+
+    /** Open fds and memory mappings of this process (to show that restores leave none behind). */
+    static long[] resources() {
+        try (var fds = Files.list(Path.of("/proc/self/fd")); var maps = Files.lines(Path.of("/proc/self/maps"))) {
+            return new long[] {fds.count(), maps.count()};
+        } catch (IOException e) {
+            return new long[] {-1, -1};
+        }
     }
 
     private final Options options;
@@ -145,10 +155,17 @@ public final class BootTestCycle {
                         throw new StepFailedException("restored VM", restored.bus().stopReason().get(), null);
                     }
                 }
+                long[] before = resources();
                 List<String> timings = timeRestores(vmm, snapshot, spec, net, work);
+                long[] after = resources();
+                if (!timings.isEmpty()) {
+                    out.accept("boot-test: over " + 3 * options.restoresPerBackend() + " restores: open fds " + before[0]
+                            + " -> " + after[0] + ", mappings " + before[1] + " -> " + after[1]);
+                }
                 out.accept(String.format("boot-test: userspace in %.1f s, restored in %.1f ms, guest answered after "
                         + "restore", userspace, restoreMillis));
-                return new Result(userspace, restoreMillis, timings);
+                return new Result(userspace, restoreMillis, timings, new long[] {before[0], after[0]},
+                        new long[] {before[1], after[1]});
             }
         }
     }
