@@ -75,7 +75,21 @@ class MappedGuestMemoryTest {
                 TestImages.poke(mem, (long) p * PAGE + 5, (byte) 0x42);
                 expected.set(p);
             }
-            assertEquals(expected, mem.writtenPages());
+            BitSet written = mem.writtenPages();
+            if (anonymousReadFaultsTakePrivatePages()) {
+                // Kernels booted with PVM's pvm_no_zero_page test aid give a read of an anonymous (zero-extent) page
+                // a private page, which pagemap cannot tell from a write: those pages may be reported too (more is
+                // harmless for a snapshot, fewer is not), but nothing else may.
+                BitSet extra = (BitSet) written.clone();
+                extra.andNot(expected);
+                BitSet missing = (BitSet) expected.clone();
+                missing.andNot(written);
+                assertEquals(new BitSet(), missing, "every written page is reported");
+                extra.stream().forEach(p -> assertTrue(img.image().resolve((long) p * PAGE).isZero(),
+                        "page " + p + " was only read and is not a zero page, yet reported written"));
+            } else {
+                assertEquals(expected, written);
+            }
             MemoryImage next = mem.snapshot(null);
             assertEquals(3, next.generation());
             byte[] bytes = img.bytes().clone();
@@ -83,6 +97,19 @@ class MappedGuestMemoryTest {
             try (MappedGuestMemory again = MemoryBackends.UFFD.create(MemoryImage.open(next.headerPath()))) {
                 assertSameBytes(bytes, again);
             }
+        }
+    }
+
+    /** Whether reading an untouched anonymous page here maps a private page instead of the shared zero page. */
+    static boolean anonymousReadFaultsTakePrivatePages() {
+        MemorySegment m = io.sandboxd.ffi.Libc.mmap(MemorySegment.NULL, PAGE, io.sandboxd.ffi.Libc.PROT_READ
+                | io.sandboxd.ffi.Libc.PROT_WRITE, io.sandboxd.ffi.Libc.MAP_PRIVATE | io.sandboxd.ffi.Libc.MAP_ANONYMOUS,
+                -1, 0);
+        try {
+            m.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 0);
+            return Pagemap.privatelyWrittenPages(m).get(0);
+        } finally {
+            io.sandboxd.ffi.Libc.munmap(m);
         }
     }
 

@@ -307,9 +307,10 @@ public final class VirtioMmioTransport implements MmioDevice {
         live = false;
         lastError = why;
         LOG.log(System.Logger.Level.WARNING, name() + ": needs a reset: " + why);
-        needsReset = true;
+        // the interrupt reason first: a driver that sees NEEDS_RESET must find it
         interruptStatus.getAndUpdate(v -> v | VirtioConstants.INTERRUPT_CONFIG_CHANGE);
         configGeneration.incrementAndGet();
+        needsReset = true;
         irq.trigger();
     }
 
