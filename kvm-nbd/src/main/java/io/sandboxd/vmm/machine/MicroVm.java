@@ -240,6 +240,11 @@ public final class MicroVm implements AutoCloseable {
                 r.run();
             }
         });
+        // Device threads touch guest memory: park them before the memory goes, close them after the vCPUs stopped
+        // (a vCPU could still write a register of a closed device).
+        for (Device d : bus.devices()) {
+            release.run(d::pause);
+        }
         if (running != null) {
             release.run(running::close);
         }
