@@ -145,6 +145,14 @@ public final class FakeDriver {
         reg(VirtioMmioTransport.QUEUE_NOTIFY, q);
     }
 
+    /** Moves queue 0's indices (driver side and in the rings) to {@code idx}, as after a long-running guest. */
+    public void startAt(int idx) {
+        availIdx[0] = idx & 0xffff;
+        usedSeen[0] = idx & 0xffff;
+        ram.set(ValueLayout.JAVA_SHORT_UNALIGNED, AVAIL + 2, (short) idx);
+        ram.set(ValueLayout.JAVA_SHORT_UNALIGNED, USED + 2, (short) idx);
+    }
+
     /** Sets the available index directly (to corrupt the ring) and notifies. */
     public void rawAvailIdx(int idx) {
         ram.set(ValueLayout.JAVA_SHORT_UNALIGNED, AVAIL + 2, (short) idx);

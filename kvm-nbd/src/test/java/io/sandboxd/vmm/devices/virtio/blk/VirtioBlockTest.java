@@ -324,6 +324,29 @@ class VirtioBlockTest {
     }
 
     @Test
+    void indicesWrapAroundSixteenBits() throws Exception {
+        start(false);
+        driver.bringUp(ALL, 1);
+        driver.device.pause();
+        byte[] state = driver.device.saveState();
+        // queue 0's last_avail and next_used sit after size (4), ready (1) and three addresses (24) of its record
+        java.nio.ByteBuffer.wrap(state).putShort(45 + 4 + 1 + 24, (short) 65534).putShort(45 + 4 + 1 + 24 + 2,
+                (short) 65534);
+        VirtioMmioTransport old = driver.device;
+        VirtioMmioTransport moved = new VirtioMmioTransport(BASE, new VirtioBlock(disk, "sbx-disk-1"), driver.guestRam,
+                driver.interrupts::incrementAndGet);
+        moved.restoreState(state);
+        driver.startAt(65534);
+        driver.device = moved;
+        moved.activate();
+        for (int i = 0; i < 5; i++) {
+            assertEquals(VirtioBlock.S_OK, request(VirtioBlock.T_FLUSH, 0, 0, 0, false), "request " + i);
+        }
+        assertEquals(3, driver.usedIdx(), "65534 + 5 wraps to 3");
+        closeWithoutDisk(old);
+    }
+
+    @Test
     void refusesCorruptStates() throws Exception {
         start(false);
         driver.bringUp(ALL, 1);
