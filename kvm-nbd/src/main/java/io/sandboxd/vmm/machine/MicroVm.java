@@ -22,7 +22,6 @@ import io.sandboxd.vmm.devices.virtio.net.VirtioNet;
 import io.sandboxd.vmm.kvm.DeviceState;
 import io.sandboxd.vmm.kvm.MachineState;
 import io.sandboxd.vmm.kvm.ReleaseSteps;
-import io.sandboxd.vmm.kvm.Vcpu;
 import io.sandboxd.vmm.kvm.Vm;
 import io.sandboxd.vmm.memory.AnonymousGuestMemory;
 import java.io.FileOutputStream;
@@ -59,7 +58,7 @@ public final class MicroVm implements AutoCloseable {
     private OutputStream console;
     private boolean diskHandedOver;
     private boolean tapHandedOver;
-    private RunningVm running;
+    private volatile RunningVm running;
     private Overlay overlay;
     private boolean closed;
 
@@ -154,9 +153,12 @@ public final class MicroVm implements AutoCloseable {
         tapHandedOver = true;
         VirtioMmioTransport net = new VirtioMmioTransport(NET_BASE, network, ram, line(vm, NET_GSI));
         bus.add(net);
+        // The vCPU that saw the stop returns STOP itself; the others would only see it at their next exit (a kick
+        // alone sends a vCPU straight back into KVM_RUN): stop them all, from a thread of the VM's own.
         bus.onStop(() -> {
-            for (Vcpu v : vm.vcpus()) {
-                v.kick();
+            RunningVm r = running;
+            if (r != null) {
+                r.fail(new IllegalStateException("machine stopped: " + bus.stopReason().orElse("?")));
             }
         });
         notifyThroughKvm(vm, blk, 1);

@@ -23,9 +23,8 @@ public interface VirtioBackend extends AutoCloseable {
     /** The maximum size of each queue, in queue order. */
     int[] queueSizes();
 
-    int configSize();
-
-    void readConfig(long offset, MemorySegment data);
+    /** The device's config space as the driver reads it (the transport bounds-checks every access). */
+    MemorySegment config();
 
     default void writeConfig(long offset, MemorySegment data) {
     }

@@ -146,8 +146,9 @@ public final class VirtioMmioTransport implements MmioDevice {
     public synchronized void read(long offset, MemorySegment data) {
         if (offset >= CONFIG) {
             long at = offset - CONFIG;
-            if (at + data.byteSize() <= backend.configSize()) {
-                backend.readConfig(at, data);
+            MemorySegment config = backend.config();
+            if (at + data.byteSize() <= config.byteSize()) {
+                MemorySegment.copy(config, at, data, 0, data.byteSize());
             } else {
                 data.fill((byte) 0);
             }
@@ -184,7 +185,7 @@ public final class VirtioMmioTransport implements MmioDevice {
         synchronized (this) {
             if (offset >= CONFIG) {
                 long at = offset - CONFIG;
-                if (at + data.byteSize() <= backend.configSize()) {
+                if (at + data.byteSize() <= backend.config().byteSize()) {
                     backend.writeConfig(at, data);
                 }
                 return;

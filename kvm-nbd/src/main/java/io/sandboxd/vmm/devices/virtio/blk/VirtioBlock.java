@@ -102,13 +102,8 @@ public final class VirtioBlock implements VirtioBackend {
     }
 
     @Override
-    public int configSize() {
-        return CONFIG_SIZE;
-    }
-
-    @Override
-    public void readConfig(long offset, MemorySegment data) {
-        MemorySegment.copy(config, offset, data, 0, data.byteSize());
+    public MemorySegment config() {
+        return config;
     }
 
     /** Requests served and failed since the device was made (for tests and stats). */

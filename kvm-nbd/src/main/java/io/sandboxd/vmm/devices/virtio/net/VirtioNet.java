@@ -90,13 +90,8 @@ public final class VirtioNet implements VirtioBackend {
     }
 
     @Override
-    public int configSize() {
-        return CONFIG_SIZE;
-    }
-
-    @Override
-    public void readConfig(long offset, MemorySegment data) {
-        MemorySegment.copy(config, offset, data, 0, data.byteSize());
+    public MemorySegment config() {
+        return config;
     }
 
     /** Frames received, sent, dropped (too large for the guest's buffer, or malformed). */

@@ -44,7 +44,9 @@ class VirtioNetTest {
         arpExchange(); // the first run also opens what the JVM keeps (process spawning, lazily loaded classes)
         long fdsBefore = fds();
         arpExchange();
-        assertEquals(fdsBefore, fds(), "no fd left");
+        long fdsAfter = fds();
+        // other fds of the JVM may close meanwhile (pipes of finished processes are cleaned up lazily); none may stay
+        assertTrue(fdsAfter <= fdsBefore, "no fd left: " + fdsBefore + " -> " + fdsAfter);
     }
 
     private void arpExchange() throws Exception {
