@@ -2,8 +2,8 @@ package io.sandboxd.daemon.network;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.sandboxd.daemon.runtime.CommandFailedException;
-import io.sandboxd.daemon.runtime.HostCommand;
+import io.sandboxd.daemon.host.CommandFailedException;
+import io.sandboxd.daemon.host.HostCommand;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

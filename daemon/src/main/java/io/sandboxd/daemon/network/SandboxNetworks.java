@@ -1,7 +1,7 @@
 package io.sandboxd.daemon.network;
 
-import io.sandboxd.daemon.runtime.CommandFailedException;
-import io.sandboxd.daemon.runtime.HostCommand;
+import io.sandboxd.daemon.host.CommandFailedException;
+import io.sandboxd.daemon.host.HostCommand;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;

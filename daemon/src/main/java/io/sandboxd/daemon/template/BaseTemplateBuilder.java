@@ -1,9 +1,8 @@
 package io.sandboxd.daemon.template;
 
-import io.sandboxd.daemon.runtime.DirectoryTrees;
-import io.sandboxd.daemon.runtime.HostCommand;
-import io.sandboxd.daemon.runtime.MountTable;
-import io.sandboxd.daemon.runtime.SandboxRuntimeException;
+import io.sandboxd.daemon.host.DirectoryTrees;
+import io.sandboxd.daemon.host.HostCommand;
+import io.sandboxd.daemon.host.MountTable;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -70,7 +69,7 @@ public final class BaseTemplateBuilder {
 
     /** A builder that fetches from the mirror this host's apt uses. */
     public static BaseTemplateBuilder withHostMirror(TemplateStore store) {
-        String m = AptMirror.fromHost().orElseThrow(() -> new SandboxRuntimeException(
+        String m = AptMirror.fromHost().orElseThrow(() -> new TemplateBuildException(
                 "no Debian mirror found in /etc/apt/sources.list or /etc/apt/sources.list.d: configure apt with a "
                         + "Debian archive (e.g. http://deb.debian.org/debian) so the base template can be built"));
         return new BaseTemplateBuilder(store, m);
@@ -169,15 +168,15 @@ public final class BaseTemplateBuilder {
         try {
             if (!p.waitFor(DEBOOTSTRAP_TIMEOUT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
                 p.destroyForcibly();
-                throw new SandboxRuntimeException("debootstrap did not finish within " + DEBOOTSTRAP_TIMEOUT);
+                throw new TemplateBuildException("debootstrap did not finish within " + DEBOOTSTRAP_TIMEOUT);
             }
         } catch (InterruptedException e) {
             p.destroyForcibly();
             Thread.currentThread().interrupt();
-            throw new SandboxRuntimeException("interrupted while debootstrap was running", e);
+            throw new TemplateBuildException("interrupted while debootstrap was running", e);
         }
         if (p.exitValue() != 0) {
-            throw new SandboxRuntimeException("debootstrap exited with " + p.exitValue() + " (mirror " + mirror
+            throw new TemplateBuildException("debootstrap exited with " + p.exitValue() + " (mirror " + mirror
                     + "; see " + rootfs.resolve("debootstrap/debootstrap.log") + " while it exists). Last lines:\n  "
                     + String.join("\n  ", tail));
         }
@@ -220,7 +219,7 @@ public final class BaseTemplateBuilder {
 
     private static void requireTool(String tool) {
         if (!HostCommand.run(List.of("sh", "-c", "command -v " + tool)).ok()) {
-            throw new SandboxRuntimeException(tool + " is not installed: apt-get install -y " + tool);
+            throw new TemplateBuildException(tool + " is not installed: apt-get install -y " + tool);
         }
     }
 }

@@ -1,6 +1,6 @@
 package io.sandboxd.daemon.network;
 
-import io.sandboxd.daemon.runtime.HostCommand;
+import io.sandboxd.daemon.host.HostCommand;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

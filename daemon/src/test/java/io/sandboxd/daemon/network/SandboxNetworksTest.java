@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.sandboxd.daemon.runtime.HostAssumptions;
-import io.sandboxd.daemon.runtime.HostCommand;
+import io.sandboxd.daemon.host.HostAssumptions;
+import io.sandboxd.daemon.host.HostCommand;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;

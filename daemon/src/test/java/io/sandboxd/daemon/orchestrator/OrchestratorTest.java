@@ -18,7 +18,7 @@ import io.sandboxd.api.sandbox.Sandbox;
 import io.sandboxd.api.sandbox.SandboxException;
 import io.sandboxd.api.sandbox.SandboxQuery;
 import io.sandboxd.api.sandbox.SandboxState;
-import io.sandboxd.daemon.runtime.HostAssumptions;
+import io.sandboxd.daemon.host.HostAssumptions;
 import io.sandboxd.daemon.runtime.SandboxNotFoundException;
 import io.sandboxd.daemon.runtime.jail.JailConfig;
 import io.sandboxd.daemon.runtime.jail.JailRuntime;

@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.sandboxd.daemon.runtime.HostAssumptions;
-import io.sandboxd.daemon.runtime.SandboxRuntimeException;
+import io.sandboxd.daemon.host.HostAssumptions;
+import io.sandboxd.daemon.template.TemplateBuildException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -28,7 +28,7 @@ class BaseTemplateBuilderTest {
         // Port 9 on loopback: connection refused at once, and nothing leaves the machine.
         BaseTemplateBuilder builder = new BaseTemplateBuilder(store, "http://127.0.0.1:9/debian");
         List<String> progress = new ArrayList<>();
-        SandboxRuntimeException e = assertThrows(SandboxRuntimeException.class, () -> builder.ensureBuilt(progress::add));
+        TemplateBuildException e = assertThrows(TemplateBuildException.class, () -> builder.ensureBuilt(progress::add));
         assertTrue(e.getMessage().startsWith("debootstrap exited with"), e.getMessage());
         assertTrue(e.getMessage().contains("127.0.0.1:9"), e.getMessage());
         assertFalse(progress.isEmpty(), "debootstrap's output reached the progress callback");

@@ -2,9 +2,9 @@ package io.sandboxd.daemon.runtime.jail;
 
 import io.sandboxd.daemon.network.NetworkSlot;
 import io.sandboxd.daemon.network.SandboxNetworks;
-import io.sandboxd.daemon.runtime.DirectoryTrees;
-import io.sandboxd.daemon.runtime.HostCommand;
-import io.sandboxd.daemon.runtime.MountTable;
+import io.sandboxd.daemon.host.DirectoryTrees;
+import io.sandboxd.daemon.host.HostCommand;
+import io.sandboxd.daemon.host.MountTable;
 import io.sandboxd.daemon.runtime.SandboxRuntimeException;
 import io.sandboxd.daemon.runtime.StepClock;
 import io.sandboxd.daemon.template.TemplateBuild;

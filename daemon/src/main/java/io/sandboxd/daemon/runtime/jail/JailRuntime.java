@@ -4,9 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.sandboxd.daemon.network.NetworkSlot;
 import io.sandboxd.daemon.network.SandboxNetworks;
-import io.sandboxd.daemon.runtime.DirectoryTrees;
-import io.sandboxd.daemon.runtime.HostCommand;
-import io.sandboxd.daemon.runtime.MountTable;
+import io.sandboxd.daemon.host.DirectoryTrees;
+import io.sandboxd.daemon.host.HostCommand;
+import io.sandboxd.daemon.host.MountTable;
 import io.sandboxd.daemon.runtime.PreparedTemplate;
 import io.sandboxd.daemon.runtime.Sandbox;
 import io.sandboxd.daemon.runtime.SandboxNotFoundException;
@@ -89,7 +89,7 @@ public final class JailRuntime implements SandboxRuntime {
             HostCommand.Result r;
             try {
                 r = HostCommand.run(probe);
-            } catch (SandboxRuntimeException e) {
+            } catch (io.sandboxd.daemon.host.HostException e) {
                 throw new SandboxRuntimeException(probe.getFirst() + " is missing: apt-get install -y runc iproute2 nftables", e);
             }
             if (!r.ok()) {

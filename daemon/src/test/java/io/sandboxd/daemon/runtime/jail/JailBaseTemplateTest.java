@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sandboxd.daemon.network.NetworkConfig;
-import io.sandboxd.daemon.runtime.HostAssumptions;
-import io.sandboxd.daemon.runtime.HostCommand;
+import io.sandboxd.daemon.host.HostAssumptions;
+import io.sandboxd.daemon.host.HostCommand;
 import io.sandboxd.daemon.runtime.PreparedTemplate;
 import io.sandboxd.daemon.runtime.Sandbox;
 import io.sandboxd.daemon.runtime.SandboxSpec;
@@ -98,7 +98,7 @@ class JailBaseTemplateTest {
             runtime.kill("base1");
         } finally {
             // Our own delete: it never follows the rootfs's absolute symlinks (JUnit warns about each one).
-            io.sandboxd.daemon.runtime.DirectoryTrees.deleteRecursively(dataDir.resolve("templates"));
+            io.sandboxd.daemon.host.DirectoryTrees.deleteRecursively(dataDir.resolve("templates"));
         }
     }
 }

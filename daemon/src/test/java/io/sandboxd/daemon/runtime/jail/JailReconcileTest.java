@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sandboxd.daemon.network.NetworkConfig;
-import io.sandboxd.daemon.runtime.HostAssumptions;
+import io.sandboxd.daemon.host.HostAssumptions;
 import io.sandboxd.daemon.runtime.SandboxSpec;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -8,8 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sandboxd.daemon.network.FakeInternet;
 import io.sandboxd.daemon.network.NetworkConfig;
-import io.sandboxd.daemon.runtime.HostAssumptions;
-import io.sandboxd.daemon.runtime.HostCommand;
+import io.sandboxd.daemon.host.HostAssumptions;
+import io.sandboxd.daemon.host.HostCommand;
 import io.sandboxd.daemon.runtime.Sandbox;
 import io.sandboxd.daemon.runtime.SandboxNotFoundException;
 import io.sandboxd.daemon.runtime.SandboxSpec;

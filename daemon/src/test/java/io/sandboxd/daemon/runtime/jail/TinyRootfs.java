@@ -1,7 +1,7 @@
 package io.sandboxd.daemon.runtime.jail;
 
-import io.sandboxd.daemon.runtime.DirectoryTrees;
-import io.sandboxd.daemon.runtime.HostCommand;
+import io.sandboxd.daemon.host.DirectoryTrees;
+import io.sandboxd.daemon.host.HostCommand;
 import io.sandboxd.daemon.template.TemplateBuild;
 import io.sandboxd.daemon.template.TemplateMetadata;
 import io.sandboxd.daemon.template.TemplateStore;

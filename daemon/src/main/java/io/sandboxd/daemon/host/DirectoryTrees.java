@@ -1,4 +1,4 @@
-package io.sandboxd.daemon.runtime;
+package io.sandboxd.daemon.host;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -21,7 +21,7 @@ public final class DirectoryTrees {
      * bind mount would delete the mount's source (a template rootfs, the host JRE). Symbolic links are removed,
      * never followed.
      *
-     * @throws SandboxRuntimeException if something is still mounted below {@code dir}
+     * @throws HostException if something is still mounted below {@code dir}
      */
     public static void deleteRecursively(Path dir) {
         if (!Files.exists(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
@@ -29,7 +29,7 @@ public final class DirectoryTrees {
         }
         List<MountTable.Mount> mounts = MountTable.under(dir);
         if (!mounts.isEmpty()) {
-            throw new SandboxRuntimeException("refusing to delete " + dir + ": still mounted inside it: "
+            throw new HostException("refusing to delete " + dir + ": still mounted inside it: "
                     + mounts.stream().map(m -> m.mountPoint().toString()).toList());
         }
         try {

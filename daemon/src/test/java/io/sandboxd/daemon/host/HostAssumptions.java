@@ -1,4 +1,4 @@
-package io.sandboxd.daemon.runtime;
+package io.sandboxd.daemon.host;
 
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 

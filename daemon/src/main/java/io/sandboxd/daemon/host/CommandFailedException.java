@@ -1,7 +1,7 @@
-package io.sandboxd.daemon.runtime;
+package io.sandboxd.daemon.host;
 
 /** A host tool exited non-zero; the message carries the command line and what the tool printed on stderr. */
-public final class CommandFailedException extends SandboxRuntimeException {
+public final class CommandFailedException extends HostException {
     private static final long serialVersionUID = 1L;
 
     private final transient HostCommand.Result result;

@@ -1,4 +1,4 @@
-package io.sandboxd.daemon.runtime;
+package io.sandboxd.daemon.host;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;

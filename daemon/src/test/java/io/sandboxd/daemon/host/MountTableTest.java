@@ -1,4 +1,4 @@
-package io.sandboxd.daemon.runtime;
+package io.sandboxd.daemon.host;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -32,7 +32,7 @@ class MountTableTest {
         HostCommand.check(List.of("mount", "-t", "tmpfs", "tmpfs", inner.toString()));
         try {
             Files.writeString(inner.resolve("precious"), "y");
-            SandboxRuntimeException e = assertThrows(SandboxRuntimeException.class, () -> DirectoryTrees.deleteRecursively(dir.resolve("a")));
+            HostException e = assertThrows(HostException.class, () -> DirectoryTrees.deleteRecursively(dir.resolve("a")));
             assertEquals(true, e.getMessage().contains("still mounted"), e.getMessage());
             assertEquals(List.of(inner), MountTable.under(dir).stream().map(MountTable.Mount::mountPoint).toList());
         } finally {

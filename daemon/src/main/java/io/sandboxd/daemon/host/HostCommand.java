@@ -1,4 +1,4 @@
-package io.sandboxd.daemon.runtime;
+package io.sandboxd.daemon.host;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -65,7 +65,7 @@ public final class HostCommand {
         try {
             p = pb.start();
         } catch (IOException e) {
-            throw new SandboxRuntimeException("cannot start " + argv.getFirst() + ": " + e.getMessage()
+            throw new HostException("cannot start " + argv.getFirst() + ": " + e.getMessage()
                     + " (is it installed? see the README's list of Debian packages)", e);
         }
         // Both pipes are drained concurrently: a tool that fills stderr while we block on stdout would deadlock.
@@ -89,7 +89,7 @@ public final class HostCommand {
         } catch (InterruptedException e) {
             p.destroyForcibly();
             Thread.currentThread().interrupt();
-            throw new SandboxRuntimeException("interrupted while waiting for " + String.join(" ", argv), e);
+            throw new HostException("interrupted while waiting for " + String.join(" ", argv), e);
         }
     }
 
