@@ -5,7 +5,7 @@ import io.sandboxd.api.auth.KeyHash;
 import io.sandboxd.api.auth.SandboxTokens;
 import io.sandboxd.api.auth.Team;
 import io.sandboxd.api.proxy.SandboxProxyServer;
-import io.sandboxd.daemon.orchestrator.HttpEnvdClient;
+import io.sandboxd.daemon.envd.HttpEnvdClient;
 import io.sandboxd.daemon.orchestrator.LogSource;
 import io.sandboxd.daemon.orchestrator.Orchestrator;
 import io.sandboxd.daemon.orchestrator.OrchestratorRouter;

@@ -15,6 +15,7 @@ import io.sandboxd.api.sandbox.SandboxPage;
 import io.sandboxd.api.sandbox.SandboxQuery;
 import io.sandboxd.api.sandbox.SandboxService;
 import io.sandboxd.api.sandbox.SandboxState;
+import io.sandboxd.daemon.envd.EnvdClient;
 import io.sandboxd.daemon.runtime.SandboxNotFoundException;
 import io.sandboxd.daemon.runtime.SandboxRuntime;
 import io.sandboxd.daemon.runtime.SandboxSpec;

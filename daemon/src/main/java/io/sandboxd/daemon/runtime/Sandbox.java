@@ -16,5 +16,5 @@ import java.time.Instant;
 public record Sandbox(String sandboxId, String templateId, String buildId, String runtimeId,
                       InetSocketAddress envdAddress, Instant startedAt) {
     /** The port envd listens on inside every sandbox. */
-    public static final int ENVD_PORT = 49983;
+    public static final int ENVD_PORT = io.sandboxd.daemon.envd.EnvdLaunch.PORT;
 }

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.sandboxd.daemon.envd.EnvdClient;
 import io.sandboxd.api.auth.SandboxTokens;
 import io.sandboxd.api.auth.Team;
 import io.sandboxd.api.proxy.SandboxRouter.Resolution;

@@ -1,5 +1,7 @@
 package io.sandboxd.daemon.runtime.jail;
 
+import io.sandboxd.daemon.envd.EnvdException;
+import io.sandboxd.daemon.envd.EnvdReadiness;
 import io.sandboxd.daemon.network.NetworkSlot;
 import io.sandboxd.daemon.network.SandboxNetworks;
 import io.sandboxd.daemon.host.DirectoryTrees;
@@ -11,7 +13,6 @@ import io.sandboxd.daemon.template.TemplateBuild;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
@@ -26,7 +27,6 @@ import java.util.List;
  */
 final class JailFactory {
     private static final SecureRandom RANDOM = new SecureRandom();
-    private static final Duration READY_POLL = Duration.ofMillis(10);
     private static final Duration CGROUP_BUSY_WAIT = Duration.ofSeconds(2);
 
     private final JailConfig config;
@@ -90,62 +90,15 @@ final class JailFactory {
         jail.markStarted();
         clock.lap("runc run");
         if (config.readinessPort() > 0) {
-            awaitReady(jail, config.readinessPort(), config.readinessPath());
-            clock.lap("ready");
-        }
-    }
-
-    private void awaitReady(Jail jail, int port, String httpPath) {
-        InetSocketAddress addr = new InetSocketAddress(jail.slot().sandboxInetAddress(), port);
-        long deadline = System.nanoTime() + config.startTimeout().toNanos();
-        int attempt = 0;
-        while (true) {
-            try (Socket s = new Socket()) {
-                s.connect(addr, 200);
-                if (httpPath == null || httpStatus(s, httpPath) / 100 == 2) {
-                    return;
-                }
-                throw new IOException("not healthy yet");
-            } catch (IOException notYet) {
-                // Checking the container every few tries keeps a crashed first process from costing the full timeout.
-                if (++attempt % 10 == 0 && runc.state(jail.id()).filter(st -> st != Runc.Status.STOPPED).isEmpty()) {
-                    throw new SandboxRuntimeException("jail " + jail.id() + ": its first process exited before "
-                            + addr + " answered. Its output:\n  " + Runc.tail(jail.log()));
-                }
-                if (System.nanoTime() > deadline) {
-                    throw new SandboxRuntimeException("jail " + jail.id() + ": nothing answered at " + addr + " within "
-                            + config.startTimeout() + ". Its output:\n  " + Runc.tail(jail.log()));
-                }
-                try {
-                    Thread.sleep(READY_POLL);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new SandboxRuntimeException("interrupted while waiting for jail " + jail.id(), e);
-                }
+            InetSocketAddress addr = new InetSocketAddress(jail.slot().sandboxInetAddress(), config.readinessPort());
+            try {
+                EnvdReadiness.await(addr, config.readinessPath(), config.startTimeout(),
+                        () -> runc.state(jail.id()).filter(st -> st != Runc.Status.STOPPED).isPresent(),
+                        () -> Runc.tail(jail.log()));
+            } catch (EnvdException e) {
+                throw new EnvdException("jail " + jail.id() + ": " + e.getMessage(), e);
             }
-        }
-    }
-
-    /** One HTTP/1.1 GET on a connected socket; returns the response's status code. */
-    private static int httpStatus(Socket s, String path) throws IOException {
-        s.setSoTimeout(5000);
-        s.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: sandbox\r\nConnection: close\r\n\r\n")
-                .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-        StringBuilder line = new StringBuilder();
-        java.io.InputStream in = s.getInputStream();
-        int c;
-        while ((c = in.read()) != -1 && c != '\n' && line.length() < 200) {
-            line.append((char) c);
-        }
-        // "HTTP/1.1 204 No Content"
-        String[] f = line.toString().split(" ");
-        if (f.length < 2 || !f[0].startsWith("HTTP/")) {
-            throw new IOException("not an HTTP response: " + line);
-        }
-        try {
-            return Integer.parseInt(f[1]);
-        } catch (NumberFormatException e) {
-            throw new IOException("bad HTTP status line: " + line, e);
+            clock.lap("ready");
         }
     }
 

@@ -2,6 +2,7 @@ package io.sandboxd.daemon.runtime.jail;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.sandboxd.daemon.envd.EnvdAotCache;
 import io.sandboxd.daemon.network.NetworkSlot;
 import io.sandboxd.daemon.network.SandboxNetworks;
 import io.sandboxd.daemon.host.DirectoryTrees;
@@ -103,7 +104,9 @@ public final class JailRuntime implements SandboxRuntime {
             throw new UncheckedIOException("cannot create " + config.sandboxesDir() + " or " + config.runcRoot(), e);
         }
         // before the first pool refill, so that every pooled envd starts from it
-        EnvdAotCache.ensure(config);
+        if (config.envdInstall() != null) {
+            EnvdAotCache.ensure(config.envdInstall());
+        }
         JailRuntime rt = new JailRuntime(config, SandboxNetworks.start(config.network()));
         rt.refiller.startThreads();
         return rt;

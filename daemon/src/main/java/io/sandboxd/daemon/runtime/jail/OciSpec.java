@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.sandboxd.daemon.envd.EnvdAotCache;
+import io.sandboxd.daemon.envd.EnvdLaunch;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -71,7 +73,7 @@ final class OciSpec {
         user.put("gid", 0);
         strings(process.putArray("args"), command);
         strings(process.putArray("env"), List.of("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                "HOME=/root", "JAVA_HOME=" + JailConfig.JRE_MOUNT, "LANG=C.UTF-8"));
+                "HOME=/root", "JAVA_HOME=" + EnvdLaunch.JRE_PATH, "LANG=C.UTF-8"));
         process.put("cwd", "/");
         ObjectNode caps = process.putObject("capabilities");
         for (String set : List.of("bounding", "effective", "permitted")) {
@@ -97,14 +99,14 @@ final class OciSpec {
         mount(mounts, "/dev/shm", "tmpfs", "shm", "nosuid", "noexec", "nodev", "mode=1777", "size=262144k");
         mount(mounts, "/dev/mqueue", "mqueue", "mqueue", "nosuid", "noexec", "nodev");
         mount(mounts, "/sys", "sysfs", "sysfs", "nosuid", "noexec", "nodev", "ro");
-        mount(mounts, JailConfig.JRE_MOUNT, "bind", config.javaHome().toString(), "rbind", "ro", "nosuid", "nodev");
+        mount(mounts, EnvdLaunch.JRE_PATH, "bind", config.javaHome().toString(), "rbind", "ro", "nosuid", "nodev");
         if (config.envdJar() != null) {
-            mount(mounts, JailConfig.ENVD_JAR_MOUNT, "bind", config.envdJar().toAbsolutePath().toString(),
+            mount(mounts, EnvdLaunch.JAR_PATH, "bind", config.envdJar().toAbsolutePath().toString(),
                     "bind", "ro", "nosuid", "nodev");
         }
-        Path aot = EnvdAotCache.forJail(config);
+        Path aot = config.envdInstall() == null ? null : EnvdAotCache.forSandbox(config.envdInstall());
         if (aot != null) {
-            mount(mounts, JailConfig.ENVD_AOT_CACHE, "bind", aot.toString(), "bind", "ro", "nosuid", "nodev", "noexec");
+            mount(mounts, EnvdLaunch.AOT_CACHE_PATH, "bind", aot.toString(), "bind", "ro", "nosuid", "nodev", "noexec");
         }
         // Per-jail files rather than writes into the rootfs: runc resolves mount targets safely inside the rootfs,
         // where a host-side write could follow a symlink out of it.

@@ -1,5 +1,6 @@
 package io.sandboxd.daemon.runtime.jail;
 
+import io.sandboxd.daemon.envd.EnvdLaunch;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -35,9 +36,7 @@ class JailBaseTemplateTest {
 
     /** envd's jar when the envd module has been packaged (then envd itself is started in the jail). */
     static Path envdJar() {
-        String prop = System.getProperty("sandboxd.envd.jar");
-        Path p = prop != null ? Path.of(prop) : Path.of("..", "envd", "target", "envd.jar");
-        return Files.isRegularFile(p) ? p.toAbsolutePath() : null;
+        return io.sandboxd.daemon.envd.EnvdAotCacheTest.envdJar();
     }
 
     @Test
@@ -50,7 +49,7 @@ class JailBaseTemplateTest {
                 .withNetwork(NetworkConfig.defaults().withNamePrefix("sbxb").withSubnet("10.14.0.0/16").withDnsServers(List.of()));
         config = jar == null ? config.withCommand(List.of("/bin/sleep", "infinity"), 0)
                 : new JailConfig(config.dataDir(), config.runcRoot(), config.cgroupParent(), config.network(),
-                        config.javaHome(), jar, JailConfig.ENVD_COMMAND_DEFAULT, Sandbox.ENVD_PORT, JailConfig.ENVD_HEALTH_PATH,
+                        config.javaHome(), jar, EnvdLaunch.COMMAND, Sandbox.ENVD_PORT, EnvdLaunch.HEALTH_PATH,
                         config.startTimeout(), config.poolSize(), config.defaultCpuCount(), 512, config.pidsLimit(), false, true);
         System.err.println(jar == null ? "envd jar not built: the base jail runs sleep instead of envd" : "envd: " + jar);
 
@@ -86,7 +85,7 @@ class JailBaseTemplateTest {
                     Duration.ofSeconds(10)).orThrow().stdout());
             assertEquals("0\n", runtime.exec("base1", List.of("su", "-", "user", "-c", "sudo -n id -u"),
                     Duration.ofSeconds(10)).orThrow().stdout(), "passwordless sudo for user");
-            HostCommand.Result java = runtime.exec("base1", List.of(JailConfig.JRE_MOUNT + "/bin/java", "-version"),
+            HostCommand.Result java = runtime.exec("base1", List.of(EnvdLaunch.JRE_PATH + "/bin/java", "-version"),
                     Duration.ofSeconds(30));
             assertEquals(0, java.exitCode(), "the host JRE runs on the bookworm rootfs: " + java);
             if (jar != null) {

@@ -1,5 +1,7 @@
 package io.sandboxd.daemon.runtime.jail;
 
+import io.sandboxd.daemon.envd.EnvdAotCache;
+import io.sandboxd.daemon.envd.EnvdLaunch;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -60,17 +62,17 @@ class OciSpecTest {
         assertEquals(100_000, linux.path("resources").path("cpu").path("period").asLong());
         assertEquals(100, linux.path("resources").path("pids").path("limit").asLong());
         assertEquals(dataDir.resolve("sandboxes/jabc/rootfs").toString(), spec.path("root").path("path").asText());
-        assertEquals(JailConfig.ENVD_COMMAND_DEFAULT, texts(spec.path("process").path("args")));
+        assertEquals(EnvdLaunch.COMMAND, texts(spec.path("process").path("args")));
     }
 
     @Test
     void hostJreAndEnvdJarAreMountedReadOnly() throws Exception {
         Path jar = Files.writeString(dataDir.resolve("envd.jar"), "jar");
         JsonNode spec = specFor(JailConfig.defaults(dataDir, jar));
-        JsonNode jre = mountAt(spec, JailConfig.JRE_MOUNT);
+        JsonNode jre = mountAt(spec, EnvdLaunch.JRE_PATH);
         assertEquals(System.getProperty("java.home"), jre.path("source").asText());
         assertTrue(texts(jre.path("options")).contains("ro"));
-        JsonNode envd = mountAt(spec, JailConfig.ENVD_JAR_MOUNT);
+        JsonNode envd = mountAt(spec, EnvdLaunch.JAR_PATH);
         assertEquals(jar.toString(), envd.path("source").asText());
         assertTrue(texts(envd.path("options")).contains("ro"));
         assertTrue(texts(mountAt(spec, "/sys").path("options")).contains("ro"));
@@ -84,17 +86,17 @@ class OciSpecTest {
     void envdGetsItsAotCacheReadOnlyAndTheJresDefaultArchiveUntilItExists() throws Exception {
         Path jar = Files.writeString(dataDir.resolve("envd.jar"), "jar");
         JailConfig config = JailConfig.defaults(dataDir, jar);
-        assertTrue(texts(specFor(config).path("process").path("args")).contains("-XX:AOTCache=" + JailConfig.ENVD_AOT_CACHE));
-        JsonNode fallback = mountAt(specFor(config), JailConfig.ENVD_AOT_CACHE);
+        assertTrue(texts(specFor(config).path("process").path("args")).contains("-XX:AOTCache=" + EnvdLaunch.AOT_CACHE_PATH));
+        JsonNode fallback = mountAt(specFor(config), EnvdLaunch.AOT_CACHE_PATH);
         assertEquals(config.javaHome().resolve("lib/server/classes.jsa").toString(), fallback.path("source").asText(),
                 "no cache recorded: the archive the JVM would have used without -XX:AOTCache");
-        Path cache = Files.createDirectories(EnvdAotCache.directory(config)).resolve(EnvdAotCache.FILE_NAME);
+        Path cache = Files.createDirectories(EnvdAotCache.directory(config.envdInstall())).resolve(EnvdAotCache.FILE_NAME);
         Files.writeString(cache, "recorded");
-        JsonNode aot = mountAt(specFor(config), JailConfig.ENVD_AOT_CACHE);
+        JsonNode aot = mountAt(specFor(config), EnvdLaunch.AOT_CACHE_PATH);
         assertEquals(cache.toString(), aot.path("source").asText());
         assertTrue(texts(aot.path("options")).containsAll(List.of("ro", "nosuid", "nodev", "noexec")));
         assertThrows(AssertionError.class, () -> mountAt(specFor(JailConfig.forCommand(dataDir, List.of("/bin/sh"), 0)),
-                JailConfig.ENVD_AOT_CACHE), "a jail without envd gets no cache");
+                EnvdLaunch.AOT_CACHE_PATH), "a jail without envd gets no cache");
     }
 
     @Test
@@ -139,11 +141,11 @@ class OciSpecTest {
         List<String> pooled = texts(specFor(config).path("process").path("args"));
         assertEquals(config.command(), pooled);
         int at = pooled.indexOf("--warm-up-rounds");
-        assertEquals(String.valueOf(JailConfig.ENVD_WARM_UP_ROUNDS), pooled.get(at + 1));
-        assertEquals(JailConfig.ENVD_WARM_UP_USER, pooled.get(pooled.indexOf("--warm-up-user") + 1));
+        assertEquals(String.valueOf(EnvdLaunch.WARM_UP_ROUNDS), pooled.get(at + 1));
+        assertEquals(EnvdLaunch.WARM_UP_USER, pooled.get(pooled.indexOf("--warm-up-user") + 1));
 
         List<String> waited = config.commandForWaitingCreate();
-        assertEquals(String.valueOf(JailConfig.ENVD_WARM_UP_ROUNDS_WAITED_FOR), waited.get(at + 1));
+        assertEquals(String.valueOf(EnvdLaunch.WARM_UP_ROUNDS_WAITED_FOR), waited.get(at + 1));
         List<String> rest = new ArrayList<>(waited);
         rest.set(at + 1, pooled.get(at + 1));
         assertEquals(pooled, rest, "only the rounds differ");

@@ -1,4 +1,4 @@
-package io.sandboxd.daemon.orchestrator;
+package io.sandboxd.daemon.envd;
 
 import java.net.InetSocketAddress;
 import java.time.Instant;

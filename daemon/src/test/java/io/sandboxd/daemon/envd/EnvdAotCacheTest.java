@@ -1,4 +1,4 @@
-package io.sandboxd.daemon.runtime.jail;
+package io.sandboxd.daemon.envd;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.sandboxd.daemon.runtime.Sandbox;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,23 +25,39 @@ import org.junit.jupiter.api.io.TempDir;
  * to start without it ({@code -XX:AOTMode=on}) from a jail-like path; a stale, missing or broken cache only falls
  * back to a working envd.
  */
-class EnvdAotCacheTest {
+public class EnvdAotCacheTest {
     @TempDir
     static Path shared;
     /** Recorded once for the class: a training run costs seconds of CPU. */
     static Path envdJar;
-    static JailConfig config;
+    static EnvdInstall config;
     static Path cache;
 
     @BeforeAll
     static void recordOnce() {
-        envdJar = JailBaseTemplateTest.envdJar();
+        envdJar = envdJar();
         Assumptions.assumeTrue(envdJar != null, "needs envd/target/envd.jar: ./mvnw -pl envd -am package");
-        config = JailConfig.defaults(shared.resolve("data"), envdJar);
+        config = install(shared.resolve("data"), envdJar);
         cache = EnvdAotCache.ensure(config);
     }
 
-    /** envd.jar seen under another directory, as in a jail ({@link JailConfig#ENVD_JAR_MOUNT}): same name and mtime. */
+    /** The envd.jar the build made ({@code -Dsandboxd.envd.jar} or {@code ../envd/target/envd.jar}), or null. */
+    public static Path envdJar() {
+        String prop = System.getProperty("sandboxd.envd.jar");
+        Path p = prop != null ? Path.of(prop) : Path.of("..", "envd", "target", "envd.jar");
+        return Files.isRegularFile(p) ? p.toAbsolutePath() : null;
+    }
+
+    /** envd as a sandbox runs it, from this JRE, with its AOT caches under {@code dataDir/envd-aot}. */
+    private static EnvdInstall install(Path dataDir, Path jar) {
+        return new EnvdInstall(Path.of(System.getProperty("java.home")), jar, EnvdLaunch.COMMAND, dataDir.resolve("envd-aot"));
+    }
+
+    private static EnvdInstall withFlags(EnvdInstall i, List<String> jvmFlags) {
+        return new EnvdInstall(i.javaHome(), i.envdJar(), EnvdLaunch.command(jvmFlags), i.aotDir());
+    }
+
+    /** envd.jar seen under another directory, as in a sandbox ({@link EnvdLaunch#JAR_PATH}): same name and mtime. */
     private static Path jarElsewhere(Path dir) throws IOException {
         Files.createDirectories(dir);
         return Files.copy(envdJar, dir.resolve("envd.jar"), StandardCopyOption.COPY_ATTRIBUTES,
@@ -73,9 +88,9 @@ class EnvdAotCacheTest {
     void theCacheIsRecordedAndAJvmThatMustUseItStartsEnvdFromAJailLikePath() throws Exception {
         assertNotNull(cache, "the training run recorded a cache");
         assertEquals(EnvdAotCache.directory(config).resolve(EnvdAotCache.FILE_NAME), cache);
-        assertEquals(cache, EnvdAotCache.forJail(config), "what jails mount");
+        assertEquals(cache, EnvdAotCache.forSandbox(config), "what jails mount");
         assertTrue(Files.size(cache) > 1 << 20, "a real cache: " + Files.size(cache) + " bytes");
-        try (var left = Files.list(config.envdAotDir())) {
+        try (var left = Files.list(config.aotDir())) {
             assertEquals(List.of(cache.getParent()), left.toList(), "no training directories left behind");
         }
         // AOTMode=on: the JVM exits with an error instead of running without the cache
@@ -114,8 +129,8 @@ class EnvdAotCacheTest {
     @Test
     void whileThereIsNoCacheJailsGetTheJresDefaultArchiveWhichTheJvmUses() throws Exception {
         Path data = shared.resolve("no-cache-yet");
-        JailConfig c = JailConfig.defaults(data, envdJar);
-        Path fallback = EnvdAotCache.forJail(c);
+        EnvdInstall c = install(data, envdJar);
+        Path fallback = EnvdAotCache.forSandbox(c);
         assertEquals(c.javaHome().resolve("lib/server/classes.jsa"), fallback);
         Result r = run(envdWith(jarElsewhere(shared.resolve("jail3")), List.of("-XX:AOTMode=on", "-XX:AOTCache=" + fallback),
                 "--version"));
@@ -126,17 +141,17 @@ class EnvdAotCacheTest {
     void aNewJarOrOtherFlagsGetANewKeyAndOldCachesAreRemoved() throws Exception {
         Path data = shared.resolve("keys");
         Path jar = jarElsewhere(shared.resolve("keys-jar"));
-        JailConfig c = JailConfig.defaults(data, jar);
+        EnvdInstall c = install(data, jar);
         String k = EnvdAotCache.key(c);
-        assertEquals(k, EnvdAotCache.key(JailConfig.defaults(data, jar)), "stable");
+        assertEquals(k, EnvdAotCache.key(install(data, jar)), "stable");
         Files.setLastModifiedTime(jar, FileTime.fromMillis(Files.getLastModifiedTime(jar).toMillis() + 1000));
         String rebuilt = EnvdAotCache.key(c);
         assertNotEquals(k, rebuilt, "a rebuilt jar");
-        JailConfig otherFlags = c.withCommand(JailConfig.envdCommand(List.of("-XX:+UseSerialGC")), Sandbox.ENVD_PORT);
+        EnvdInstall otherFlags = withFlags(c, List.of("-XX:+UseSerialGC"));
         assertNotEquals(rebuilt, EnvdAotCache.key(otherFlags), "other JVM flags");
 
         // the current key's cache exists (a stand-in: ensure does not train again), an old key's is removed
-        Path old = Files.createDirectories(c.envdAotDir().resolve(k));
+        Path old = Files.createDirectories(c.aotDir().resolve(k));
         Files.writeString(old.resolve(EnvdAotCache.FILE_NAME), "old");
         Path current = Files.createDirectories(EnvdAotCache.directory(c));
         Files.writeString(current.resolve(EnvdAotCache.FILE_NAME), "current");
@@ -147,10 +162,9 @@ class EnvdAotCacheTest {
     @Test
     void aFailedTrainingRunLeavesNoCacheAndNoDebris() throws Exception {
         Path data = shared.resolve("failing");
-        JailConfig c = JailConfig.defaults(data, envdJar)
-                .withCommand(JailConfig.envdCommand(List.of("-XX:+NoSuchJvmFlagAnywhere")), Sandbox.ENVD_PORT);
+        EnvdInstall c = withFlags(install(data, envdJar), List.of("-XX:+NoSuchJvmFlagAnywhere"));
         assertNull(EnvdAotCache.ensure(c));
-        try (var left = Files.list(c.envdAotDir())) {
+        try (var left = Files.list(c.aotDir())) {
             assertEquals(List.of(EnvdAotCache.directory(c)), left.toList());
         }
         try (var inKey = Files.list(EnvdAotCache.directory(c))) {
@@ -160,16 +174,17 @@ class EnvdAotCacheTest {
 
     @Test
     void withoutEnvdThereIsNoCache() {
-        JailConfig shell = JailConfig.forCommand(shared.resolve("shell"), List.of("/bin/sleep", "infinity"), 0);
-        assertFalse(shell.usesEnvdAotCache());
+        EnvdInstall shell = new EnvdInstall(Path.of(System.getProperty("java.home")), shared.resolve("none.jar"),
+                List.of("/bin/sleep", "infinity"), shared.resolve("shell"));
+        assertFalse(shell.usesAotCache());
         assertNull(EnvdAotCache.directory(shell));
         assertNull(EnvdAotCache.ensure(shell));
     }
 
     @Test
-    void theJailCommandUsesTheCacheWithTheTrainingRunsFlags() {
-        List<String> cmd = JailConfig.ENVD_COMMAND_DEFAULT;
-        assertTrue(cmd.contains("-XX:AOTCache=" + JailConfig.ENVD_AOT_CACHE), cmd.toString());
-        assertEquals(JailConfig.ENVD_JVM_FLAGS, cmd.subList(1, 1 + JailConfig.ENVD_JVM_FLAGS.size()));
+    void envdsCommandUsesTheCacheWithTheTrainingRunsFlags() {
+        List<String> cmd = EnvdLaunch.COMMAND;
+        assertTrue(cmd.contains("-XX:AOTCache=" + EnvdLaunch.AOT_CACHE_PATH), cmd.toString());
+        assertEquals(EnvdLaunch.JVM_FLAGS, cmd.subList(1, 1 + EnvdLaunch.JVM_FLAGS.size()));
     }
 }

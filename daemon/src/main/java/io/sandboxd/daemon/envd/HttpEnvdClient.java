@@ -1,4 +1,4 @@
-package io.sandboxd.daemon.orchestrator;
+package io.sandboxd.daemon.envd;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
