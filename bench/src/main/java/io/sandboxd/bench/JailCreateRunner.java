@@ -1,8 +1,9 @@
 package io.sandboxd.bench;
 
 import io.sandboxd.daemon.network.NetworkConfig;
-import io.sandboxd.daemon.runtime.DirectoryTrees;
-import io.sandboxd.daemon.runtime.Sandbox;
+import io.sandboxd.daemon.host.DirectoryTrees;
+import io.sandboxd.daemon.runtime.RunningSandbox;
+import io.sandboxd.daemon.runtime.jail.JailSandbox;
 import io.sandboxd.daemon.runtime.SandboxSpec;
 import io.sandboxd.daemon.runtime.jail.JailConfig;
 import io.sandboxd.daemon.runtime.jail.JailRuntime;
@@ -59,8 +60,9 @@ public final class JailCreateRunner {
             // Untimed rounds: load this JVM's HTTP client and the runtime's code paths before measuring.
             for (int i = 0; i < 3; i++) {
                 rt.awaitPoolFull("base", Duration.ofSeconds(120));
-                awaitHealth(rt.create(new SandboxSpec("warmup" + i, "base", 2, 512, Map.of(), false)));
-                rt.kill("warmup" + i);
+                RunningSandbox warm = rt.create(new SandboxSpec("warmup" + i, "base", 2, 512, Map.of(), false));
+                awaitHealth(warm);
+                warm.kill();
             }
             double[] create = new double[iterations];
             double[] ready = new double[iterations];
@@ -70,36 +72,37 @@ public final class JailCreateRunner {
                 }
                 String id = "warm" + i;
                 long s = System.nanoTime();
-                Sandbox sb = rt.create(new SandboxSpec(id, "base", 2, 512, Map.of(), false));
+                RunningSandbox sb = rt.create(new SandboxSpec(id, "base", 2, 512, Map.of(), false));
                 long created = System.nanoTime();
                 awaitHealth(sb);
                 long healthy = System.nanoTime();
                 create[i] = (created - s) / 1e6;
                 ready[i] = (healthy - s) / 1e6;
-                rt.kill(id);
+                sb.kill();
             }
             rows.add(row("warm pool: create returns", create));
             rows.add(row("warm pool: create -> envd /health 2xx", ready));
 
             // Idle cost: several claimed jails doing nothing, measured from their cgroups and upper dirs.
-            List<String> ids = new ArrayList<>();
+            List<JailSandbox> ids = new ArrayList<>();
             for (int i = 0; i < idle; i++) {
                 rt.awaitPoolFull("base", Duration.ofSeconds(120));
                 String id = "idle" + i;
-                awaitHealth(rt.create(new SandboxSpec(id, "base", 2, 512, Map.of(), false)));
-                ids.add(id);
+                JailSandbox sb = rt.create(new SandboxSpec(id, "base", 2, 512, Map.of(), false));
+                awaitHealth(sb);
+                ids.add(sb);
             }
             Thread.sleep(2000);
             double[] rss = new double[idle];
             double[] used = new double[idle];
             double[] disk = new double[idle];
             for (int i = 0; i < idle; i++) {
-                String jail = rt.jailId(ids.get(i));
+                String jail = ids.get(i).runtimeId();
                 rss[i] = memoryStat(Path.of("/sys/fs/cgroup/memory", base.cgroupParent(), jail), "total_rss") / 1048576.0;
-                used[i] = rt.stats(ids.get(i)).memUsed() / 1048576.0;
+                used[i] = ids.get(i).stats().memUsed() / 1048576.0;
                 disk[i] = DirectoryTrees.sizeOf(dataDir.resolve("sandboxes").resolve(jail).resolve("upper")) / 1048576.0;
             }
-            ids.forEach(rt::kill);
+            ids.forEach(JailSandbox::kill);
             rows.add(row("idle jail RSS (cgroup total_rss), MiB", rss));
             rows.add(row("idle jail memory used (stats), MiB", used));
             rows.add(row("idle jail disk (overlay upper), MiB", disk));
@@ -111,10 +114,10 @@ public final class JailCreateRunner {
             for (int i = 0; i < coldIterations; i++) {
                 String id = "cold" + i;
                 long s = System.nanoTime();
-                Sandbox sb = rt.create(new SandboxSpec(id, "base", 2, 512, Map.of(), false));
+                RunningSandbox sb = rt.create(new SandboxSpec(id, "base", 2, 512, Map.of(), false));
                 awaitHealth(sb);
                 cold[i] = (System.nanoTime() - s) / 1e6;
-                rt.kill(id);
+                sb.kill();
             }
             rows.add(row("empty pool: create -> envd /health 2xx", cold));
         }
@@ -127,7 +130,7 @@ public final class JailCreateRunner {
         System.out.println("(latencies in ms)");
     }
 
-    private static void awaitHealth(Sandbox sb) throws InterruptedException {
+    private static void awaitHealth(RunningSandbox sb) throws InterruptedException {
         HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
         URI uri = URI.create("http://" + sb.envdAddress().getAddress().getHostAddress() + ":" + sb.envdAddress().getPort() + "/health");
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();

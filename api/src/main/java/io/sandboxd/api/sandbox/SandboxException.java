@@ -12,7 +12,12 @@ public final class SandboxException extends RuntimeException {
         /** Wrong state for the operation: pausing a paused sandbox, resuming a running one, a transition in flight. */
         CONFLICT(409),
         RATE_LIMITED(429),
+        /** A part of the host failed (a runtime's tool, the store): the message names it and what it said. */
+        FAILED(500),
         NOT_IMPLEMENTED(501),
+        /** The sandbox's own agent (envd) did not start or refused what it was sent. */
+        AGENT_FAILED(502),
+        /** No capacity now (the warm pool stayed empty for the whole wait): retrying later can succeed. */
         BUSY(503);
 
         private final int status;

@@ -6,12 +6,10 @@ import io.sandboxd.api.auth.SandboxTokens;
 import io.sandboxd.api.auth.Team;
 import io.sandboxd.api.proxy.SandboxProxyServer;
 import io.sandboxd.daemon.envd.HttpEnvdClient;
-import io.sandboxd.daemon.orchestrator.LogSource;
 import io.sandboxd.daemon.orchestrator.Orchestrator;
 import io.sandboxd.daemon.orchestrator.OrchestratorRouter;
 import io.sandboxd.daemon.orchestrator.TimeoutScheduler;
 import io.sandboxd.daemon.runtime.PreparedTemplate;
-import io.sandboxd.daemon.runtime.SandboxNotFoundException;
 import io.sandboxd.daemon.runtime.jail.JailConfig;
 import io.sandboxd.daemon.runtime.jail.JailRuntime;
 import io.sandboxd.daemon.store.Store;
@@ -26,7 +24,6 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
@@ -120,13 +117,7 @@ final class ServeCommand implements Callable<Integer> {
             if (mirror != null) {
                 jail.baseMirror(mirror);
             }
-            Orchestrator orchestrator = new Orchestrator(st, jail, tokens, new HttpEnvdClient(), id -> {
-                try {
-                    return Optional.of(jail.log(id));
-                } catch (SandboxNotFoundException e) {
-                    return Optional.empty();
-                }
-            }, domain);
+            Orchestrator orchestrator = new Orchestrator(st, jail, tokens, new HttpEnvdClient(), domain);
             open.push(orchestrator);
             for (String line : orchestrator.reconcile()) {
                 err.println("sandboxd: removed leftover " + line);

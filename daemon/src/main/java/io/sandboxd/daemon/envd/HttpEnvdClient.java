@@ -37,10 +37,10 @@ public final class HttpEnvdClient implements EnvdClient {
         try {
             r = post(envd, "/init", JSON.writeValueAsBytes(body));
         } catch (IOException e) {
-            throw new IllegalStateException(where + " did not answer /init: " + e.getMessage(), e);
+            throw new EnvdException(where + " did not answer /init: " + e.getMessage(), e);
         }
         if (r.status() / 100 != 2) {
-            throw new IllegalStateException(where + " refused /init: " + r.status() + " " + r.body());
+            throw new EnvdException(where + " refused /init: " + r.status() + " " + r.body());
         }
     }
 

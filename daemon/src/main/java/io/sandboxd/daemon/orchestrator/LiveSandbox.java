@@ -1,16 +1,17 @@
 package io.sandboxd.daemon.orchestrator;
 
+import io.sandboxd.daemon.runtime.RunningSandbox;
 import io.sandboxd.daemon.store.SandboxRepository.Lifecycle;
-import java.net.InetSocketAddress;
 
 /**
- * What the proxy needs of a sandbox that exists in this process, kept in memory so routing never touches the store.
+ * A sandbox this process runs: its runtime handle and what the proxy needs, kept in memory so routing never touches
+ * the store. Immutable; {@link SandboxTable} replaces it on every transition.
  *
  * @param trafficToken null when the sandbox allows public traffic
  */
-record LiveSandbox(String sandboxId, String teamId, InetSocketAddress envdAddress, String trafficToken,
-                   boolean autoResume, Lifecycle state) {
+record LiveSandbox(String sandboxId, String teamId, RunningSandbox handle, String trafficToken, boolean autoResume,
+                   Lifecycle state) {
     LiveSandbox withState(Lifecycle next) {
-        return new LiveSandbox(sandboxId, teamId, envdAddress, trafficToken, autoResume, next);
+        return new LiveSandbox(sandboxId, teamId, handle, trafficToken, autoResume, next);
     }
 }

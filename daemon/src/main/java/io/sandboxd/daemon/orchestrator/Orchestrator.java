@@ -16,7 +16,9 @@ import io.sandboxd.api.sandbox.SandboxQuery;
 import io.sandboxd.api.sandbox.SandboxService;
 import io.sandboxd.api.sandbox.SandboxState;
 import io.sandboxd.daemon.envd.EnvdClient;
-import io.sandboxd.daemon.runtime.SandboxNotFoundException;
+import io.sandboxd.daemon.envd.EnvdLaunch;
+import io.sandboxd.daemon.runtime.PreparedTemplate;
+import io.sandboxd.daemon.runtime.RunningSandbox;
 import io.sandboxd.daemon.runtime.SandboxRuntime;
 import io.sandboxd.daemon.runtime.SandboxSpec;
 import io.sandboxd.daemon.runtime.StepClock;
@@ -26,6 +28,7 @@ import io.sandboxd.daemon.store.SandboxRepository.Lifecycle;
 import io.sandboxd.daemon.store.SandboxRepository.SandboxRecord;
 import io.sandboxd.daemon.store.Store;
 import java.lang.System.Logger.Level;
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -34,12 +37,14 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * The sandbox lifecycle on one host: the API's {@link SandboxService} over the store (the truth about what exists,
- * with compare-and-set transitions so concurrent requests on one sandbox get one winner) and a
- * {@link SandboxRuntime} (where sandboxes run). A request that finds the sandbox mid-transition gets 409.
+ * The sandbox lifecycle on one host: the API's {@link SandboxService} over a {@link SandboxTable} (the one owner of
+ * every sandbox's state: the store's row, with compare-and-set transitions so concurrent requests on one sandbox get
+ * one winner, and the runtime handle) and a {@link SandboxRuntime} (where sandboxes run). A request that finds the
+ * sandbox mid-transition gets 409; failures below map to statuses in {@link RuntimeErrors}. Time comes from the
+ * injected {@link Clock}, so TTLs can be tested without waiting.
  */
 public final class Orchestrator implements SandboxService, AutoCloseable {
-    public static final String ENVD_VERSION = "0.6.13";
+    public static final String ENVD_VERSION = EnvdLaunch.VERSION;
     public static final String DEFAULT_USER = "user";
     public static final String DEFAULT_WORKDIR = "/home/user";
     /** The TTL a refresh without a duration adds (the create default of the SDKs). */
@@ -49,23 +54,28 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
     private static final Set<Lifecycle> ALL = EnumSet.allOf(Lifecycle.class);
 
     private final SandboxRepository sandboxes;
+    private final SandboxTable table;
     private final SandboxRuntime runtime;
     private final TemplateCatalog templates;
     private final SandboxTokens tokens;
     private final EnvdClient envd;
-    private final LogSource logs;
     private final String domain;
-    private final LiveTable live = new LiveTable();
+    private final Clock clock;
 
-    public Orchestrator(Store store, SandboxRuntime runtime, SandboxTokens tokens, EnvdClient envd, LogSource logs,
-                        String domain) {
+    public Orchestrator(Store store, SandboxRuntime runtime, SandboxTokens tokens, EnvdClient envd, String domain) {
+        this(store, runtime, tokens, envd, domain, Clock.systemUTC());
+    }
+
+    public Orchestrator(Store store, SandboxRuntime runtime, SandboxTokens tokens, EnvdClient envd, String domain,
+                        Clock clock) {
         this.sandboxes = store.sandboxes();
+        this.table = new SandboxTable(sandboxes);
         this.runtime = runtime;
         this.templates = new TemplateCatalog(store.templates(), runtime.name());
         this.tokens = tokens;
         this.envd = envd;
-        this.logs = logs;
         this.domain = domain;
+        this.clock = clock;
     }
 
     /**
@@ -85,7 +95,7 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
     List<String> reconcileStore() {
         List<String> removed = new ArrayList<>();
         for (SandboxRecord r : sandboxes.inStates(ALL)) {
-            if (r.runtime().equals(runtime.name()) && live.get(r.id()).isEmpty() && sandboxes.delete(r.id())) {
+            if (r.runtime().equals(runtime.name()) && !table.isLive(r.id()) && sandboxes.delete(r.id())) {
                 removed.add("sandbox " + r.id() + " (" + r.state().name().toLowerCase() + " in the store, not running)");
             }
         }
@@ -93,7 +103,7 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
     }
 
     /** Makes a template the runtime has prepared available to creates. */
-    public void registerTemplate(io.sandboxd.daemon.runtime.PreparedTemplate prepared, int cpuCount, int memoryMb) {
+    public void registerTemplate(PreparedTemplate prepared, int cpuCount, int memoryMb) {
         templates.register(prepared, cpuCount, memoryMb, DISK_SIZE_MB, ENVD_VERSION);
     }
 
@@ -110,30 +120,28 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
             throw new SandboxException(SandboxException.Reason.NOT_IMPLEMENTED,
                     "volume mounts are not supported by sandboxd yet");
         }
-        StepClock clock = new StepClock();
+        StepClock steps = new StepClock();
         TemplateCatalog.Ready template = templates.resolve(request.templateId());
-        clock.lap("template");
+        steps.lap("template");
         String id = SandboxIds.next();
-        Instant startedAt = Instant.now();
-        io.sandboxd.daemon.runtime.Sandbox started;
+        Instant startedAt = clock.instant();
+        RunningSandbox started;
         try {
             started = runtime.create(new SandboxSpec(id, template.template().id(), template.template().cpuCount(),
                     template.template().memoryMb(), request.envVars(), request.allowInternetAccess()));
         } catch (RuntimeException e) {
-            throw new SandboxException(SandboxException.Reason.BUSY, "the sandbox could not be started: "
-                    + e.getMessage(), e);
+            throw RuntimeErrors.map(runtime.name(), "starting the sandbox", e);
         }
-        clock.lap("runtime");
+        steps.lap("runtime");
         String envdToken = request.secure() ? tokens.envdAccessToken(id) : null;
         try {
             envd.init(started.envdAddress(), new EnvdClient.Init(envdToken, request.envVars(), DEFAULT_USER,
-                    DEFAULT_WORKDIR, Instant.now()));
+                    DEFAULT_WORKDIR, clock.instant()));
         } catch (RuntimeException e) {
-            killQuietly(id);
-            throw new SandboxException(SandboxException.Reason.BUSY, "the sandbox's agent did not start: "
-                    + e.getMessage(), e);
+            killQuietly(started);
+            throw RuntimeErrors.map(runtime.name(), "handing the sandbox its settings (/init)", e);
         }
-        clock.lap("init");
+        steps.lap("init");
         // One row, written once the sandbox is usable: until then no request can name it (the ID is not out yet),
         // and a daemon that dies before this leaves only host state, which the runtime's reconciliation removes.
         // The TTL counts from now.
@@ -141,18 +149,16 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
                 Lifecycle.RUNNING, request.metadata(), template.template().cpuCount(), template.template().memoryMb(),
                 DISK_SIZE_MB, ENVD_VERSION, request.secure(), request.allowInternetAccess(), request.network(),
                 request.onTimeout() == OnTimeout.PAUSE, request.autoPauseMemory(), request.autoResume(),
-                runtime.name(), startedAt, Instant.now().plus(request.timeout()));
-        try {
-            sandboxes.insert(record);
-        } catch (RuntimeException e) {
-            killQuietly(id);
-            throw e;
-        }
-        clock.lap("insert");
+                runtime.name(), startedAt, clock.instant().plus(request.timeout()));
         String trafficToken = request.network().allowPublicTraffic() ? null : tokens.trafficAccessToken(id);
-        live.put(new LiveSandbox(id, team.id(), started.envdAddress(), trafficToken, request.autoResume(),
-                Lifecycle.RUNNING));
-        clock.log(LOG, "create " + id);
+        try {
+            table.add(record, started, trafficToken);
+        } catch (RuntimeException e) {
+            killQuietly(started);
+            throw RuntimeErrors.map(runtime.name(), "recording the sandbox", e);
+        }
+        steps.lap("insert");
+        steps.log(LOG, "create " + id);
         return sandbox(record, envdToken, trafficToken);
     }
 
@@ -227,27 +233,32 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
             throw SandboxException.conflict("sandbox " + r.id() + " is " + from.name().toLowerCase()
                     + "; try again when that finishes");
         }
-        if (!sandboxes.transition(r.id(), from, Lifecycle.KILLING)) {
+        if (!table.transition(r.id(), from, Lifecycle.KILLING)) {
             throw raced(r.id());
         }
-        live.state(r.id(), Lifecycle.KILLING);
         try {
-            killQuietly(r.id());
+            table.handle(r.id()).ifPresent(Orchestrator::killQuietly);
         } finally {
-            live.remove(r.id());
-            sandboxes.delete(r.id());
+            table.remove(r.id());
         }
     }
 
-    /** The runtime forgets the sandbox; one it no longer holds is already gone, which is what was asked. */
-    private void killQuietly(String sandboxId) {
+    /**
+     * Ends the sandbox's processes and host resources. What a failed kill leaves behind is logged; the sandbox is
+     * gone for its client either way, and the runtime's reconciliation removes the rest at the next start.
+     */
+    private static void killQuietly(RunningSandbox handle) {
         try {
-            runtime.kill(sandboxId);
-        } catch (SandboxNotFoundException e) {
-            // already gone
+            handle.kill();
         } catch (RuntimeException e) {
-            LOG.log(Level.WARNING, "killing sandbox " + sandboxId + " left something behind: " + e.getMessage(), e);
+            LOG.log(Level.WARNING, "killing sandbox " + handle.sandboxId() + " left something behind: " + e.getMessage(), e);
         }
+    }
+
+    /** The handle of a sandbox this process runs; one in the store without a handle is not running here. */
+    private RunningSandbox handleOf(String sandboxId) {
+        return table.handle(sandboxId).orElseThrow(() -> new SandboxException(SandboxException.Reason.CONFLICT,
+                "sandbox " + sandboxId + " is not running on this host (the daemon restarted since it was created)"));
     }
 
     /** Another request changed the sandbox between our read and our transition. */
@@ -266,7 +277,7 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
         if (visible(r.state()) != SandboxState.RUNNING) {
             throw SandboxException.notFound(sandboxId);
         }
-        sandboxes.setEndAt(sandboxId, Instant.now().plus(timeout));
+        sandboxes.setEndAt(sandboxId, clock.instant().plus(timeout));
     }
 
     @Override
@@ -275,7 +286,7 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
         if (visible(r.state()) != SandboxState.RUNNING) {
             throw SandboxException.notFound(sandboxId);
         }
-        sandboxes.extendEndAt(sandboxId, Instant.now().plus(duration == null ? DEFAULT_TIMEOUT : duration));
+        sandboxes.extendEndAt(sandboxId, clock.instant().plus(duration == null ? DEFAULT_TIMEOUT : duration));
     }
 
     @Override
@@ -283,7 +294,7 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
         SandboxRecord r = find(team, sandboxId);
         switch (r.state()) {
             case RUNNING -> {
-                sandboxes.extendEndAt(sandboxId, Instant.now().plus(timeout));
+                sandboxes.extendEndAt(sandboxId, clock.instant().plus(timeout));
                 return new Connected(sandbox(r), false);
             }
             case PAUSED -> {
@@ -308,21 +319,18 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
     }
 
     private void resumeRecord(SandboxRecord r, Duration timeout) {
-        if (!sandboxes.transition(r.id(), Lifecycle.PAUSED, Lifecycle.RESUMING)) {
+        RunningSandbox handle = handleOf(r.id());
+        if (!table.transition(r.id(), Lifecycle.PAUSED, Lifecycle.RESUMING)) {
             throw raced(r.id());
         }
-        live.state(r.id(), Lifecycle.RESUMING);
         try {
-            runtime.resume(r.id());
+            handle.resume();
         } catch (RuntimeException e) {
-            sandboxes.transition(r.id(), Lifecycle.RESUMING, Lifecycle.PAUSED);
-            live.state(r.id(), Lifecycle.PAUSED);
-            throw new SandboxException(SandboxException.Reason.BUSY, "resuming sandbox " + r.id() + " failed: "
-                    + e.getMessage(), e);
+            table.transition(r.id(), Lifecycle.RESUMING, Lifecycle.PAUSED);
+            throw RuntimeErrors.map(runtime.name(), "resuming sandbox " + r.id(), e);
         }
-        sandboxes.setEndAt(r.id(), Instant.now().plus(timeout));
-        sandboxes.transition(r.id(), Lifecycle.RESUMING, Lifecycle.RUNNING);
-        live.state(r.id(), Lifecycle.RUNNING);
+        sandboxes.setEndAt(r.id(), clock.instant().plus(timeout));
+        table.transition(r.id(), Lifecycle.RESUMING, Lifecycle.RUNNING);
     }
 
     /**
@@ -358,20 +366,17 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
             throw SandboxException.conflict("sandbox " + r.id() + " is " + r.state().name().toLowerCase()
                     + (r.state() == Lifecycle.PAUSED ? " already" : "; try again when that finishes"));
         }
-        if (!sandboxes.transition(r.id(), Lifecycle.RUNNING, Lifecycle.PAUSING)) {
+        RunningSandbox handle = handleOf(r.id());
+        if (!table.transition(r.id(), Lifecycle.RUNNING, Lifecycle.PAUSING)) {
             throw raced(r.id());
         }
-        live.state(r.id(), Lifecycle.PAUSING);
         try {
-            runtime.pause(r.id());
+            handle.pause();
         } catch (RuntimeException e) {
-            sandboxes.transition(r.id(), Lifecycle.PAUSING, Lifecycle.RUNNING);
-            live.state(r.id(), Lifecycle.RUNNING);
-            throw new SandboxException(SandboxException.Reason.BUSY, "pausing sandbox " + r.id() + " failed: "
-                    + e.getMessage(), e);
+            table.transition(r.id(), Lifecycle.PAUSING, Lifecycle.RUNNING);
+            throw RuntimeErrors.map(runtime.name(), "pausing sandbox " + r.id(), e);
         }
-        sandboxes.transition(r.id(), Lifecycle.PAUSING, Lifecycle.PAUSED);
-        live.state(r.id(), Lifecycle.PAUSED);
+        table.transition(r.id(), Lifecycle.PAUSING, Lifecycle.PAUSED);
     }
 
     /**
@@ -380,7 +385,7 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
      */
     void expire(SandboxRecord r) {
         SandboxRecord now = sandboxes.find(r.id()).orElse(null);
-        if (now == null || now.state() != Lifecycle.RUNNING || now.endAt().isAfter(Instant.now())) {
+        if (now == null || now.state() != Lifecycle.RUNNING || now.endAt().isAfter(clock.instant())) {
             return;
         }
         try {
@@ -396,17 +401,18 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
 
     /** Running sandboxes whose TTL has ended. */
     List<SandboxRecord> expired() {
-        return sandboxes.expired(Instant.now());
+        return sandboxes.expired(clock.instant());
     }
 
     @Override
     public List<SandboxMetric> metrics(Team team, String sandboxId, Instant start, Instant end) {
         SandboxRecord r = find(team, sandboxId);
+        RunningSandbox handle = table.handle(r.id()).orElseThrow(() -> SandboxException.notFound(sandboxId));
         SandboxStats s;
         try {
-            s = runtime.stats(r.id());
-        } catch (SandboxNotFoundException e) {
-            throw SandboxException.notFound(sandboxId);
+            s = handle.stats();
+        } catch (RuntimeException e) {
+            throw RuntimeErrors.map(runtime.name(), "reading the usage of sandbox " + r.id(), e);
         }
         if ((start != null && s.timestamp().isBefore(start)) || (end != null && s.timestamp().isAfter(end))) {
             return List.of();
@@ -419,12 +425,13 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
     @Override
     public List<LogEntry> logs(Team team, String sandboxId, LogQuery query) {
         SandboxRecord r = find(team, sandboxId);
-        return logs.logFile(r.id()).map(f -> SandboxLogReader.read(f, query)).orElse(List.of());
+        return table.handle(r.id()).flatMap(RunningSandbox::logFile).map(f -> SandboxLogReader.read(f, query))
+                .orElse(List.of());
     }
 
-    /** The routing table the proxy reads. */
-    LiveTable live() {
-        return live;
+    /** The sandboxes this process runs, as the proxy reads them. */
+    java.util.Optional<LiveSandbox> live(String sandboxId) {
+        return table.live(sandboxId);
     }
 
     /**
@@ -433,10 +440,9 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
      */
     @Override
     public void close() {
-        for (String id : live.ids()) {
-            killQuietly(id);
-            live.remove(id);
-            sandboxes.delete(id);
+        for (String id : table.liveIds()) {
+            table.handle(id).ifPresent(Orchestrator::killQuietly);
+            table.remove(id);
         }
     }
 }

@@ -23,7 +23,7 @@ public final class OrchestratorRouter implements SandboxRouter, AutoCloseable {
 
     @Override
     public CompletionStage<Resolution> resolve(String sandboxId, int port) {
-        LiveSandbox s = orchestrator.live().get(sandboxId).orElse(null);
+        LiveSandbox s = orchestrator.live(sandboxId).orElse(null);
         if (s == null) {
             return CompletableFuture.completedFuture(new Resolution.NotFound());
         }
@@ -31,7 +31,7 @@ public final class OrchestratorRouter implements SandboxRouter, AutoCloseable {
             case RUNNING -> CompletableFuture.completedFuture(found(s, port));
             case PAUSED -> s.autoResume()
                     ? CompletableFuture.supplyAsync(() -> orchestrator.resumeForTraffic(sandboxId)
-                            ? orchestrator.live().get(sandboxId).<Resolution>map(l -> found(l, port))
+                            ? orchestrator.live(sandboxId).<Resolution>map(l -> found(l, port))
                                     .orElseGet(Resolution.NotFound::new)
                             : new Resolution.Paused(), resumers)
                     : CompletableFuture.completedFuture(new Resolution.Paused());
@@ -41,7 +41,7 @@ public final class OrchestratorRouter implements SandboxRouter, AutoCloseable {
     }
 
     private static Resolution found(LiveSandbox s, int port) {
-        return new Resolution.Found(new InetSocketAddress(s.envdAddress().getAddress(), port), s.trafficToken());
+        return new Resolution.Found(new InetSocketAddress(s.handle().envdAddress().getAddress(), port), s.trafficToken());
     }
 
     @Override

@@ -4,14 +4,15 @@ import java.util.List;
 import java.util.function.Consumer;
 
 /**
- * What the orchestrator asks of a place where sandboxes run. Two implementations: {@code vm} (KVM microVMs restored
- * from snapshots) and {@code jail} (runc containers on an overlayfs). Sandboxes are named by the orchestrator's
- * sandbox ID; every method that takes an ID throws {@link SandboxNotFoundException} for an ID this runtime does
- * not hold. Failures of the host tools behind a runtime surface as {@link SandboxRuntimeException}s whose
- * message names the tool and what it said.
+ * The port between the orchestrator and a place where sandboxes run. Two adapters that know nothing of each other:
+ * {@code vm} (KVM microVMs restored from snapshots) and {@code jail} (runc containers on an overlayfs). A runtime
+ * prepares templates and starts sandboxes; what it starts is handed back as a {@link RunningSandbox}, which the
+ * orchestrator owns from then on: a runtime keeps no table of sandboxes by ID, only what it needs to clean up its
+ * host resources. Failures surface as {@link SandboxRuntimeException}s: {@link TemplateNotPreparedException} for an
+ * unknown template, {@link CapacityException} when there is no room now, others when the host failed, each with a
+ * message that names the tool and what it said.
  *
- * <p>Implementations are thread-safe; calls on different sandboxes run concurrently, calls on one sandbox are
- * serialised by the runtime (the orchestrator's state machine decides which calls are legal when).
+ * <p>Implementations are thread-safe; creates run concurrently.
  */
 public interface SandboxRuntime extends AutoCloseable {
 
@@ -27,38 +28,27 @@ public interface SandboxRuntime extends AutoCloseable {
      */
     PreparedTemplate prepareTemplate(String templateId, Consumer<String> progress);
 
-    /** Starts a sandbox; when this returns the sandbox's agent answers at {@link Sandbox#envdAddress()}. */
-    Sandbox create(SandboxSpec spec);
-
-    /** Stops the sandbox's processes where they are; memory and files stay. */
-    void pause(String sandboxId);
-
-    /** Lets a paused sandbox run again. */
-    void resume(String sandboxId);
-
     /**
-     * Captures the sandbox so it can be restored later or used as a template.
+     * Starts a sandbox; when this returns its envd answers at {@link RunningSandbox#envdAddress()}.
      *
-     * @throws UnsupportedRuntimeOperationException where the runtime cannot capture process state
+     * @throws TemplateNotPreparedException if the spec's template was not prepared
+     * @throws CapacityException            if no sandbox could be had within the runtime's wait
      */
-    SandboxSnapshot snapshot(String sandboxId);
-
-    /** Ends the sandbox and removes everything the runtime made for it (files, mounts, network). */
-    void kill(String sandboxId);
-
-    /** Current usage, for the metrics endpoints. */
-    SandboxStats stats(String sandboxId);
+    RunningSandbox create(SandboxSpec spec);
 
     /**
      * Removes what an earlier run of the daemon left on the host (containers, mounts, network namespaces,
-     * firewall entries, directories) that no sandbox of this runtime instance owns. Called once at start-up,
-     * before the first create.
+     * firewall entries, directories) that this runtime instance does not own. Called once at start-up, before the
+     * first create.
      *
      * @return one line per removed item, for the log
      */
     List<String> reconcile();
 
-    /** Kills every sandbox this runtime holds and stops its background work. */
+    /**
+     * Stops background work and removes everything this runtime still holds: pooled sandboxes, and any handed-out
+     * sandbox the orchestrator did not kill first.
+     */
     @Override
     void close();
 }

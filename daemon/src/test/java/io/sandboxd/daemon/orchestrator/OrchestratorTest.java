@@ -20,7 +20,8 @@ import io.sandboxd.api.sandbox.SandboxException;
 import io.sandboxd.api.sandbox.SandboxQuery;
 import io.sandboxd.api.sandbox.SandboxState;
 import io.sandboxd.daemon.host.HostAssumptions;
-import io.sandboxd.daemon.runtime.SandboxNotFoundException;
+import io.sandboxd.daemon.runtime.KilledSandboxException;
+import io.sandboxd.daemon.runtime.jail.JailSandbox;
 import io.sandboxd.daemon.runtime.jail.JailConfig;
 import io.sandboxd.daemon.runtime.jail.JailRuntime;
 import io.sandboxd.daemon.runtime.jail.TinyRootfs;
@@ -68,8 +69,8 @@ class OrchestratorTest {
         store = Store.over(TestPostgres.freshDatabase());
         team = store.teams().ensureDefault();
         runtime = JailRuntime.start(JailConfig.forCommand(dataDir,
-                        List.of("/bin/httpd", "-f", "-p", String.valueOf(io.sandboxd.daemon.runtime.Sandbox.ENVD_PORT), "-h", "/www"),
-                        io.sandboxd.daemon.runtime.Sandbox.ENVD_PORT)
+                        List.of("/bin/httpd", "-f", "-p", String.valueOf(io.sandboxd.daemon.envd.EnvdLaunch.PORT), "-h", "/www"),
+                        io.sandboxd.daemon.envd.EnvdLaunch.PORT)
                 .withRuncRoot(dataDir.resolve("runc"))
                 .withCgroupParent("sandboxd-otest")
                 .withNetwork(io.sandboxd.daemon.network.NetworkConfig.defaults().withNamePrefix("sbxo")
@@ -78,7 +79,7 @@ class OrchestratorTest {
                 .withDefaults(1, 128, 64)
                 .withReadinessPath("/index.html"));
         orchestrator = new Orchestrator(store, runtime, tokens, (addr, init) -> inits.add(Map.entry(addr, init)),
-                LogSource.NONE, DOMAIN);
+                DOMAIN);
         orchestrator.reconcile();
         orchestrator.registerTemplate(runtime.prepareTemplate(TinyRootfs.TEMPLATE_ID, l -> { }), 1, 128);
         router = new OrchestratorRouter(orchestrator);
@@ -106,6 +107,11 @@ class OrchestratorTest {
 
     static CreateSandbox request() {
         return request(Duration.ofMinutes(5), OnTimeout.KILL, Map.of());
+    }
+
+    /** The jail the orchestrator's table holds for a sandbox. */
+    static JailSandbox jail(String id) {
+        return (JailSandbox) orchestrator.live(id).orElseThrow().handle();
     }
 
     static Resolution route(String id) throws Exception {
@@ -138,14 +144,16 @@ class OrchestratorTest {
 
         Resolution r = route(sb.sandboxId());
         Resolution.Found found = assertInstanceOf(Resolution.Found.class, r);
-        assertEquals(runtime.slot(sb.sandboxId()).sandboxInetAddress(), found.target().getAddress());
+        JailSandbox jail = jail(sb.sandboxId());
+        assertEquals(jail.slot().sandboxInetAddress(), found.target().getAddress());
         assertEquals(1, orchestrator.metrics(team, sb.sandboxId(), null, null).size());
 
         orchestrator.kill(team, sb.sandboxId());
         assertEquals(SandboxException.Reason.NOT_FOUND, refusal(() -> orchestrator.kill(team, sb.sandboxId())));
         assertEquals(SandboxException.Reason.NOT_FOUND, refusal(() -> orchestrator.get(team, sb.sandboxId())));
         assertInstanceOf(Resolution.NotFound.class, route(sb.sandboxId()));
-        assertThrows(SandboxNotFoundException.class, () -> runtime.stats(sb.sandboxId()), "the jail is gone");
+        assertThrows(KilledSandboxException.class, jail::stats, "the jail is gone");
+        assertFalse(runtime.inventory().runcContainers().contains(jail.runtimeId()), "its container too");
     }
 
     @Test
@@ -164,7 +172,7 @@ class OrchestratorTest {
         try {
             orchestrator.pause(team, id, true);
             assertEquals(SandboxState.PAUSED, orchestrator.get(team, id).state());
-            Path freezer = Path.of("/sys/fs/cgroup/freezer/sandboxd-otest", runtime.jailId(id), "freezer.state");
+            Path freezer = Path.of("/sys/fs/cgroup/freezer/sandboxd-otest", jail(id).runtimeId(), "freezer.state");
             if (Files.exists(freezer)) {
                 assertEquals("FROZEN", Files.readString(freezer).strip());
             }
@@ -244,15 +252,15 @@ class OrchestratorTest {
     @Test
     void reconcileAfterARestartRemovesWhatTheStoreListsButNothingRuns() {
         String id = orchestrator.create(team, request()).sandboxId();
+        JailSandbox jail = jail(id);
         // A new daemon over the same store: its runtime holds none of the old process's sandboxes.
-        Orchestrator restarted = new Orchestrator(store, runtime, tokens, (a, i) -> { }, LogSource.NONE, DOMAIN);
+        Orchestrator restarted = new Orchestrator(store, runtime, tokens, (a, i) -> { }, DOMAIN);
         // Only the store half: the runtime's host sweep is for start-up, before the pool refills concurrently.
         List<String> removed = restarted.reconcileStore();
         assertTrue(removed.stream().anyMatch(l -> l.contains(id)), removed.toString());
         assertEquals(SandboxException.Reason.NOT_FOUND, refusal(() -> restarted.get(team, id)));
         assertEquals(SandboxException.Reason.NOT_FOUND, refusal(() -> orchestrator.get(team, id)));
-        runtime.kill(id);
-        orchestrator.live().remove(id);
+        jail.kill();
     }
 
     static boolean exists(String id) {

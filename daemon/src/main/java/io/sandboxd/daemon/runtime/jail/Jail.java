@@ -1,16 +1,14 @@
 package io.sandboxd.daemon.runtime.jail;
 
 import io.sandboxd.daemon.network.NetworkSlot;
-import io.sandboxd.daemon.runtime.SandboxSpec;
 import io.sandboxd.daemon.template.TemplateBuild;
 import java.nio.file.Path;
-import java.time.Instant;
 
 /**
  * One jail: its directory {@code <data-dir>/sandboxes/<id>/} (the OCI bundle: {@code config.json}, the overlay's
  * {@code upper/}, {@code work/} and merged {@code rootfs/}, per-jail {@code /etc} files, {@code jail.log}), its
  * network slot and its runc container (same ID). A jail is made before any request needs it (in the pool) and
- * becomes a sandbox when a create claims it; {@code sandbox.json} then records which sandbox it is.
+ * becomes a sandbox when a create claims it (a {@link JailSandbox} then holds it).
  *
  * <p>Mutable state is guarded by the jail's monitor; the runtime holds it while it changes the jail.
  */
@@ -23,8 +21,6 @@ final class Jail {
     private final TemplateBuild template;
 
     private OciSpec.Limits limits;
-    private SandboxSpec spec;
-    private Instant claimedAt;
     private long startedNanos;
     private long lastCpuNanos;
     private long lastSampleNanos;
@@ -81,10 +77,6 @@ final class Jail {
         return dir.resolve("hosts");
     }
 
-    Path sandboxJson() {
-        return dir.resolve("sandbox.json");
-    }
-
     Path initPidFile() {
         return dir.resolve("init.pid");
     }
@@ -110,19 +102,6 @@ final class Jail {
 
     synchronized void limits(OciSpec.Limits l) {
         limits = l;
-    }
-
-    synchronized SandboxSpec spec() {
-        return spec;
-    }
-
-    synchronized Instant claimedAt() {
-        return claimedAt;
-    }
-
-    synchronized void claim(SandboxSpec s, Instant at) {
-        spec = s;
-        claimedAt = at;
     }
 
     /**

@@ -1,36 +1,28 @@
 package io.sandboxd.daemon.runtime.jail;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.sandboxd.daemon.envd.EnvdAotCache;
-import io.sandboxd.daemon.network.NetworkSlot;
 import io.sandboxd.daemon.network.SandboxNetworks;
 import io.sandboxd.daemon.host.DirectoryTrees;
 import io.sandboxd.daemon.host.HostCommand;
 import io.sandboxd.daemon.host.MountTable;
+import io.sandboxd.daemon.runtime.CapacityException;
 import io.sandboxd.daemon.runtime.PreparedTemplate;
-import io.sandboxd.daemon.runtime.Sandbox;
-import io.sandboxd.daemon.runtime.SandboxNotFoundException;
 import io.sandboxd.daemon.runtime.SandboxRuntime;
 import io.sandboxd.daemon.runtime.SandboxRuntimeException;
-import io.sandboxd.daemon.runtime.SandboxSnapshot;
 import io.sandboxd.daemon.runtime.SandboxSpec;
-import io.sandboxd.daemon.runtime.SandboxStats;
 import io.sandboxd.daemon.runtime.StepClock;
-import io.sandboxd.daemon.runtime.UnsupportedRuntimeOperationException;
+import io.sandboxd.daemon.runtime.TemplateNotPreparedException;
 import io.sandboxd.daemon.template.BaseTemplateBuilder;
 import io.sandboxd.daemon.template.TemplateBuild;
 import io.sandboxd.daemon.template.TemplateStore;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -55,7 +47,6 @@ import java.util.stream.Stream;
  */
 public final class JailRuntime implements SandboxRuntime {
     public static final String NAME = "jail";
-    private static final ObjectMapper JSON = new ObjectMapper();
     private static final System.Logger LOG = System.getLogger(JailRuntime.class.getName());
 
     private final JailConfig config;
@@ -65,8 +56,8 @@ public final class JailRuntime implements SandboxRuntime {
     private final JailFactory factory;
     private final PoolRefiller refiller;
     private final Map<String, JailPool> pools = new ConcurrentHashMap<>();
-    private final Map<String, Jail> sandboxes = new ConcurrentHashMap<>();
-    private final Set<String> creating = ConcurrentHashMap.newKeySet();
+    /** Jails handed out as sandboxes and not killed yet: not the sandboxes' state, only what close and reconcile must not lose. */
+    private final Set<Jail> claimed = ConcurrentHashMap.newKeySet();
     private volatile boolean closed;
     private volatile String baseMirror;
 
@@ -168,7 +159,7 @@ public final class JailRuntime implements SandboxRuntime {
     public boolean awaitPoolFull(String templateId, Duration timeout) {
         JailPool pool = pools.get(templateId);
         if (pool == null) {
-            throw new SandboxRuntimeException("template '" + templateId + "' is not prepared");
+            throw new TemplateNotPreparedException(NAME, templateId);
         }
         long deadline = System.nanoTime() + timeout.toNanos();
         while (pool.readyCount() < pool.target()) {
@@ -192,14 +183,11 @@ public final class JailRuntime implements SandboxRuntime {
     }
 
     @Override
-    public Sandbox create(SandboxSpec spec) {
+    public JailSandbox create(SandboxSpec spec) {
         ensureOpen();
         JailPool pool = pools.get(spec.templateId());
         if (pool == null) {
-            throw new SandboxRuntimeException("template '" + spec.templateId() + "' is not prepared on the jail runtime");
-        }
-        if (sandboxes.containsKey(spec.sandboxId()) || !creating.add(spec.sandboxId())) {
-            throw new IllegalArgumentException("sandbox '" + spec.sandboxId() + "' already exists");
+            throw new TemplateNotPreparedException(NAME, spec.templateId());
         }
         Jail jail = null;
         StepClock clock = new StepClock();
@@ -219,14 +207,10 @@ public final class JailRuntime implements SandboxRuntime {
                     networks.setInternetAccess(jail.slot(), false);
                     clock.lap("egress off");
                 }
-                Instant now = Instant.now();
-                jail.claim(spec, now);
-                writeSandboxRecord(jail, spec, now);
-                clock.lap("record");
             }
-            sandboxes.put(spec.sandboxId(), jail);
+            claimed.add(jail);
             clock.log(LOG, "jail create " + spec.sandboxId() + " (" + jail.id() + ")");
-            return handle(jail);
+            return new JailSandbox(jail, spec.sandboxId(), Instant.now(), runc, this::destroyClaimed);
         } catch (RuntimeException e) {
             if (jail != null) {
                 try {
@@ -236,8 +220,15 @@ public final class JailRuntime implements SandboxRuntime {
                 }
             }
             throw e;
+        }
+    }
+
+    /** A killed sandbox's jail: removed from the host, then forgotten. */
+    private void destroyClaimed(Jail jail) {
+        try {
+            factory.destroy(jail);
         } finally {
-            creating.remove(spec.sandboxId());
+            claimed.remove(jail);
         }
     }
 
@@ -281,7 +272,7 @@ public final class JailRuntime implements SandboxRuntime {
         } catch (TimeoutException e) {
             pool.cancel(next);
             RuntimeException last = refiller.lastError();
-            throw new SandboxRuntimeException("no jail of template '" + pool.template().templateId() + "' became ready within "
+            throw new CapacityException("no jail of template '" + pool.template().templateId() + "' became ready within "
                     + takeTimeout() + " (" + pool.waitingCount() + " other creates waiting, " + refiller.agents()
                     + " starting at a time)" + (last == null ? "" : "; the last start failed: " + last.getMessage()), e);
         } catch (InterruptedException e) {
@@ -297,97 +288,6 @@ public final class JailRuntime implements SandboxRuntime {
     /** How long a create waits for a jail when the pool is empty: a start, plus some queueing behind others. */
     private Duration takeTimeout() {
         return config.startTimeout().multipliedBy(2);
-    }
-
-    @Override
-    public void pause(String sandboxId) {
-        Jail jail = get(sandboxId);
-        synchronized (jail) {
-            runc.pause(jail.id());
-        }
-    }
-
-    @Override
-    public void resume(String sandboxId) {
-        Jail jail = get(sandboxId);
-        synchronized (jail) {
-            runc.resume(jail.id());
-        }
-    }
-
-    @Override
-    public SandboxSnapshot snapshot(String sandboxId) {
-        get(sandboxId);
-        throw new UnsupportedRuntimeOperationException(NAME, "snapshot",
-                "a jail's processes cannot be captured (runc checkpoints need CRIU, which fails on this kernel); "
-                        + "pause keeps a jail's memory and files while the daemon runs");
-    }
-
-    @Override
-    public void kill(String sandboxId) {
-        Jail jail = sandboxes.remove(sandboxId);
-        if (jail == null) {
-            throw new SandboxNotFoundException(NAME, sandboxId);
-        }
-        synchronized (jail) {
-            factory.destroy(jail);
-        }
-    }
-
-    @Override
-    public SandboxStats stats(String sandboxId) {
-        Jail jail = get(sandboxId);
-        JsonNode data;
-        synchronized (jail) {
-            data = runc.stats(jail.id());
-        }
-        long now = System.nanoTime();
-        OciSpec.Limits limits = jail.limits();
-        double busy = jail.cpuSince(data.path("cpu").path("usage").path("total").asLong(), now);
-        JsonNode mem = data.path("memory");
-        long usage = mem.path("usage").path("usage").asLong();
-        // Page cache the kernel can drop is not "used", as in free(1) and docker stats.
-        long inactiveFile = mem.path("raw").has("total_inactive_file") ? mem.path("raw").path("total_inactive_file").asLong()
-                : mem.path("raw").path("inactive_file").asLong();
-        long diskUsed = jail.template().metadata().rootfsBytes() + DirectoryTrees.sizeOf(jail.upper());
-        long diskFree;
-        try {
-            diskFree = Files.getFileStore(jail.dir()).getUsableSpace();
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read free space of " + jail.dir(), e);
-        }
-        return new SandboxStats(Instant.now(), limits.cpuCount(), Math.min(100.0, 100.0 * busy / limits.cpuCount()),
-                Math.max(0, usage - inactiveFile), limits.memoryBytes(), diskUsed, diskUsed + diskFree);
-    }
-
-    /** Runs a command inside the sandbox as root and waits for it (tests and diagnostics; envd runs user commands). */
-    public HostCommand.Result exec(String sandboxId, List<String> command, Duration timeout) {
-        return runc.exec(get(sandboxId).id(), command, timeout);
-    }
-
-    /** Starts a command inside the sandbox in the background; its output goes to the jail's log. */
-    public void execDetached(String sandboxId, List<String> command) {
-        Jail jail = get(sandboxId);
-        runc.execDetached(jail.id(), command, jail.log());
-    }
-
-    /** The sandbox's merged root filesystem as the host sees it. */
-    public Path rootfs(String sandboxId) {
-        return get(sandboxId).rootfs();
-    }
-
-    /** What the sandbox's first process (envd) and background execs printed, for the logs endpoints. */
-    public Path log(String sandboxId) {
-        return get(sandboxId).log();
-    }
-
-    /** The sandbox's runc container ID, also the name of its cgroups and of its directory under sandboxes/. */
-    public String jailId(String sandboxId) {
-        return get(sandboxId).id();
-    }
-
-    public NetworkSlot slot(String sandboxId) {
-        return get(sandboxId).slot();
     }
 
     /** What exists on the host for this runtime's configuration. */
@@ -449,11 +349,9 @@ public final class JailRuntime implements SandboxRuntime {
                 destroyInto(failures, j);
             }
         }
-        for (String id : List.copyOf(sandboxes.keySet())) {
-            Jail j = sandboxes.remove(id);
-            if (j != null) {
-                destroyInto(failures, j);
-            }
+        for (Jail j : List.copyOf(claimed)) {
+            destroyInto(failures, j);
+            claimed.remove(j);
         }
         try {
             networks.close();
@@ -485,7 +383,7 @@ public final class JailRuntime implements SandboxRuntime {
     }
 
     private List<Jail> liveJails() {
-        List<Jail> live = new ArrayList<>(sandboxes.values());
+        List<Jail> live = new ArrayList<>(claimed);
         for (JailPool p : pools.values()) {
             live.addAll(p.snapshot());
         }
@@ -526,38 +424,6 @@ public final class JailRuntime implements SandboxRuntime {
             }
         }
         return out;
-    }
-
-    private Jail get(String sandboxId) {
-        Jail jail = sandboxes.get(sandboxId);
-        if (jail == null) {
-            throw new SandboxNotFoundException(NAME, sandboxId);
-        }
-        return jail;
-    }
-
-    private Sandbox handle(Jail jail) {
-        SandboxSpec spec = jail.spec();
-        return new Sandbox(spec.sandboxId(), spec.templateId(), jail.template().buildId(), jail.id(),
-                new InetSocketAddress(jail.slot().sandboxInetAddress(), Sandbox.ENVD_PORT), jail.claimedAt());
-    }
-
-    /** Which sandbox a jail is, so a reconciliation after a crash can name what it removes. */
-    private static void writeSandboxRecord(Jail jail, SandboxSpec spec, Instant at) {
-        Map<String, Object> rec = new LinkedHashMap<>();
-        rec.put("sandboxId", spec.sandboxId());
-        rec.put("templateId", spec.templateId());
-        rec.put("buildId", jail.template().buildId());
-        rec.put("cpuCount", spec.cpuCount());
-        rec.put("memoryMB", spec.memoryMB());
-        rec.put("allowInternetAccess", spec.allowInternetAccess());
-        rec.put("slot", jail.slot().index());
-        rec.put("claimedAt", at.toString());
-        try {
-            JSON.writeValue(jail.sandboxJson().toFile(), rec);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + jail.sandboxJson(), e);
-        }
     }
 
     private void ensureOpen() {

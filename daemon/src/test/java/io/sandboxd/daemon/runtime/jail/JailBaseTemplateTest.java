@@ -8,7 +8,7 @@ import io.sandboxd.daemon.network.NetworkConfig;
 import io.sandboxd.daemon.host.HostAssumptions;
 import io.sandboxd.daemon.host.HostCommand;
 import io.sandboxd.daemon.runtime.PreparedTemplate;
-import io.sandboxd.daemon.runtime.Sandbox;
+import io.sandboxd.daemon.envd.EnvdLaunch;
 import io.sandboxd.daemon.runtime.SandboxSpec;
 import io.sandboxd.daemon.template.AptMirror;
 import io.sandboxd.daemon.template.BaseTemplateBuilder;
@@ -49,7 +49,7 @@ class JailBaseTemplateTest {
                 .withNetwork(NetworkConfig.defaults().withNamePrefix("sbxb").withSubnet("10.14.0.0/16").withDnsServers(List.of()));
         config = jar == null ? config.withCommand(List.of("/bin/sleep", "infinity"), 0)
                 : new JailConfig(config.dataDir(), config.runcRoot(), config.cgroupParent(), config.network(),
-                        config.javaHome(), jar, EnvdLaunch.COMMAND, Sandbox.ENVD_PORT, EnvdLaunch.HEALTH_PATH,
+                        config.javaHome(), jar, EnvdLaunch.COMMAND, EnvdLaunch.PORT, EnvdLaunch.HEALTH_PATH,
                         config.startTimeout(), config.poolSize(), config.defaultCpuCount(), 512, config.pidsLimit(), false, true);
         System.err.println(jar == null ? "envd jar not built: the base jail runs sleep instead of envd" : "envd: " + jar);
 
@@ -75,26 +75,26 @@ class JailBaseTemplateTest {
             assertEquals(List.of(), again, "built once, then reused");
 
             SandboxSpec spec = new SandboxSpec("base1", "base", 1, 512, Map.of(), false);
-            Sandbox sb = runtime.create(spec);
-            assertEquals("2\n", runtime.exec("base1", List.of("python3", "-c", "print(1+1)"), Duration.ofSeconds(30)).orThrow().stdout());
-            assertTrue(runtime.exec("base1", List.of("node", "--version"), Duration.ofSeconds(30)).orThrow().stdout().startsWith("v"));
-            assertTrue(runtime.exec("base1", List.of("git", "--version"), Duration.ofSeconds(30)).ok());
+            JailSandbox sb = runtime.create(spec);
+            assertEquals("2\n", sb.exec(List.of("python3", "-c", "print(1+1)"), Duration.ofSeconds(30)).orThrow().stdout());
+            assertTrue(sb.exec(List.of("node", "--version"), Duration.ofSeconds(30)).orThrow().stdout().startsWith("v"));
+            assertTrue(sb.exec(List.of("git", "--version"), Duration.ofSeconds(30)).ok());
             assertEquals("uid=1000(user) gid=1000(user) groups=1000(user)\n",
-                    runtime.exec("base1", List.of("id", "user"), Duration.ofSeconds(10)).orThrow().stdout());
-            assertEquals("/home/user\n", runtime.exec("base1", List.of("su", "-", "user", "-c", "echo $HOME"),
+                    sb.exec(List.of("id", "user"), Duration.ofSeconds(10)).orThrow().stdout());
+            assertEquals("/home/user\n", sb.exec(List.of("su", "-", "user", "-c", "echo $HOME"),
                     Duration.ofSeconds(10)).orThrow().stdout());
-            assertEquals("0\n", runtime.exec("base1", List.of("su", "-", "user", "-c", "sudo -n id -u"),
+            assertEquals("0\n", sb.exec(List.of("su", "-", "user", "-c", "sudo -n id -u"),
                     Duration.ofSeconds(10)).orThrow().stdout(), "passwordless sudo for user");
-            HostCommand.Result java = runtime.exec("base1", List.of(EnvdLaunch.JRE_PATH + "/bin/java", "-version"),
+            HostCommand.Result java = sb.exec(List.of(EnvdLaunch.JRE_PATH + "/bin/java", "-version"),
                     Duration.ofSeconds(30));
             assertEquals(0, java.exitCode(), "the host JRE runs on the bookworm rootfs: " + java);
             if (jar != null) {
                 HttpResponse<String> health = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(
-                                "http://" + sb.envdAddress().getAddress().getHostAddress() + ":" + Sandbox.ENVD_PORT + "/health"))
+                                "http://" + sb.envdAddress().getAddress().getHostAddress() + ":" + EnvdLaunch.PORT + "/health"))
                         .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
                 assertTrue(health.statusCode() / 100 == 2, "envd answers /health: " + health.statusCode() + " " + health.body());
             }
-            runtime.kill("base1");
+            sb.kill();
         } finally {
             // Our own delete: it never follows the rootfs's absolute symlinks (JUnit warns about each one).
             io.sandboxd.daemon.host.DirectoryTrees.deleteRecursively(dataDir.resolve("templates"));

@@ -27,9 +27,9 @@ class JailReconcileTest {
         JailRuntime crashed = JailRuntime.start(config);
         crashed.reconcile();
         crashed.prepareTemplate(TinyRootfs.TEMPLATE_ID, l -> { });
-        crashed.create(new SandboxSpec("left1", TinyRootfs.TEMPLATE_ID, 1, 128, Map.of(), true));
+        JailSandbox left = crashed.create(new SandboxSpec("left1", TinyRootfs.TEMPLATE_ID, 1, 128, Map.of(), true));
         assertTrue(crashed.awaitPoolFull(TinyRootfs.TEMPLATE_ID, Duration.ofSeconds(30)));
-        String leftJail = crashed.jailId("left1");
+        String leftJail = left.runtimeId();
 
         try (JailRuntime next = JailRuntime.start(config)) {
             JailInventory found = next.inventory();

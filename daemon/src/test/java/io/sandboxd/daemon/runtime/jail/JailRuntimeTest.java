@@ -10,10 +10,11 @@ import io.sandboxd.daemon.network.FakeInternet;
 import io.sandboxd.daemon.network.NetworkConfig;
 import io.sandboxd.daemon.host.HostAssumptions;
 import io.sandboxd.daemon.host.HostCommand;
-import io.sandboxd.daemon.runtime.Sandbox;
-import io.sandboxd.daemon.runtime.SandboxNotFoundException;
+import io.sandboxd.daemon.envd.EnvdLaunch;
+import io.sandboxd.daemon.runtime.KilledSandboxException;
 import io.sandboxd.daemon.runtime.SandboxSpec;
 import io.sandboxd.daemon.runtime.SandboxStats;
+import io.sandboxd.daemon.runtime.TemplateNotPreparedException;
 import io.sandboxd.daemon.runtime.UnsupportedRuntimeOperationException;
 import java.io.IOException;
 import java.net.URI;
@@ -45,8 +46,8 @@ class JailRuntimeTest {
     static JailRuntime runtime;
 
     static JailConfig testConfig(Path dataDir, int poolSize) {
-        return JailConfig.forCommand(dataDir, List.of("/bin/httpd", "-f", "-p", String.valueOf(Sandbox.ENVD_PORT), "-h", "/www"),
-                        Sandbox.ENVD_PORT)
+        return JailConfig.forCommand(dataDir, List.of("/bin/httpd", "-f", "-p", String.valueOf(EnvdLaunch.PORT), "-h", "/www"),
+                        EnvdLaunch.PORT)
                 .withRuncRoot(dataDir.resolve("runc"))
                 .withCgroupParent(CGROUP_PARENT)
                 .withNetwork(NetworkConfig.defaults().withNamePrefix("sbxt").withSubnet("10.12.0.0/16").withDnsServers(List.of()))
@@ -74,16 +75,42 @@ class JailRuntimeTest {
         }
     }
 
+    /** The handles this class's tests got, by sandbox ID (the orchestrator's table, in small). */
+    static final Map<String, JailSandbox> HANDLES = new java.util.concurrent.ConcurrentHashMap<>();
+
+    static JailSandbox create(SandboxSpec spec) {
+        JailSandbox sb = runtime.create(spec);
+        HANDLES.put(spec.sandboxId(), sb);
+        return sb;
+    }
+
+    static JailSandbox h(String sandboxId) {
+        JailSandbox sb = HANDLES.get(sandboxId);
+        if (sb == null) {
+            throw new AssertionError("no handle for " + sandboxId);
+        }
+        return sb;
+    }
+
+    /** A jail directory of the pool: one no handle names (killed sandboxes' directories are gone). */
+    static Path pooledJailDir() throws IOException {
+        java.util.Set<String> claimed = new java.util.HashSet<>();
+        HANDLES.values().forEach(sb -> claimed.add(sb.runtimeId()));
+        try (var dirs = Files.list(dataDir.resolve("sandboxes"))) {
+            return dirs.filter(d -> !claimed.contains(d.getFileName().toString())).findFirst().orElseThrow();
+        }
+    }
+
     static SandboxSpec spec(int cpus, int memoryMB, boolean internet) {
         return new SandboxSpec("sb" + IDS.incrementAndGet(), TinyRootfs.TEMPLATE_ID, cpus, memoryMB, Map.of(), internet);
     }
 
     static String sh(String sandboxId, String script) {
-        return runtime.exec(sandboxId, List.of("/bin/sh", "-c", script), Duration.ofSeconds(20)).orThrow().stdout();
+        return h(sandboxId).exec(List.of("/bin/sh", "-c", script), Duration.ofSeconds(20)).orThrow().stdout();
     }
 
     static Path cgroup(String controller, String sandboxId) {
-        return Path.of("/sys/fs/cgroup", controller, CGROUP_PARENT, runtime.jailId(sandboxId));
+        return Path.of("/sys/fs/cgroup", controller, CGROUP_PARENT, h(sandboxId).runtimeId());
     }
 
     static long readLong(Path p) throws IOException {
@@ -93,12 +120,12 @@ class JailRuntimeTest {
     @Test
     void createRunsTheFirstProcessAndTheHostReachesItAtTheSlotAddress() throws Exception {
         SandboxSpec spec = spec(1, 128, false);
-        Sandbox sb = runtime.create(spec);
+        JailSandbox sb = create(spec);
         try {
-            assertEquals(Sandbox.ENVD_PORT, sb.envdAddress().getPort());
-            assertEquals(runtime.slot(spec.sandboxId()).sandboxInetAddress(), sb.envdAddress().getAddress());
+            assertEquals(EnvdLaunch.PORT, sb.envdAddress().getPort());
+            assertEquals(h(spec.sandboxId()).slot().sandboxInetAddress(), sb.envdAddress().getAddress());
             HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
-                            URI.create("http://" + sb.envdAddress().getAddress().getHostAddress() + ":" + Sandbox.ENVD_PORT + "/index.html"))
+                            URI.create("http://" + sb.envdAddress().getAddress().getHostAddress() + ":" + EnvdLaunch.PORT + "/index.html"))
                     .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
             assertEquals(200, r.statusCode());
             assertEquals(TinyRootfs.INDEX_HTML, r.body());
@@ -106,17 +133,17 @@ class JailRuntimeTest {
             assertEquals("1\n", sh(spec.sandboxId(), "ps -o pid,comm | grep -c httpd"), "pid namespace: envd's stand-in is alone");
             // Writes land in the sandbox's own upper layer, never in the template.
             sh(spec.sandboxId(), "echo mine > /tmp/f");
-            assertEquals("mine\n", Files.readString(runtime.rootfs(spec.sandboxId()).resolve("tmp/f")));
+            assertEquals("mine\n", Files.readString(h(spec.sandboxId()).rootfs().resolve("tmp/f")));
             assertFalse(Files.exists(dataDir.resolve("templates/tiny/b1/rootfs/tmp/f")));
         } finally {
-            runtime.kill(spec.sandboxId());
+            h(spec.sandboxId()).kill();
         }
     }
 
     @Test
     void capabilitiesAreReducedAndSeccompRefusesNamespaces() {
         SandboxSpec spec = spec(1, 128, false);
-        runtime.create(spec);
+        create(spec);
         try {
             String status = sh(spec.sandboxId(), "cat /proc/self/status");
             assertTrue(status.contains("Seccomp:\t2"), status);
@@ -127,25 +154,25 @@ class JailRuntimeTest {
             assertEquals(0, caps & (1L << 13), "no CAP_NET_RAW");
             assertNotEquals(0, caps & (1L << 7), "CAP_SETUID kept so envd can start user processes");
             assertNotEquals(0, caps & (1L << 0), "CAP_CHOWN kept");
-            HostCommand.Result unshare = runtime.exec(spec.sandboxId(), List.of("/bin/unshare", "-U", "-r", "/bin/true"),
+            HostCommand.Result unshare = h(spec.sandboxId()).exec(List.of("/bin/unshare", "-U", "-r", "/bin/true"),
                     Duration.ofSeconds(10));
             assertNotEquals(0, unshare.exitCode(), "user namespaces are refused: " + unshare);
-            HostCommand.Result mount = runtime.exec(spec.sandboxId(), List.of("/bin/mount", "-t", "tmpfs", "x", "/tmp"),
+            HostCommand.Result mount = h(spec.sandboxId()).exec(List.of("/bin/mount", "-t", "tmpfs", "x", "/tmp"),
                     Duration.ofSeconds(10));
             assertNotEquals(0, mount.exitCode(), "mount is refused: " + mount);
             assertTrue(sh(spec.sandboxId(), "cat /proc/mounts").contains("/opt/sandboxd/jre"), "host JRE mounted");
-            HostCommand.Result write = runtime.exec(spec.sandboxId(), List.of("/bin/sh", "-c", "echo x > /opt/sandboxd/jre/x"),
+            HostCommand.Result write = h(spec.sandboxId()).exec(List.of("/bin/sh", "-c", "echo x > /opt/sandboxd/jre/x"),
                     Duration.ofSeconds(10));
             assertNotEquals(0, write.exitCode(), "the JRE is read-only");
         } finally {
-            runtime.kill(spec.sandboxId());
+            h(spec.sandboxId()).kill();
         }
     }
 
     @Test
     void limitsFromTheSpecReachTheCgroupsAndMemoryIsEnforced() throws Exception {
         SandboxSpec spec = spec(2, 64, false); // differs from the pool's 1 CPU / 128 MiB: applied with runc update
-        runtime.create(spec);
+        create(spec);
         try {
             assertEquals(64L * 1024 * 1024, readLong(cgroup("memory", spec.sandboxId()).resolve("memory.limit_in_bytes")));
             assertEquals(200_000, readLong(cgroup("cpu", spec.sandboxId()).resolve("cpu.cfs_quota_us")));
@@ -153,27 +180,27 @@ class JailRuntimeTest {
             assertEquals(2048, readLong(cgroup("cpu", spec.sandboxId()).resolve("cpu.shares")), "claimed: its own weight");
             assertEquals(String.valueOf(PIDS), Files.readString(cgroup("pids", spec.sandboxId()).resolve("pids.max")).strip());
             // tail buffers /dev/zero looking for a newline: it grows until the memory cgroup kills it.
-            HostCommand.Result hog = runtime.exec(spec.sandboxId(), List.of("/bin/tail", "/dev/zero"), Duration.ofSeconds(60));
+            HostCommand.Result hog = h(spec.sandboxId()).exec(List.of("/bin/tail", "/dev/zero"), Duration.ofSeconds(60));
             assertEquals(137, hog.exitCode(), "killed by SIGKILL: " + hog);
             String oom = Files.readString(cgroup("memory", spec.sandboxId()).resolve("memory.oom_control"));
             assertTrue(oom.contains("oom_kill 1") || readLong(cgroup("memory", spec.sandboxId()).resolve("memory.failcnt")) > 0, oom);
-            SandboxStats stats = runtime.stats(spec.sandboxId());
+            SandboxStats stats = h(spec.sandboxId()).stats();
             assertEquals(2, stats.cpuCount());
             assertEquals(64L * 1024 * 1024, stats.memTotal());
             assertTrue(stats.memUsed() > 0 && stats.memUsed() <= stats.memTotal(), stats.toString());
             assertTrue(stats.diskUsed() > 0 && stats.diskTotal() > stats.diskUsed(), stats.toString());
             assertTrue(stats.cpuUsedPct() >= 0 && stats.cpuUsedPct() <= 100, stats.toString());
         } finally {
-            runtime.kill(spec.sandboxId());
+            h(spec.sandboxId()).kill();
         }
     }
 
     @Test
     void aForkBombStopsAtThePidsLimit() throws Exception {
         SandboxSpec spec = spec(1, 128, false);
-        runtime.create(spec);
+        create(spec);
         try {
-            runtime.execDetached(spec.sandboxId(), List.of("/bin/sh", "-c",
+            h(spec.sandboxId()).execDetached(List.of("/bin/sh", "-c",
                     "i=0; while [ $i -lt 500 ]; do sleep 60 & i=$((i+1)); done; sleep 60"));
             Path pids = cgroup("pids", spec.sandboxId());
             long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
@@ -189,29 +216,29 @@ class JailRuntimeTest {
             long current = readLong(pids.resolve("pids.current"));
             assertTrue(current <= PIDS, "pids.current " + current + " <= " + PIDS);
         } finally {
-            runtime.kill(spec.sandboxId());
+            h(spec.sandboxId()).kill();
         }
     }
 
     @Test
     void pauseFreezesAndResumeContinues() throws Exception {
         SandboxSpec spec = spec(1, 128, false);
-        runtime.create(spec);
+        create(spec);
         try {
-            runtime.execDetached(spec.sandboxId(), List.of("/bin/sh", "-c",
+            h(spec.sandboxId()).execDetached(List.of("/bin/sh", "-c",
                     "i=0; while true; do i=$((i+1)); echo $i > /tmp/counter.new; mv /tmp/counter.new /tmp/counter; usleep 10000; done"));
-            Path counter = runtime.rootfs(spec.sandboxId()).resolve("tmp/counter");
+            Path counter = h(spec.sandboxId()).rootfs().resolve("tmp/counter");
             long first = awaitCounterAbove(counter, 0);
             awaitCounterAbove(counter, first);
-            runtime.pause(spec.sandboxId());
+            h(spec.sandboxId()).pause();
             long frozen = readLong(counter);
             Thread.sleep(500);
             assertEquals(frozen, readLong(counter), "no progress while paused");
             assertEquals("FROZEN", Files.readString(cgroup("freezer", spec.sandboxId()).resolve("freezer.state")).strip());
-            runtime.resume(spec.sandboxId());
+            h(spec.sandboxId()).resume();
             awaitCounterAbove(counter, frozen);
         } finally {
-            runtime.kill(spec.sandboxId());
+            h(spec.sandboxId()).kill();
         }
     }
 
@@ -232,9 +259,9 @@ class JailRuntimeTest {
     @Test
     void killRemovesContainerOverlayDirectoryCgroupsNamespaceVethAndFirewallEntry() throws Exception {
         SandboxSpec spec = spec(1, 128, true);
-        runtime.create(spec);
-        String jailId = runtime.jailId(spec.sandboxId());
-        var slot = runtime.slot(spec.sandboxId());
+        create(spec);
+        String jailId = h(spec.sandboxId()).runtimeId();
+        var slot = h(spec.sandboxId()).slot();
         Path jailDir = dataDir.resolve("sandboxes").resolve(jailId);
         JailInventory before = runtime.inventory();
         assertTrue(before.runcContainers().contains(jailId), before.toString());
@@ -245,8 +272,8 @@ class JailRuntimeTest {
         assertTrue(Files.isDirectory(cgroup("memory", spec.sandboxId())));
         Path memCgroup = cgroup("memory", spec.sandboxId());
 
-        runtime.pause(spec.sandboxId()); // a paused jail must die too
-        runtime.kill(spec.sandboxId());
+        h(spec.sandboxId()).pause(); // a paused jail must die too
+        h(spec.sandboxId()).kill();
 
         JailInventory after = runtime.inventory();
         assertFalse(after.runcContainers().contains(jailId), after.toString());
@@ -257,7 +284,9 @@ class JailRuntimeTest {
         assertFalse(after.netns().contains(slot.netnsName()), after.toString());
         assertFalse(after.veths().contains(slot.hostVeth()), after.toString());
         assertFalse(after.egressAllowed().contains(slot.hostVeth()), after.toString());
-        assertThrows(SandboxNotFoundException.class, () -> runtime.kill(spec.sandboxId()));
+        h(spec.sandboxId()).kill(); // a second kill does nothing
+        assertThrows(KilledSandboxException.class, () -> h(spec.sandboxId()).pause());
+        assertThrows(KilledSandboxException.class, () -> h(spec.sandboxId()).stats());
     }
 
     @Test
@@ -265,21 +294,21 @@ class JailRuntimeTest {
         try (FakeInternet internet = new FakeInternet("sbxtinet", "198.51.100", dataDir.resolve("inet"))) {
             SandboxSpec open = spec(1, 128, true);
             SandboxSpec closed = spec(1, 128, false);
-            runtime.create(open);
-            runtime.create(closed);
+            create(open);
+            create(closed);
             try {
                 // Pooled jails wait allowed out; the one without internet access lost that before it was handed out.
                 List<String> allowed = runtime.inventory().egressAllowed();
-                assertTrue(allowed.contains(runtime.slot(open.sandboxId()).hostVeth()), allowed.toString());
-                assertFalse(allowed.contains(runtime.slot(closed.sandboxId()).hostVeth()), allowed.toString());
+                assertTrue(allowed.contains(h(open.sandboxId()).slot().hostVeth()), allowed.toString());
+                assertFalse(allowed.contains(h(closed.sandboxId()).slot().hostVeth()), allowed.toString());
                 String get = "printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc -w 3 " + internet.address() + " " + FakeInternet.PORT;
-                HostCommand.Result fromOpen = runtime.exec(open.sandboxId(), List.of("/bin/sh", "-c", get), Duration.ofSeconds(15));
+                HostCommand.Result fromOpen = h(open.sandboxId()).exec(List.of("/bin/sh", "-c", get), Duration.ofSeconds(15));
                 assertTrue(fromOpen.stdout().contains(FakeInternet.BODY), "allowed sandbox reaches it: " + fromOpen);
-                HostCommand.Result fromClosed = runtime.exec(closed.sandboxId(), List.of("/bin/sh", "-c", get), Duration.ofSeconds(15));
+                HostCommand.Result fromClosed = h(closed.sandboxId()).exec(List.of("/bin/sh", "-c", get), Duration.ofSeconds(15));
                 assertFalse(fromClosed.stdout().contains(FakeInternet.BODY), "blocked sandbox does not: " + fromClosed);
             } finally {
-                runtime.kill(open.sandboxId());
-                runtime.kill(closed.sandboxId());
+                h(open.sandboxId()).kill();
+                h(closed.sandboxId()).kill();
             }
         }
     }
@@ -287,10 +316,7 @@ class JailRuntimeTest {
     @Test
     void aPooledJailWhoseFirstProcessDiedIsNotHandedOut() throws Exception {
         assertTrue(runtime.awaitPoolFull(TinyRootfs.TEMPLATE_ID, Duration.ofSeconds(30)));
-        Path pooled;
-        try (var dirs = Files.list(dataDir.resolve("sandboxes"))) {
-            pooled = dirs.filter(d -> !Files.exists(d.resolve("sandbox.json"))).findFirst().orElseThrow();
-        }
+        Path pooled = pooledJailDir();
         String pid = Files.readString(pooled.resolve("init.pid")).strip();
         HostCommand.check(List.of("kill", "-9", pid));
         long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
@@ -298,47 +324,44 @@ class JailRuntimeTest {
             Thread.sleep(10);
         }
         SandboxSpec spec = spec(1, 128, false);
-        Sandbox sb = runtime.create(spec);
+        JailSandbox sb = create(spec);
         try {
-            assertNotEquals(pooled.getFileName().toString(), runtime.jailId(spec.sandboxId()), "the dead jail was not used");
+            assertNotEquals(pooled.getFileName().toString(), h(spec.sandboxId()).runtimeId(), "the dead jail was not used");
             assertFalse(Files.exists(pooled), "the dead jail was removed");
             assertEquals(TinyRootfs.INDEX_HTML, HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://"
-                            + sb.envdAddress().getAddress().getHostAddress() + ":" + Sandbox.ENVD_PORT + "/index.html"))
+                            + sb.envdAddress().getAddress().getHostAddress() + ":" + EnvdLaunch.PORT + "/index.html"))
                     .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString()).body());
         } finally {
-            runtime.kill(spec.sandboxId());
+            h(spec.sandboxId()).kill();
         }
     }
 
     @Test
     void createsBeyondThePoolWaitForTheRefillAndPooledJailsRunAtTheLowestWeight() throws Exception {
         assertTrue(runtime.awaitPoolFull(TinyRootfs.TEMPLATE_ID, Duration.ofSeconds(30)));
-        Path pooled;
-        try (var dirs = Files.list(dataDir.resolve("sandboxes"))) {
-            pooled = dirs.filter(d -> !Files.exists(d.resolve("sandbox.json"))).findFirst().orElseThrow();
-        }
+        Path pooled = pooledJailDir();
         assertEquals(OciSpec.POOLED_CPU_SHARES, readLong(Path.of("/sys/fs/cgroup/cpu", CGROUP_PARENT,
                 pooled.getFileName().toString(), "cpu.shares")));
         List<SandboxSpec> specs = List.of(spec(1, 128, true), spec(1, 128, false), spec(1, 128, true));
-        List<java.util.concurrent.Future<Sandbox>> started = new java.util.ArrayList<>();
+        List<java.util.concurrent.Future<JailSandbox>> started = new java.util.ArrayList<>();
         try (var creates = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
             for (SandboxSpec s : specs) {
-                started.add(creates.submit(() -> runtime.create(s)));
+                started.add(creates.submit(() -> create(s)));
             }
         }
         try {
             java.util.Set<String> jails = new java.util.HashSet<>();
             for (int i = 0; i < specs.size(); i++) {
-                Sandbox sb = started.get(i).get();
-                jails.add(runtime.jailId(specs.get(i).sandboxId()));
+                JailSandbox sb = started.get(i).get();
+                jails.add(h(specs.get(i).sandboxId()).runtimeId());
                 assertEquals(TinyRootfs.INDEX_HTML, HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://"
-                                + sb.envdAddress().getAddress().getHostAddress() + ":" + Sandbox.ENVD_PORT + "/index.html"))
+                                + sb.envdAddress().getAddress().getHostAddress() + ":" + EnvdLaunch.PORT + "/index.html"))
                         .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString()).body());
             }
             assertEquals(specs.size(), jails.size(), "one jail each: " + jails);
         } finally {
             for (SandboxSpec s : specs) {
-                runtime.kill(s.sandboxId());
+                h(s.sandboxId()).kill();
             }
         }
     }
@@ -346,20 +369,16 @@ class JailRuntimeTest {
     @Test
     void misuseGetsClearErrors() {
         SandboxSpec spec = spec(1, 128, false);
-        runtime.create(spec);
+        create(spec);
         try {
             UnsupportedRuntimeOperationException snap = assertThrows(UnsupportedRuntimeOperationException.class,
-                    () -> runtime.snapshot(spec.sandboxId()));
+                    () -> h(spec.sandboxId()).snapshot());
             assertTrue(snap.getMessage().startsWith("snapshot is not supported by the jail runtime"), snap.getMessage());
-            IllegalArgumentException dup = assertThrows(IllegalArgumentException.class, () -> runtime.create(spec));
-            assertTrue(dup.getMessage().contains("already exists"), dup.getMessage());
         } finally {
-            runtime.kill(spec.sandboxId());
+            h(spec.sandboxId()).kill();
         }
-        assertThrows(SandboxNotFoundException.class, () -> runtime.pause("nope"));
-        assertThrows(SandboxNotFoundException.class, () -> runtime.stats("nope"));
-        var e = assertThrows(io.sandboxd.daemon.runtime.SandboxRuntimeException.class,
-                () -> runtime.create(new SandboxSpec("x1", "unknown", 1, 128, Map.of(), false)));
+        var e = assertThrows(TemplateNotPreparedException.class,
+                () -> create(new SandboxSpec("x1", "unknown", 1, 128, Map.of(), false)));
         assertTrue(e.getMessage().contains("not prepared"), e.getMessage());
     }
 }
