@@ -3,6 +3,7 @@ package io.sandboxd.daemon.runtime.jail;
 import io.sandboxd.daemon.envd.EnvdException;
 import io.sandboxd.daemon.envd.EnvdReadiness;
 import io.sandboxd.daemon.network.NetworkSlot;
+import io.sandboxd.daemon.pool.PoolItemFactory;
 import io.sandboxd.daemon.network.SandboxNetworks;
 import io.sandboxd.daemon.host.DirectoryTrees;
 import io.sandboxd.daemon.host.HostCommand;
@@ -25,7 +26,8 @@ import java.util.List;
  * Makes and unmakes jails: the network slot, the overlay mount, the bundle, the runc container, the readiness
  * wait; and in reverse order on destroy. Every step that fails undoes the steps before it.
  */
-final class JailFactory {
+final class JailFactory implements PoolItemFactory<TemplateBuild, Jail> {
+    private static final System.Logger LOG = System.getLogger(JailFactory.class.getName());
     private static final SecureRandom RANDOM = new SecureRandom();
     private static final Duration CGROUP_BUSY_WAIT = Duration.ofSeconds(2);
 
@@ -82,6 +84,36 @@ final class JailFactory {
             }
             throw (RuntimeException) e;
         }
+    }
+
+    /** A started jail for the pool: prepared, then started; removed again if the start fails. */
+    @Override
+    public Jail make(TemplateBuild template, boolean forWaitingCreate) {
+        StepClock clock = new StepClock();
+        Jail jail = prepare(template, forWaitingCreate);
+        clock.lap("prepare");
+        try {
+            start(jail, clock);
+        } catch (RuntimeException e) {
+            try {
+                destroy(jail);
+            } catch (RuntimeException cleanup) {
+                e.addSuppressed(cleanup);
+            }
+            throw e;
+        }
+        clock.log(LOG, "pool refill " + jail.id());
+        return jail;
+    }
+
+    @Override
+    public void discard(Jail jail) {
+        destroy(jail);
+    }
+
+    @Override
+    public String describe(TemplateBuild template) {
+        return "template " + template.templateId();
     }
 
     /** Starts the jail's container and waits until its first process is ready (see {@link JailConfig#readinessPort()}). */

@@ -2,6 +2,8 @@ package io.sandboxd.daemon.runtime.jail;
 
 import io.sandboxd.daemon.envd.EnvdAotCache;
 import io.sandboxd.daemon.network.SandboxNetworks;
+import io.sandboxd.daemon.pool.PoolRefiller;
+import io.sandboxd.daemon.pool.WarmPool;
 import io.sandboxd.daemon.host.DirectoryTrees;
 import io.sandboxd.daemon.host.HostCommand;
 import io.sandboxd.daemon.host.MountTable;
@@ -54,8 +56,8 @@ public final class JailRuntime implements SandboxRuntime {
     private final SandboxNetworks networks;
     private final Runc runc;
     private final JailFactory factory;
-    private final PoolRefiller refiller;
-    private final Map<String, JailPool> pools = new ConcurrentHashMap<>();
+    private final PoolRefiller<TemplateBuild, Jail> refiller;
+    private final Map<String, WarmPool<TemplateBuild, Jail>> pools = new ConcurrentHashMap<>();
     /** Jails handed out as sandboxes and not killed yet: not the sandboxes' state, only what close and reconcile must not lose. */
     private final Set<Jail> claimed = ConcurrentHashMap.newKeySet();
     private volatile boolean closed;
@@ -67,7 +69,7 @@ public final class JailRuntime implements SandboxRuntime {
         this.networks = networks;
         this.runc = new Runc(config.runcRoot());
         this.factory = new JailFactory(config, networks, runc);
-        this.refiller = new PoolRefiller(pools::values, factory, Math.max(1, Runtime.getRuntime().availableProcessors()),
+        this.refiller = new PoolRefiller<>("jail", pools::values, factory, Math.max(1, Runtime.getRuntime().availableProcessors()),
                 PoolRefiller.SETTLE_DEFAULT);
     }
 
@@ -129,18 +131,18 @@ public final class JailRuntime implements SandboxRuntime {
             build = templates.latest(templateId).orElseThrow(() -> new SandboxRuntimeException("template '" + templateId
                     + "' has no build under " + templates.templateDir(templateId)));
         }
-        List<JailPool> replaced = new ArrayList<>();
+        List<WarmPool<TemplateBuild, Jail>> replaced = new ArrayList<>();
         pools.compute(templateId, (id, existing) -> {
-            if (existing != null && existing.template().buildId().equals(build.buildId())) {
+            if (existing != null && existing.key().buildId().equals(build.buildId())) {
                 return existing;
             }
             if (existing != null) {
                 replaced.add(existing);
             }
-            return new JailPool(build, config.poolSize());
+            return new WarmPool<>(build, config.poolSize());
         });
         // Jails of an older build are not handed out any more.
-        for (JailPool old : replaced) {
+        for (WarmPool<TemplateBuild, Jail> old : replaced) {
             List<RuntimeException> failures = new ArrayList<>();
             old.drain(new SandboxRuntimeException("template '" + templateId + "' was rebuilt")).forEach(j -> destroyInto(failures, j));
             if (!failures.isEmpty()) {
@@ -157,7 +159,7 @@ public final class JailRuntime implements SandboxRuntime {
      * @return false if {@code timeout} passed first
      */
     public boolean awaitPoolFull(String templateId, Duration timeout) {
-        JailPool pool = pools.get(templateId);
+        WarmPool<TemplateBuild, Jail> pool = pools.get(templateId);
         if (pool == null) {
             throw new TemplateNotPreparedException(NAME, templateId);
         }
@@ -178,14 +180,14 @@ public final class JailRuntime implements SandboxRuntime {
 
     /** Started jails waiting in the template's pool. */
     public int pooled(String templateId) {
-        JailPool pool = pools.get(templateId);
+        WarmPool<TemplateBuild, Jail> pool = pools.get(templateId);
         return pool == null ? 0 : pool.readyCount();
     }
 
     @Override
     public JailSandbox create(SandboxSpec spec) {
         ensureOpen();
-        JailPool pool = pools.get(spec.templateId());
+        WarmPool<TemplateBuild, Jail> pool = pools.get(spec.templateId());
         if (pool == null) {
             throw new TemplateNotPreparedException(NAME, spec.templateId());
         }
@@ -238,7 +240,7 @@ public final class JailRuntime implements SandboxRuntime {
      * it is destroyed here rather than handed out. Checked through /proc, not runc: a spawn would cost more than
      * the rest of the create.
      */
-    private Jail takeLiveJail(JailPool pool, StepClock clock) {
+    private Jail takeLiveJail(WarmPool<TemplateBuild, Jail> pool, StepClock clock) {
         long deadline = System.nanoTime() + takeTimeout().toNanos();
         while (true) {
             CompletableFuture<Jail> next = pool.take();
@@ -266,13 +268,13 @@ public final class JailRuntime implements SandboxRuntime {
         }
     }
 
-    private Jail awaitJail(JailPool pool, CompletableFuture<Jail> next, long deadline) {
+    private Jail awaitJail(WarmPool<TemplateBuild, Jail> pool, CompletableFuture<Jail> next, long deadline) {
         try {
             return next.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
             pool.cancel(next);
             RuntimeException last = refiller.lastError();
-            throw new CapacityException("no jail of template '" + pool.template().templateId() + "' became ready within "
+            throw new CapacityException("no jail of template '" + pool.key().templateId() + "' became ready within "
                     + takeTimeout() + " (" + pool.waitingCount() + " other creates waiting, " + refiller.agents()
                     + " starting at a time)" + (last == null ? "" : "; the last start failed: " + last.getMessage()), e);
         } catch (InterruptedException e) {
@@ -280,7 +282,7 @@ public final class JailRuntime implements SandboxRuntime {
             Thread.currentThread().interrupt();
             throw new SandboxRuntimeException("interrupted while waiting for a jail", e);
         } catch (ExecutionException e) {
-            throw new SandboxRuntimeException("no jail for template '" + pool.template().templateId() + "': "
+            throw new SandboxRuntimeException("no jail for template '" + pool.key().templateId() + "': "
                     + e.getCause().getMessage(), e.getCause());
         }
     }
@@ -344,7 +346,7 @@ public final class JailRuntime implements SandboxRuntime {
         closed = true;
         refiller.stop();
         List<RuntimeException> failures = new ArrayList<>();
-        for (JailPool pool : pools.values()) {
+        for (WarmPool<TemplateBuild, Jail> pool : pools.values()) {
             for (Jail j : pool.drain(new SandboxRuntimeException("the jail runtime is closed"))) {
                 destroyInto(failures, j);
             }
@@ -384,7 +386,7 @@ public final class JailRuntime implements SandboxRuntime {
 
     private List<Jail> liveJails() {
         List<Jail> live = new ArrayList<>(claimed);
-        for (JailPool p : pools.values()) {
+        for (WarmPool<TemplateBuild, Jail> p : pools.values()) {
             live.addAll(p.snapshot());
         }
         return live;

@@ -1,8 +1,7 @@
-package io.sandboxd.daemon.runtime.jail;
+package io.sandboxd.daemon.pool;
 
 import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
-import io.sandboxd.daemon.runtime.StepClock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -11,27 +10,28 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 
 /**
- * Keeps the pools full (and serves creates waiting on an empty pool) with a fixed number of agents, each preparing
- * one jail at a time. A jail start is mostly envd's JVM booting, which is CPU bound: as many agents as the host has
- * CPUs finish a burst soonest; more only make every start slower. {@link #doWork()} prepares at most one jail and
- * says whether it did; agents sleep when there is nothing to do and are woken by a create that took or wants a jail.
+ * Keeps the pools full (and serves creates waiting on an empty pool) with a fixed number of agents, each making
+ * one item at a time. A jail start is mostly envd's JVM booting, which is CPU bound: as many agents as the host has
+ * CPUs finish a burst soonest; more only make every start slower. {@link #doWork()} makes at most one item and
+ * says whether it did; agents sleep when there is nothing to do and are woken by a create that took or wants an item.
  * A failing prepare is counted, logged and retried after a growing pause, so a broken template does not spin the CPU.
  *
- * <p>A pool that still has ready jails is refilled only once creates have left it alone for the settle time
+ * <p>A pool that still has ready items is refilled only once creates have left it alone for the settle time
  * ({@link #SETTLE_DEFAULT}). Starting a jail is ~100 ms of mounts, a network namespace and runc processes, then a
  * second of JVM start; started at once, all of that landed on the claimed sandbox's {@code /init} and first
  * commands (on 2 cores, create → first {@code commands.run} p50 62-73 ms against 47-49 ms with a 500 ms settle,
  * side by side). An empty pool or a create waiting for a jail is refilled at once.
  */
-final class PoolRefiller {
+public final class PoolRefiller<K, T> {
     private static final Logger LOG = System.getLogger(PoolRefiller.class.getName());
     private static final long IDLE_WAIT_MS = 1000;
     private static final long MAX_BACKOFF_MS = 30_000;
-    /** How long a pool that still has ready jails waits after a create took one before it is refilled. */
-    static final Duration SETTLE_DEFAULT = Duration.ofMillis(500);
+    /** How long a pool that still has ready items waits after a create took one before it is refilled. */
+    public static final Duration SETTLE_DEFAULT = Duration.ofMillis(500);
 
-    private final Supplier<Collection<JailPool>> pools;
-    private final JailFactory factory;
+    private final String name;
+    private final Supplier<? extends Collection<WarmPool<K, T>>> pools;
+    private final PoolItemFactory<K, T> factory;
     private final int agents;
     private final long settleNanos;
     private final AtomicLong errors = new AtomicLong();
@@ -42,30 +42,33 @@ final class PoolRefiller {
     private long wakeups;
     private long backoffMs;
 
-    PoolRefiller(Supplier<Collection<JailPool>> pools, JailFactory factory, int agents, Duration settle) {
+    /** @param name names the agent threads ({@code <name>-pool-refill-N}) */
+    public PoolRefiller(String name, Supplier<? extends Collection<WarmPool<K, T>>> pools, PoolItemFactory<K, T> factory,
+                        int agents, Duration settle) {
         if (agents < 1) {
             throw new IllegalArgumentException("at least one refill agent, got " + agents);
         }
         if (settle.isNegative()) {
             throw new IllegalArgumentException("negative settle time " + settle);
         }
+        this.name = name;
         this.pools = pools;
         this.factory = factory;
         this.agents = agents;
         this.settleNanos = settle.toNanos();
     }
 
-    void startThreads() {
+    public void startThreads() {
         for (int i = 0; i < agents; i++) {
-            threads.add(Thread.ofPlatform().name("jail-pool-refill-" + i).daemon(true).start(this::run));
+            threads.add(Thread.ofPlatform().name(name + "-pool-refill-" + i).daemon(true).start(this::run));
         }
     }
 
-    int agents() {
+    public int agents() {
         return agents;
     }
 
-    void wake() {
+    public void wake() {
         synchronized (signal) {
             wakeups++;
             signal.notifyAll();
@@ -73,12 +76,12 @@ final class PoolRefiller {
     }
 
     /**
-     * Prepares one jail for the first pool that is short and due (see the settle time). Returns 1 if it did, 0 if
+     * Makes one item for the first pool that is short and due (see the settle time). Returns 1 if it did, 0 if
      * every pool is full or still settling.
      */
-    int doWork() {
+    public int doWork() {
         long now = System.nanoTime();
-        for (JailPool pool : pools.get()) {
+        for (WarmPool<K, T> pool : pools.get()) {
             if (!running) {
                 return 0;
             }
@@ -86,20 +89,11 @@ final class PoolRefiller {
                 continue;
             }
             try {
-                StepClock clock = new StepClock();
-                Jail jail = factory.prepare(pool.template(), pool.waitingCount() > 0);
-                clock.lap("prepare");
-                try {
-                    factory.start(jail, clock);
-                } catch (RuntimeException e) {
-                    destroyQuietly(jail, e);
-                    throw e;
-                }
-                clock.log(LOG, "pool refill " + jail.id());
+                T item = factory.make(pool.key(), pool.waitingCount() > 0);
                 if (running) {
-                    pool.add(jail);
+                    pool.add(item);
                 } else {
-                    factory.destroy(jail);
+                    factory.discard(item);
                 }
                 synchronized (signal) {
                     backoffMs = 0;
@@ -113,7 +107,7 @@ final class PoolRefiller {
                     backoffMs = backoffMs == 0 ? 500 : Math.min(MAX_BACKOFF_MS, backoffMs * 2);
                     wait = backoffMs;
                 }
-                LOG.log(Level.WARNING, "preparing a jail for template " + pool.template().templateId() + " failed (retry in "
+                LOG.log(Level.WARNING, "preparing a " + name + " for " + factory.describe(pool.key()) + " failed (retry in "
                         + wait + " ms): " + e.getMessage(), e);
                 return 0;
             } finally {
@@ -150,7 +144,7 @@ final class PoolRefiller {
     private long settlingMillis() {
         long now = System.nanoTime();
         long soonest = Long.MAX_VALUE;
-        for (JailPool pool : pools.get()) {
+        for (WarmPool<K, T> pool : pools.get()) {
             long due = pool.refillDueInNanos(now, settleNanos);
             if (due > 0) {
                 soonest = Math.min(soonest, due);
@@ -159,8 +153,8 @@ final class PoolRefiller {
         return soonest == Long.MAX_VALUE ? IDLE_WAIT_MS : Math.max(1, (soonest + 999_999) / 1_000_000);
     }
 
-    /** Stops the agents after the jails they are preparing (if any) are done. */
-    void stop() {
+    /** Stops the agents after the items they are making (if any) are done. */
+    public void stop() {
         running = false;
         wake();
         for (Thread t : threads) {
@@ -172,19 +166,11 @@ final class PoolRefiller {
         }
     }
 
-    long errors() {
+    public long errors() {
         return errors.get();
     }
 
-    RuntimeException lastError() {
+    public RuntimeException lastError() {
         return lastError;
-    }
-
-    private void destroyQuietly(Jail jail, RuntimeException cause) {
-        try {
-            factory.destroy(jail);
-        } catch (RuntimeException e) {
-            cause.addSuppressed(e);
-        }
     }
 }

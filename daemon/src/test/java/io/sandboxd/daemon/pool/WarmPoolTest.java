@@ -1,4 +1,4 @@
-package io.sandboxd.daemon.runtime.jail;
+package io.sandboxd.daemon.pool;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -7,28 +7,30 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import org.junit.jupiter.api.Test;
 
-class JailPoolTest {
-    private static Jail jail(String id) {
-        return new Jail(id, Path.of("/nonexistent", id), null, null, null);
+class WarmPoolTest {
+    /** A stand-in item: the pool only moves items around. */
+    record Item(String id) {}
+
+    private static Item item(String id) {
+        return new Item(id);
     }
 
     @Test
-    void readyJailsGoFirstAndWaitersGetTheNextInOrder() {
-        JailPool pool = new JailPool(null, 1);
-        Jail a = jail("a");
+    void readyItemsGoFirstAndWaitersGetTheNextInOrder() {
+        WarmPool<String, Item> pool = new WarmPool<>("key", 1);
+        Item a = item("a");
         pool.add(a);
         assertSame(a, pool.take().join());
-        CompletableFuture<Jail> first = pool.take();
-        CompletableFuture<Jail> second = pool.take();
+        CompletableFuture<Item> first = pool.take();
+        CompletableFuture<Item> second = pool.take();
         assertFalse(first.isDone());
         assertEquals(2, pool.waitingCount());
-        Jail b = jail("b");
-        Jail c = jail("c");
+        Item b = item("b");
+        Item c = item("c");
         pool.add(b);
         pool.add(c);
         assertSame(b, first.join());
@@ -38,7 +40,7 @@ class JailPoolTest {
 
     @Test
     void refillsCoverTheTargetPlusWaitingCreates() {
-        JailPool pool = new JailPool(null, 1);
+        WarmPool<String, Item> pool = new WarmPool<>("key", 1);
         assertTrue(pool.reserve());
         assertFalse(pool.reserve(), "one being prepared fills a pool of one");
         pool.take();
@@ -51,16 +53,16 @@ class JailPoolTest {
     }
 
     @Test
-    void aCancelledTakeGivesBackAJailThatReachedItAnyway() {
-        JailPool pool = new JailPool(null, 0);
-        CompletableFuture<Jail> gaveUp = pool.take();
+    void aCancelledTakeGivesBackAnItemThatReachedItAnyway() {
+        WarmPool<String, Item> pool = new WarmPool<>("key", 0);
+        CompletableFuture<Item> gaveUp = pool.take();
         pool.cancel(gaveUp);
         assertEquals(0, pool.waitingCount());
-        Jail a = jail("a");
+        Item a = item("a");
         pool.add(a);
         assertSame(a, pool.poll(), "no waiter left: pooled");
 
-        CompletableFuture<Jail> late = pool.take();
+        CompletableFuture<Item> late = pool.take();
         pool.add(a);
         pool.cancel(late);
         assertSame(a, pool.poll(), "the jail the cancelled take received is pooled again");
@@ -69,23 +71,23 @@ class JailPoolTest {
 
     @Test
     void drainFailsWaitingCreates() {
-        JailPool pool = new JailPool(null, 2);
-        pool.add(jail("a"));
+        WarmPool<String, Item> pool = new WarmPool<>("key", 2);
+        pool.add(item("a"));
         pool.take();
-        CompletableFuture<Jail> waiting = pool.take();
+        CompletableFuture<Item> waiting = pool.take();
         assertEquals(0, pool.drain(new IllegalStateException("closed")).size());
         CompletionException e = assertThrows(CompletionException.class, waiting::join);
         assertEquals("closed", e.getCause().getMessage());
     }
 
     @Test
-    void aPoolWithJailsLeftWaitsForCreatesToSettleBeforeARefill() {
+    void aPoolWithItemsLeftWaitsForCreatesToSettleBeforeARefill() {
         long settle = 500_000_000L;
-        JailPool pool = new JailPool(null, 3);
+        WarmPool<String, Item> pool = new WarmPool<>("key", 3);
         assertEquals(0, pool.refillDueInNanos(System.nanoTime(), settle), "nothing taken yet: due now");
-        pool.add(jail("a"));
-        pool.add(jail("b"));
-        pool.add(jail("c"));
+        pool.add(item("a"));
+        pool.add(item("b"));
+        pool.add(item("c"));
         pool.take().join();
         long now = System.nanoTime();
         long due = pool.refillDueInNanos(now, settle);
@@ -95,7 +97,7 @@ class JailPoolTest {
         assertTrue(pool.refillDueInNanos(System.nanoTime(), settle) > 0, "a poll is a take too");
         pool.take().join();
         assertEquals(0, pool.refillDueInNanos(System.nanoTime(), settle), "none ready: due now");
-        CompletableFuture<Jail> waiter = pool.take();
+        CompletableFuture<Item> waiter = pool.take();
         assertFalse(waiter.isDone());
         assertEquals(0, pool.refillDueInNanos(System.nanoTime(), settle), "a create is waiting: due now");
     }
