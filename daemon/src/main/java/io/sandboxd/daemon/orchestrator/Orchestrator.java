@@ -6,6 +6,7 @@ import io.sandboxd.api.sandbox.Connected;
 import io.sandboxd.api.sandbox.CreateSandbox;
 import io.sandboxd.api.sandbox.LogEntry;
 import io.sandboxd.api.sandbox.LogQuery;
+import io.sandboxd.api.sandbox.NetworkConfig;
 import io.sandboxd.api.sandbox.OnTimeout;
 import io.sandboxd.api.sandbox.Sandbox;
 import io.sandboxd.api.sandbox.SandboxDetail;
@@ -23,6 +24,7 @@ import io.sandboxd.daemon.runtime.SandboxRuntime;
 import io.sandboxd.daemon.runtime.SandboxSpec;
 import io.sandboxd.daemon.runtime.StepClock;
 import io.sandboxd.daemon.runtime.SandboxStats;
+import io.sandboxd.daemon.store.NetworkRow;
 import io.sandboxd.daemon.store.SandboxRepository;
 import io.sandboxd.daemon.store.SandboxRepository.Lifecycle;
 import io.sandboxd.daemon.store.SandboxRepository.SandboxRecord;
@@ -147,7 +149,7 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
         // The TTL counts from now.
         SandboxRecord record = new SandboxRecord(id, team.id(), template.template().id(), template.build().id(), null,
                 Lifecycle.RUNNING, request.metadata(), template.template().cpuCount(), template.template().memoryMb(),
-                DISK_SIZE_MB, ENVD_VERSION, request.secure(), request.allowInternetAccess(), request.network(),
+                DISK_SIZE_MB, ENVD_VERSION, request.secure(), request.allowInternetAccess(), row(request.network()),
                 request.onTimeout() == OnTimeout.PAUSE, request.autoPauseMemory(), request.autoResume(),
                 runtime.name(), startedAt, clock.instant().plus(request.timeout()));
         String trafficToken = request.network().allowPublicTraffic() ? null : tokens.trafficAccessToken(id);
@@ -160,6 +162,14 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
         steps.lap("insert");
         steps.log(LOG, "create " + id);
         return sandbox(record, envdToken, trafficToken);
+    }
+
+    private static NetworkRow row(NetworkConfig n) {
+        return new NetworkRow(n.allowPublicTraffic(), n.allowOut(), n.denyOut(), n.maskRequestHost());
+    }
+
+    private static NetworkConfig network(NetworkRow n) {
+        return new NetworkConfig(n.allowPublicTraffic(), n.allowOut(), n.denyOut(), n.maskRequestHost());
     }
 
     private Sandbox sandbox(SandboxRecord r, String envdToken, String trafficToken) {
@@ -184,7 +194,7 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
         return new SandboxDetail(r.id(), r.templateId(), r.alias(), visible(r.state()), r.startedAt(), r.endAt(),
                 r.envdVersion(), r.cpuCount(), r.memoryMb(), r.diskSizeMb(),
                 r.secure() ? tokens.envdAccessToken(r.id()) : null, r.allowInternetAccess(), domain, r.metadata(),
-                r.network(), r.autoPause() ? OnTimeout.PAUSE : OnTimeout.KILL, r.autoResume(), List.of());
+                network(r.network()), r.autoPause() ? OnTimeout.PAUSE : OnTimeout.KILL, r.autoResume(), List.of());
     }
 
     /** The team's sandbox in a state a client can see, or NOT_FOUND. */

@@ -3,7 +3,6 @@ package io.sandboxd.daemon.store;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.sandboxd.api.sandbox.NetworkConfig;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -56,7 +55,7 @@ public final class SandboxRepository {
     public record SandboxRecord(String id, String teamId, String templateId, UUID buildId, String alias,
                                 Lifecycle state, Map<String, String> metadata, int cpuCount, int memoryMb,
                                 int diskSizeMb, String envdVersion, boolean secure, boolean allowInternetAccess,
-                                NetworkConfig network, boolean autoPause, boolean autoPauseMemory,
+                                NetworkRow network, boolean autoPause, boolean autoPauseMemory,
                                 boolean autoResume, String runtime, Instant startedAt, Instant endAt) {
         public SandboxRecord {
             metadata = Map.copyOf(metadata);
@@ -279,7 +278,7 @@ public final class SandboxRepository {
                 parse(rs.getString("metadata"), new TypeReference<Map<String, String>>() {}),
                 rs.getInt("cpu_count"), rs.getInt("memory_mb"), rs.getInt("disk_size_mb"),
                 rs.getString("envd_version"), rs.getBoolean("secure"), rs.getBoolean("allow_internet_access"),
-                parse(rs.getString("network"), new TypeReference<NetworkConfig>() {}), rs.getBoolean("auto_pause"),
+                parse(rs.getString("network"), new TypeReference<NetworkRow>() {}), rs.getBoolean("auto_pause"),
                 rs.getBoolean("auto_pause_memory"), rs.getBoolean("auto_resume"), rs.getString("runtime"),
                 rs.getTimestamp("started_at").toInstant(), rs.getTimestamp("end_at").toInstant());
     }

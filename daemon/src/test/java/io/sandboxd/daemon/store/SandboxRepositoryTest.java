@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sandboxd.api.auth.Team;
-import io.sandboxd.api.sandbox.NetworkConfig;
 import io.sandboxd.daemon.store.SandboxRepository.Filter;
 import io.sandboxd.daemon.store.SandboxRepository.Lifecycle;
 import io.sandboxd.daemon.store.SandboxRepository.SandboxRecord;
@@ -51,7 +50,7 @@ class SandboxRepositoryTest {
 
     SandboxRecord sandbox(String id, String template, Lifecycle state, Map<String, String> metadata, int second) {
         return new SandboxRecord(id, team.id(), template, build, null, state, metadata, 2, 512, 1024, "0.6.13",
-                true, true, new NetworkConfig(false, List.of("example.com"), List.of("0.0.0.0/0"), "${PORT}.x"),
+                true, true, new NetworkRow(false, List.of("example.com"), List.of("0.0.0.0/0"), "${PORT}.x"),
                 false, true, true, "jail", T0.plusSeconds(second), T0.plusSeconds(second + 300));
     }
 
@@ -163,7 +162,7 @@ class SandboxRepositoryTest {
             store2.templates().create("base1", null, true, 2, 512, List.of("base"));
             UUID b = store2.templates().createBuild("base1", 2, 512, 1024, "jail").id();
             SandboxRecord s = new SandboxRecord("sbxasync", t.id(), "base1", b, null, Lifecycle.RUNNING, Map.of(), 2,
-                    512, 1024, "0.6.13", true, true, new NetworkConfig(true, List.of(), List.of(), null), false, false,
+                    512, 1024, "0.6.13", true, true, new NetworkRow(true, List.of(), List.of(), null), false, false,
                     false, "jail", T0, T0.plusSeconds(300));
             SandboxRecord refused = new SandboxRecord("not a valid id", s.teamId(), s.templateId(), s.buildId(), null,
                     s.state(), s.metadata(), 2, 512, 1024, "0.6.13", true, true, s.network(), false, false, false,
