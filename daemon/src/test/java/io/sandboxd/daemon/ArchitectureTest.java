@@ -52,4 +52,61 @@ class ArchitectureTest {
                 .allowEmptyShould(true)
                 .check(classes);
     }
+
+    @Test
+    void theRuntimePortKnowsNoAdapterAndTheAdaptersDoNotKnowEachOther() {
+        noClasses().that().resideInAPackage("io.sandboxd.daemon.runtime")
+                .should().dependOnClassesThat().resideInAnyPackage("io.sandboxd.daemon.runtime.jail..",
+                        "io.sandboxd.daemon.runtime.vm..", "io.sandboxd.daemon.orchestrator..", "io.sandboxd.api..")
+                .because("daemon.runtime is the runtime-neutral port the orchestrator talks to")
+                .check(classes);
+        noClasses().that().resideInAPackage("io.sandboxd.daemon.runtime.jail..")
+                .should().dependOnClassesThat().resideInAnyPackage("io.sandboxd.daemon.runtime.vm..", "io.sandboxd.vmm..")
+                .because("the jail adapter knows nothing of microVMs")
+                .check(classes);
+        noClasses().that().resideInAPackage("io.sandboxd.daemon.runtime.vm..")
+                .should().dependOnClassesThat().resideInAPackage("io.sandboxd.daemon.runtime.jail..")
+                .because("the vm adapter knows nothing of jails")
+                .allowEmptyShould(true)
+                .check(classes);
+    }
+
+    @Test
+    void runtimesAndTheirHelpersNeverReachUpToTheOrchestratorOrTheApi() {
+        noClasses().that().resideInAnyPackage("io.sandboxd.daemon.runtime..", "io.sandboxd.daemon.host..",
+                        "io.sandboxd.daemon.network..", "io.sandboxd.daemon.template..", "io.sandboxd.daemon.envd..",
+                        "io.sandboxd.daemon.pool..")
+                .should().dependOnClassesThat().resideInAnyPackage("io.sandboxd.daemon.orchestrator..",
+                        "io.sandboxd.daemon.cli..", "io.sandboxd.api..")
+                .because("the orchestrator uses runtimes, never the other way round")
+                .check(classes);
+    }
+
+    @Test
+    void hostUtilitiesAndServicesDoNotReachBackIntoRuntimes() {
+        noClasses().that().resideInAnyPackage("io.sandboxd.daemon.host..", "io.sandboxd.daemon.network..",
+                        "io.sandboxd.daemon.template..", "io.sandboxd.daemon.envd..", "io.sandboxd.daemon.pool..",
+                        "io.sandboxd.daemon.store..")
+                .should().dependOnClassesThat().resideInAPackage("io.sandboxd.daemon.runtime..")
+                .because("runtimes are built from these, not the other way round (no back-arrows)")
+                .check(classes);
+    }
+
+    @Test
+    void theStoreKeepsRowsOfItsOwn() {
+        noClasses().that().resideInAPackage("io.sandboxd.daemon.store..")
+                .should().dependOnClassesThat().resideInAnyPackage("io.sandboxd.api.sandbox..", "io.sandboxd.api.http..",
+                        "io.sandboxd.daemon.orchestrator..", "io.sandboxd.daemon.runtime..")
+                .because("store rows are the store's own types; the orchestrator maps them to API types")
+                .check(classes);
+    }
+
+    @Test
+    void onlyTheOrchestratorTurnsFailuresIntoApiErrors() {
+        noClasses().that().resideOutsideOfPackages("io.sandboxd.api..", "io.sandboxd.daemon.orchestrator..",
+                        "io.sandboxd.daemon.cli..")
+                .should().dependOnClassesThat().haveFullyQualifiedName("io.sandboxd.api.sandbox.SandboxException")
+                .because("one mapping (RuntimeErrors) decides the status of a failure")
+                .check(classes);
+    }
 }
