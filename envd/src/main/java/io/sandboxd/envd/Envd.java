@@ -11,6 +11,7 @@ import io.sandboxd.envd.process.ProcessService;
 import io.sandboxd.envd.process.ProcessTable;
 import io.sandboxd.envd.server.EnvdServer;
 import io.sandboxd.envd.system.HostMetrics;
+import io.sandboxd.envd.system.InitClock;
 import io.sandboxd.envd.system.SystemRoutes;
 import java.net.InetSocketAddress;
 import java.util.concurrent.ExecutorService;
@@ -29,12 +30,14 @@ public final class Envd implements AutoCloseable {
     private final ConnectRouter connect = new ConnectRouter();
     private final HttpRouter http = new HttpRouter();
     private final ExecutorService workers;
+    private final InitClock clock;
     private final java.util.List<AutoCloseable> closeables = new java.util.ArrayList<>();
     private EnvdServer server;
 
-    private Envd(EnvdState state, UserDatabase users) {
+    private Envd(EnvdState state, UserDatabase users, InitClock clock) {
         this.state = state;
         this.users = users;
+        this.clock = clock;
         this.auth = new EnvdAuth(state, users);
         this.workers = Executors.newCachedThreadPool(daemonThreads("envd-worker-"));
     }
@@ -44,9 +47,16 @@ public final class Envd implements AutoCloseable {
         return start(address, new EnvdState(defaultUser), UserDatabase.system());
     }
 
+    /** Starts envd outside a sandbox: its {@code /init} never sets the clock. */
     public static Envd start(InetSocketAddress address, EnvdState state, UserDatabase users)
             throws InterruptedException {
-        Envd envd = new Envd(state, users);
+        return start(address, state, users, InitClock.never());
+    }
+
+    /** @param clock what {@code /init}'s timestamp may do to the clock: {@link InitClock#never()} but in a sandbox */
+    public static Envd start(InetSocketAddress address, EnvdState state, UserDatabase users, InitClock clock)
+            throws InterruptedException {
+        Envd envd = new Envd(state, users, java.util.Objects.requireNonNull(clock, "clock"));
         try {
             envd.registerServices();
             envd.server = EnvdServer.start(address, envd.http,
@@ -61,7 +71,7 @@ public final class Envd implements AutoCloseable {
 
     /** Every service envd serves registers its Connect procedures and HTTP routes here. */
     private void registerServices() {
-        new SystemRoutes(state, HostMetrics.system(), SystemRoutes::setClockWithDate).register(http);
+        new SystemRoutes(state, HostMetrics.system(), clock).register(http);
         ProcessTable processes = new ProcessTable();
         closeOnShutdown(processes);
         ProcessService process = new ProcessService(auth, processes, workers);

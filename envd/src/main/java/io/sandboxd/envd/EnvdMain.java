@@ -1,6 +1,7 @@
 package io.sandboxd.envd;
 
 import io.sandboxd.envd.auth.UserDatabase;
+import io.sandboxd.envd.system.InitClock;
 import java.net.InetSocketAddress;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -40,6 +41,15 @@ public final class EnvdMain implements Callable<Integer> {
                     + " this system has it; default: --default-user)")
     String warmUpUser;
 
+    @Option(names = "--set-clock-from-init",
+            description = "set the system clock from POST /init's timestamp when it is off by more than 50 ms: for"
+                    + " envd as a sandbox's agent (the daemon passes it), whose restored or pooled clock is behind;"
+                    + " never on a host, whose clock is the machine's (default: off)")
+    boolean setClockFromInit;
+
+    /** How the clock is set when {@code --set-clock-from-init} is given; tests put a recorder here. */
+    InitClock.Setter systemClock = null;
+
     @Option(names = "--train",
             description = "run the warm-up once and exit without serving (exit code 1 if any step of it failed): the"
                     + " training run that records envd's AOT cache, java -XX:AOTCacheOutput=envd.aot -jar envd.jar"
@@ -61,7 +71,7 @@ public final class EnvdMain implements Callable<Integer> {
         if (warmUp) {
             state.beginWarmUp();
         }
-        Envd envd = Envd.start(new InetSocketAddress(bind, port), state, UserDatabase.system());
+        Envd envd = Envd.start(new InetSocketAddress(bind, port), state, UserDatabase.system(), initClock());
         Runtime.getRuntime().addShutdownHook(new Thread(envd::close, "envd-shutdown"));
         if (warmUp) {
             warmUp(envd);
@@ -69,6 +79,14 @@ public final class EnvdMain implements Callable<Integer> {
         System.err.println("envd " + VERSION + " listening on " + envd.address());
         envd.awaitClose();
         return 0;
+    }
+
+    /** Only an envd told it is a sandbox's agent ever sets the clock. */
+    InitClock initClock() {
+        if (!setClockFromInit) {
+            return InitClock.never();
+        }
+        return systemClock != null ? InitClock.setWith(systemClock) : InitClock.systemDate();
     }
 
     /**

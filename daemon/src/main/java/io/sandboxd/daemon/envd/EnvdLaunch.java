@@ -75,14 +75,19 @@ public final class EnvdLaunch {
     private EnvdLaunch() {
     }
 
-    /** envd's command line in a sandbox with {@code jvmFlags}: java, the flags, the AOT cache, the jar, the port. */
+    /**
+     * envd's command line in a sandbox with {@code jvmFlags}: java, the flags, the AOT cache, the jar, the port, the
+     * warm-up, and {@code --set-clock-from-init}: envd is this sandbox's agent, so /init's timestamp corrects a
+     * restored or pooled sandbox's clock (an envd started without it, on a host, never touches the clock).
+     */
     public static List<String> command(List<String> jvmFlags) {
         List<String> cmd = new ArrayList<>();
         cmd.add(JRE_PATH + "/bin/java");
         cmd.addAll(jvmFlags);
         cmd.add("-XX:AOTCache=" + AOT_CACHE_PATH);
         cmd.addAll(List.of("-jar", JAR_PATH, "--port", String.valueOf(PORT),
-                "--warm-up-rounds", String.valueOf(WARM_UP_ROUNDS), "--warm-up-user", WARM_UP_USER));
+                "--warm-up-rounds", String.valueOf(WARM_UP_ROUNDS), "--warm-up-user", WARM_UP_USER,
+                "--set-clock-from-init"));
         return List.copyOf(cmd);
     }
 

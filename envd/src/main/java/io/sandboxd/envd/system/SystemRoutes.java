@@ -15,25 +15,15 @@ import java.time.format.DateTimeParseException;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.Map;
-import java.util.logging.Logger;
 
 /** {@code GET /health}, {@code GET /envs}, {@code GET /metrics}, {@code POST /init} (spec 3.1). */
 public final class SystemRoutes {
-    private static final Logger LOG = Logger.getLogger(SystemRoutes.class.getName());
-    /** The guest clock is set from {@code /init} only when it is off by more than this. */
-    static final long CLOCK_TOLERANCE_MILLIS = 50;
-
     private final EnvdState state;
     private final HostMetrics metrics;
-    private final ClockSetter clock;
+    private final InitClock clock;
 
-    /** Sets the system clock; the default runs {@code date -s}. */
-    @FunctionalInterface
-    public interface ClockSetter {
-        void set(Instant now) throws IOException, InterruptedException;
-    }
-
-    public SystemRoutes(EnvdState state, HostMetrics metrics, ClockSetter clock) {
+    /** @param clock whether {@code /init}'s timestamp may set the system clock (only as a sandbox's agent) */
+    public SystemRoutes(EnvdState state, HostMetrics metrics, InitClock clock) {
         this.state = state;
         this.metrics = metrics;
         this.clock = clock;
@@ -96,16 +86,10 @@ public final class SystemRoutes {
                 newEnv != null ? newEnv : s.envVars(),
                 user != null && !user.isEmpty() ? user : s.defaultUser(),
                 workdir != null && !workdir.isEmpty() ? workdir : s.defaultWorkdir()));
-        if (hostTime != null) {
-            long skew = Math.abs(hostTime.toEpochMilli() - System.currentTimeMillis());
-            if (skew > CLOCK_TOLERANCE_MILLIS) {
-                try {
-                    clock.set(hostTime);
-                    LOG.info("clock was off by " + skew + " ms; set from /init");
-                } catch (IOException e) {
-                    LOG.warning("cannot set the clock (off by " + skew + " ms): " + e.getMessage());
-                }
-            }
+        // the warm-up's own /init carries envd's clock as it was before a cold JVM took hundreds of ms to parse it:
+        // comparing against it would set the clock back by that long
+        if (hostTime != null && !state.warmingUp()) {
+            clock.correct(hostTime);
         }
         return HttpResponses.empty(HttpResponseStatus.NO_CONTENT);
     }
@@ -113,15 +97,5 @@ public final class SystemRoutes {
     private static String text(JsonNode body, String field) {
         JsonNode n = body.get(field);
         return n == null || n.isNull() ? null : n.asText();
-    }
-
-    /** {@code date -u -s @<seconds.nanos>}: envd runs as root in the sandbox, util-linux/coreutils are there. */
-    public static void setClockWithDate(Instant now) throws IOException, InterruptedException {
-        String arg = "@" + now.getEpochSecond() + "." + String.format("%09d", now.getNano());
-        Process p = new ProcessBuilder("date", "-u", "-s", arg).redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-        if (p.waitFor() != 0) {
-            throw new IOException("date -s " + arg + " exited with " + p.exitValue());
-        }
     }
 }

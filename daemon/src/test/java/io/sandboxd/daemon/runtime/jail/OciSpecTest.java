@@ -143,6 +143,7 @@ class OciSpecTest {
         int at = pooled.indexOf("--warm-up-rounds");
         assertEquals(String.valueOf(EnvdLaunch.WARM_UP_ROUNDS), pooled.get(at + 1));
         assertEquals(EnvdLaunch.WARM_UP_USER, pooled.get(pooled.indexOf("--warm-up-user") + 1));
+        assertTrue(pooled.contains("--set-clock-from-init"), "the sandbox's agent corrects its clock from /init");
 
         List<String> waited = config.commandForWaitingCreate();
         assertEquals(String.valueOf(EnvdLaunch.WARM_UP_ROUNDS_WAITED_FOR), waited.get(at + 1));
