@@ -1,5 +1,11 @@
 // Benchmark (not a test): commands.run('true') round trip through the unmodified SDK, and stream throughput of a
 // command printing 100 MiB. Prints a table. Usage: node bench/commands.mjs [--sdk 2.51.0] [--iterations 500]
+//
+// Start modes side by side: node bench/commands.mjs --modes standalone,user [--rounds 5] [--iterations 200]
+// starts one envd per mode (standalone: no --default-user, so commands run as root, as `java -jar envd.jar --port P`
+// does; user: --default-user user; daemon: the jail's flags, --warm-up-rounds 30 --warm-up-user user and an /init
+// setting user as the default, without the jail) and runs commands.run('true') and raw Starts against each in
+// alternating rounds, so a shared machine's load hits every mode alike; prints p50/p99 per mode.
 import { spawnSync } from 'node:child_process'
 import net from 'node:net'
 import { startEnvd, sdks, ensureTemplateUser } from '../test/helpers/envd.mjs'
@@ -47,6 +53,71 @@ async function measure(fn, n, warm) {
     ts.push(Number(process.hrtime.bigint() - t) / 1e6)
   }
   return ts.sort((a, b) => a - b)
+}
+
+if (args.modes) {
+  await compareModes(args.modes.split(','), Number(args.rounds ?? 5))
+  process.exit(0)
+}
+
+/** envd's arguments per start mode, and whether the mode gets the daemon's /init. */
+function modeArgs(mode) {
+  switch (mode) {
+    case 'standalone': return { args: [] }
+    case 'user': return { args: ['--default-user', 'user'] }
+    case 'daemon': return { args: ['--warm-up-rounds', '30', '--warm-up-user', 'user'], init: { defaultUser: 'user' } }
+    default: throw new Error(`unknown mode ${mode}: standalone, user or daemon`)
+  }
+}
+
+async function compareModes(modes, rounds) {
+  const { Sandbox } = await sdks[version]()
+  const targets = []
+  try {
+    for (const mode of modes) {
+      const m = modeArgs(mode)
+      const envd = await startEnvd({ args: m.args })
+      if (m.init) {
+        const r = await fetch(`${envd.url}/init`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(m.init) })
+        if (r.status !== 204) throw new Error(`/init answered ${r.status}`)
+      }
+      const sbx = await Sandbox.create()
+      const who = (await sbx.commands.run('id -un')).stdout.trim()
+      const rawTrue = await rawStarter(envd.port, { process: { cmd: '/bin/true' }, stdin: false })
+      const rawBash = await rawStarter(envd.port, { process: { cmd: '/bin/bash', args: ['-l', '-c', 'true'] }, stdin: false })
+      // floor: the same login shell spawned by node as that user, with envd's environment (the shell's own cost)
+      const home = who === 'root' ? '/root' : '/home/user'
+      const floorIds = who === 'root' ? { uid: 0, gid: 0 } : ids
+      const floorEnv = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: home, USER: who, LOGNAME: who }
+      const floor = () => spawnSync('/bin/bash', ['-l', '-c', 'true'], { ...floorIds, cwd: home, env: floorEnv })
+      targets.push({ mode, who, envd, sbx, rawTrue, rawBash, floor, run: [], bin: [], rt: [], rb: [], fl: [] })
+    }
+    const per = Math.ceil(iterations / rounds)
+    for (let r = 0; r <= rounds; r++) {
+      const warm = r === 0 // the first round warms every mode up and is not counted
+      for (const t of targets) {
+        const n = warm ? Math.min(warmup, per) : per
+        const put = (arr, xs) => { if (!warm) arr.push(...xs) }
+        put(t.run, await measure(() => t.sbx.commands.run('true'), n, 0))
+        put(t.bin, await measure(() => t.sbx.commands.run('/bin/true'), n, 0))
+        put(t.rt, await measure(t.rawTrue.run, n, 0))
+        put(t.rb, await measure(t.rawBash.run, n, 0))
+        put(t.fl, await measure(t.floor, n, 0))
+      }
+    }
+    const q = (xs, p) => pct([...xs].sort((a, b) => a - b), p).toFixed(2)
+    console.log(`| mode (e2b ${version}, ${rounds} rounds, n=${targets[0].run.length}) | runs as | run('true') p50 / p99 ms | run('/bin/true') p50 / p99 ms | raw Start /bin/true p50 ms | raw Start bash -l -c true p50 ms | floor: bash -l -c true spawned by node p50 ms |`)
+    for (const t of targets) {
+      console.log(`| ${t.mode} | ${t.who} | ${q(t.run, 50)} / ${q(t.run, 99)} | ${q(t.bin, 50)} / ${q(t.bin, 99)} | ${q(t.rt, 50)} | ${q(t.rb, 50)} | ${q(t.fl, 50)} |`)
+    }
+    console.log(`load average (1 min) at the end: ${(await import('node:os')).loadavg()[0].toFixed(2)}`)
+  } finally {
+    for (const t of targets) {
+      t.rawTrue.close()
+      t.rawBash.close()
+      await t.envd.stop()
+    }
+  }
 }
 
 const envd = await startEnvd({ args: ['--default-user', user] })
