@@ -59,7 +59,7 @@ public final class JailRuntime implements SandboxRuntime {
     private final PoolRefiller<TemplateBuild, Jail> refiller;
     private final Map<String, WarmPool<TemplateBuild, Jail>> pools = new ConcurrentHashMap<>();
     /** Jails handed out as sandboxes and not killed yet: not the sandboxes' state, only what close and reconcile must not lose. */
-    private final Set<Jail> claimed = ConcurrentHashMap.newKeySet();
+    private final Set<JailSandbox> claimed = ConcurrentHashMap.newKeySet();
     private volatile boolean closed;
     private volatile String baseMirror;
 
@@ -210,9 +210,10 @@ public final class JailRuntime implements SandboxRuntime {
                     clock.lap("egress off");
                 }
             }
-            claimed.add(jail);
+            JailSandbox sandbox = new JailSandbox(jail, spec.sandboxId(), Instant.now(), runc, this::destroyClaimed);
+            claimed.add(sandbox);
             clock.log(LOG, "jail create " + spec.sandboxId() + " (" + jail.id() + ")");
-            return new JailSandbox(jail, spec.sandboxId(), Instant.now(), runc, this::destroyClaimed);
+            return sandbox;
         } catch (RuntimeException e) {
             if (jail != null) {
                 try {
@@ -230,7 +231,7 @@ public final class JailRuntime implements SandboxRuntime {
         try {
             factory.destroy(jail);
         } finally {
-            claimed.remove(jail);
+            claimed.removeIf(s -> s.jail() == jail);
         }
     }
 
@@ -351,9 +352,13 @@ public final class JailRuntime implements SandboxRuntime {
                 destroyInto(failures, j);
             }
         }
-        for (Jail j : List.copyOf(claimed)) {
-            destroyInto(failures, j);
-            claimed.remove(j);
+        // through the handles, so one the orchestrator still holds knows it was killed
+        for (JailSandbox s : List.copyOf(claimed)) {
+            try {
+                s.kill();
+            } catch (RuntimeException e) {
+                failures.add(e);
+            }
         }
         try {
             networks.close();
@@ -385,7 +390,7 @@ public final class JailRuntime implements SandboxRuntime {
     }
 
     private List<Jail> liveJails() {
-        List<Jail> live = new ArrayList<>(claimed);
+        List<Jail> live = new ArrayList<>(claimed.stream().map(JailSandbox::jail).toList());
         for (WarmPool<TemplateBuild, Jail> p : pools.values()) {
             live.addAll(p.snapshot());
         }

@@ -15,10 +15,10 @@ import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
-import java.time.Duration;
 import java.util.function.Consumer;
 
 /**
@@ -150,6 +150,10 @@ public final class JailSandbox implements RunningSandbox {
 
     public NetworkSlot slot() {
         return jail.slot();
+    }
+
+    Jail jail() {
+        return jail;
     }
 
     private void live() {

@@ -1,6 +1,7 @@
 package io.sandboxd.daemon.runtime.jail;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sandboxd.daemon.network.NetworkConfig;
@@ -47,5 +48,7 @@ class JailReconcileTest {
             crashed.close(); // everything is gone already; close must cope with that
         }
         assertTrue(crashed.inventory().isEmpty());
+        assertThrows(io.sandboxd.daemon.runtime.KilledSandboxException.class, left::pause,
+                "close killed the handle the caller still held");
     }
 }
