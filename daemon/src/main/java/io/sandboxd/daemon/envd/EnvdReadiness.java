@@ -76,15 +76,6 @@ public final class EnvdReadiness {
         while ((c = in.read()) != -1 && c != '\n' && line.length() < 200) {
             line.append((char) c);
         }
-        // "HTTP/1.1 204 No Content"
-        String[] f = line.toString().split(" ");
-        if (f.length < 2 || !f[0].startsWith("HTTP/")) {
-            throw new IOException("not an HTTP response: " + line);
-        }
-        try {
-            return Integer.parseInt(f[1]);
-        } catch (NumberFormatException e) {
-            throw new IOException("bad HTTP status line: " + line, e);
-        }
+        return HttpEnvdClient.parse(line.toString()).status();
     }
 }

@@ -56,10 +56,6 @@ final class SandboxTable {
         return live(sandboxId).map(LiveSandbox::handle);
     }
 
-    Optional<SandboxRecord> row(String sandboxId) {
-        return store.find(sandboxId);
-    }
-
     List<String> liveIds() {
         return List.copyOf(live.keySet());
     }

@@ -165,11 +165,6 @@ public record JailConfig(Path dataDir, Path runcRoot, String cgroupParent, Netwo
         return EnvdLaunch.withWarmUpRounds(command, EnvdLaunch.WARM_UP_ROUNDS_WAITED_FOR);
     }
 
-    /** True when the jail's command runs envd with the AOT cache at {@link EnvdLaunch#AOT_CACHE_PATH}. */
-    public boolean usesEnvdAotCache() {
-        return envdJar != null && EnvdLaunch.usesAotCache(command);
-    }
-
     /** The envd this configuration's jails run (JRE, jar, command, AOT caches), or null when they run no envd. */
     public EnvdInstall envdInstall() {
         return envdJar == null ? null : new EnvdInstall(javaHome, envdJar, command, envdAotDir());

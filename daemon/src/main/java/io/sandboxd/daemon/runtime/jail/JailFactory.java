@@ -41,16 +41,11 @@ final class JailFactory implements PoolItemFactory<TemplateBuild, Jail> {
         this.runc = runc;
     }
 
-    /** A new jail for {@code template} for the pool: mounted and configured, allowed out, not started. */
-    Jail prepare(TemplateBuild template) {
-        return prepare(template, false);
-    }
-
     /**
      * A new jail for {@code template}: mounted and configured, allowed out, not started. One a create is already
      * waiting for starts with a short warm-up ({@link JailConfig#commandForWaitingCreate()}).
      */
-    Jail prepare(TemplateBuild template, boolean createWaiting) {
+    private Jail prepare(TemplateBuild template, boolean createWaiting) {
         String id = "j" + HexFormat.of().formatHex(randomBytes());
         Path dir = config.sandboxesDir().resolve(id);
         NetworkSlot slot = networks.create();
@@ -117,7 +112,7 @@ final class JailFactory implements PoolItemFactory<TemplateBuild, Jail> {
     }
 
     /** Starts the jail's container and waits until its first process is ready (see {@link JailConfig#readinessPort()}). */
-    void start(Jail jail, StepClock clock) {
+    private void start(Jail jail, StepClock clock) {
         runc.runDetached(jail.id(), jail.dir(), jail.log());
         jail.markStarted();
         clock.lap("runc run");

@@ -1,6 +1,7 @@
 package io.sandboxd.daemon.runtime.jail;
 
 import io.sandboxd.daemon.envd.EnvdAotCache;
+import io.sandboxd.daemon.envd.EnvdInstall;
 import io.sandboxd.daemon.network.SandboxNetworks;
 import io.sandboxd.daemon.pool.PoolRefiller;
 import io.sandboxd.daemon.pool.WarmPool;
@@ -97,8 +98,9 @@ public final class JailRuntime implements SandboxRuntime {
             throw new UncheckedIOException("cannot create " + config.sandboxesDir() + " or " + config.runcRoot(), e);
         }
         // before the first pool refill, so that every pooled envd starts from it
-        if (config.envdInstall() != null) {
-            EnvdAotCache.ensure(config.envdInstall());
+        EnvdInstall envd = config.envdInstall();
+        if (envd != null) {
+            EnvdAotCache.ensure(envd);
         }
         JailRuntime rt = new JailRuntime(config, SandboxNetworks.start(config.network()));
         rt.refiller.startThreads();

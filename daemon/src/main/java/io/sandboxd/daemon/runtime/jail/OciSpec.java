@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.sandboxd.daemon.envd.EnvdAotCache;
+import io.sandboxd.daemon.envd.EnvdInstall;
 import io.sandboxd.daemon.envd.EnvdLaunch;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -104,7 +105,8 @@ final class OciSpec {
             mount(mounts, EnvdLaunch.JAR_PATH, "bind", config.envdJar().toAbsolutePath().toString(),
                     "bind", "ro", "nosuid", "nodev");
         }
-        Path aot = config.envdInstall() == null ? null : EnvdAotCache.forSandbox(config.envdInstall());
+        EnvdInstall envd = config.envdInstall();
+        Path aot = envd == null ? null : EnvdAotCache.forSandbox(envd);
         if (aot != null) {
             mount(mounts, EnvdLaunch.AOT_CACHE_PATH, "bind", aot.toString(), "bind", "ro", "nosuid", "nodev", "noexec");
         }
