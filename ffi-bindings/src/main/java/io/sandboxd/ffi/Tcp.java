@@ -20,7 +20,8 @@ import java.net.InetSocketAddress;
  * TCP over IPv4/IPv6 ({@code <netinet/in.h>}, {@code <netinet/tcp.h>}, {@code <sys/socket.h>}): socket addresses,
  * socket options, {@code send}/{@code recv} with flags ({@code MSG_MORE} holds a reply header back so it leaves
  * in one segment with the data sent after it), {@code getsockname} and {@code shutdown}. Socket creation, bind,
- * listen and accept are in {@link Sockets}. Checked against the headers by {@code TcpHeadersTest}.
+ * listen and accept are in {@link Sockets}. {@code SO_ORIGINAL_DST} gives a transparent proxy the destination a
+ * redirected connection had. Checked against the headers by {@code TcpHeadersTest}.
  */
 public final class Tcp {
     public static final int IPPROTO_TCP = 6;
@@ -32,6 +33,9 @@ public final class Tcp {
     public static final int SHUT_RD = 0;
     public static final int SHUT_WR = 1;
     public static final int SHUT_RDWR = 2;
+    public static final int SOL_IP = 0;
+    /** {@code <linux/netfilter_ipv4.h>}: where a connection was headed before a NAT redirect sent it to us. */
+    public static final int SO_ORIGINAL_DST = 80;
 
     /** {@code struct sockaddr_in { sa_family_t sin_family; in_port_t sin_port; struct in_addr sin_addr; ... }}. */
     public static final StructLayout SOCKADDR_IN = MemoryLayout.structLayout(
@@ -103,6 +107,28 @@ public final class Tcp {
                 throw new NativeException("getsockname", Native.errno(err));
             }
             return Short.toUnsignedInt(Short.reverseBytes(addr.get(JAVA_SHORT, SIN_PORT)));
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /**
+     * The IPv4 destination a connection had before netfilter redirected it to this socket
+     * ({@code getsockopt(SOL_IP, SO_ORIGINAL_DST)}); fails with ENOENT for a connection that was not NATed.
+     */
+    public static InetSocketAddress originalDestination(int fd) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment addr = a.allocate(SOCKADDR_IN);
+            MemorySegment len = a.allocate(JAVA_INT);
+            len.set(JAVA_INT, 0, (int) SOCKADDR_IN.byteSize());
+            MemorySegment err = Native.errnoBuffer();
+            if ((int) GETSOCKOPT.invokeExact(err, fd, SOL_IP, SO_ORIGINAL_DST, addr, len) < 0) {
+                throw new NativeException("getsockopt", Native.errno(err), "SO_ORIGINAL_DST");
+            }
+            byte[] ip = new byte[4];
+            MemorySegment.copy(addr, JAVA_BYTE, SIN_ADDR, ip, 0, 4);
+            int port = Short.toUnsignedInt(Short.reverseBytes(addr.get(JAVA_SHORT, SIN_PORT)));
+            return new InetSocketAddress(java.net.InetAddress.getByAddress(ip), port);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }

@@ -13,6 +13,7 @@ class TcpHeadersTest {
                 .constant("SO_REUSEADDR", Tcp.SO_REUSEADDR).constant("SO_SNDBUF", Tcp.SO_SNDBUF)
                 .constant("SO_RCVBUF", Tcp.SO_RCVBUF).constant("MSG_MORE", Tcp.MSG_MORE)
                 .constant("SHUT_RD", Tcp.SHUT_RD).constant("SHUT_WR", Tcp.SHUT_WR).constant("SHUT_RDWR", Tcp.SHUT_RDWR)
+                .constant("SOL_IP", Tcp.SOL_IP).constant("SO_ORIGINAL_DST", Tcp.SO_ORIGINAL_DST)
                 .verify();
     }
 }

@@ -60,4 +60,26 @@ class TcpTest {
             Libc.close(listener);
         }
     }
+
+    @Test
+    void aConnectionThatWasNotRedirectedHasNoOriginalDestination() throws Exception {
+        int listener = Sockets.socket(Sockets.AF_INET, Sockets.SOCK_STREAM | Sockets.SOCK_CLOEXEC, 0);
+        try (Arena arena = Arena.ofConfined()) {
+            Sockets.bind(listener, Tcp.address(arena, new InetSocketAddress(InetAddress.getLoopbackAddress(), 0)));
+            Sockets.listen(listener, 1);
+            try (Socket client = new Socket("127.0.0.1", Tcp.localPort(listener))) {
+                int conn = Sockets.accept4(listener, Sockets.SOCK_CLOEXEC);
+                try {
+                    NativeException e = org.junit.jupiter.api.Assertions.assertThrows(NativeException.class,
+                            () -> Tcp.originalDestination(conn));
+                    assertEquals(Errno.ENOENT, e.errno(), e.getMessage());
+                    assertTrue(e.getMessage().contains("SO_ORIGINAL_DST"), e.getMessage());
+                } finally {
+                    Libc.close(conn);
+                }
+            }
+        } finally {
+            Libc.close(listener);
+        }
+    }
 }

@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <linux/netfilter_ipv4.h>
 
 int main(void) {
     STRUCT(sockaddr_in) FIELD(sockaddr_in, sin_family) FIELD(sockaddr_in, sin_port) FIELD(sockaddr_in, sin_addr)
@@ -14,5 +15,6 @@ int main(void) {
     CONST(SO_REUSEADDR) CONST(SO_SNDBUF) CONST(SO_RCVBUF)
     CONST(MSG_MORE)
     CONST(SHUT_RD) CONST(SHUT_WR) CONST(SHUT_RDWR)
+    CONST(SOL_IP) CONST(SO_ORIGINAL_DST)
     return 0;
 }

@@ -49,7 +49,7 @@ final class CreateSandboxBody {
             }
         }
         return new CreateSandbox(template, timeout, body.stringMap("metadata"), body.stringMap("envVars"), secure,
-                allowInternet, network(body.object("network")), autoPause ? OnTimeout.PAUSE : OnTimeout.KILL,
+                allowInternet, NetworkBody.create(body.object("network")), autoPause ? OnTimeout.PAUSE : OnTimeout.KILL,
                 body.bool("autoPauseMemory", true), autoResume, volumeMounts(body));
     }
 
@@ -74,19 +74,6 @@ final class CreateSandboxBody {
             return raw.asBoolean();
         }
         return body.object("autoResume").bool("enabled", false);
-    }
-
-    private static NetworkConfig network(JsonFields n) {
-        if (n == null) {
-            return NetworkConfig.DEFAULT;
-        }
-        for (String unsupported : List.of("egressProxy", "rules")) {
-            if (n.has(unsupported)) {
-                throw HttpError.notImplemented("'network." + unsupported + "' is not implemented in sandboxd yet");
-            }
-        }
-        return new NetworkConfig(n.bool("allowPublicTraffic", true), n.stringList("allowOut"),
-                n.stringList("denyOut"), n.string("maskRequestHost", null));
     }
 
     private static List<VolumeMount> volumeMounts(JsonFields body) {

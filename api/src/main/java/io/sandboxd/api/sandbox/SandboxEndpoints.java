@@ -59,7 +59,7 @@ public final class SandboxEndpoints {
                 .add(GET, "/sandboxes/{sandboxID}/logs", this::logsV1)
                 .add(GET, "/v2/sandboxes/{sandboxID}/logs", this::logsV2)
                 .add(POST, "/sandboxes/{sandboxID}/fork", notYet("forking sandboxes"))
-                .add(PUT, "/sandboxes/{sandboxID}/network", notYet("updating a sandbox's network"))
+                .add(PUT, "/sandboxes/{sandboxID}/network", this::updateNetwork)
                 .add(POST, "/sandboxes/{sandboxID}/snapshots", notYet("sandbox snapshots"));
     }
 
@@ -95,6 +95,11 @@ public final class SandboxEndpoints {
 
     private RestResponse get(RestRequest r) {
         return RestResponse.json(200, SandboxJson.detail(service.get(r.requireTeam(), sandboxId(r))));
+    }
+
+    private RestResponse updateNetwork(RestRequest r) {
+        service.updateNetwork(r.requireTeam(), sandboxId(r), NetworkBody.update(r.json()));
+        return RestResponse.noContent();
     }
 
     private RestResponse kill(RestRequest r) {

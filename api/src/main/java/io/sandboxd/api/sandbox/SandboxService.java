@@ -43,4 +43,12 @@ public interface SandboxService {
     List<SandboxMetric> metrics(Team team, String sandboxId, Instant start, Instant end);
 
     List<LogEntry> logs(Team team, String sandboxId, LogQuery query);
+
+    /**
+     * Replaces a running or paused sandbox's egress configuration as a whole.
+     *
+     * @throws SandboxException NOT_FOUND for an unknown sandbox, INVALID for entries that are not addresses, CIDRs
+     *                          or (allowOut only) domains
+     */
+    void updateNetwork(Team team, String sandboxId, NetworkUpdate update);
 }

@@ -33,6 +33,7 @@ final class FakeSandboxService implements SandboxService {
         final Instant startedAt;
         volatile Instant endAt;
         volatile SandboxState state = SandboxState.RUNNING;
+        volatile NetworkUpdate network;
 
         Stored(Team team, String id, CreateSandbox request, Instant startedAt) {
             this.team = team;
@@ -153,6 +154,11 @@ final class FakeSandboxService implements SandboxService {
         s.state = SandboxState.RUNNING;
         s.endAt = now.plus(timeout);
         return sandbox(s);
+    }
+
+    @Override
+    public void updateNetwork(Team team, String sandboxId, NetworkUpdate update) {
+        find(team, sandboxId).network = update;
     }
 
     @Override

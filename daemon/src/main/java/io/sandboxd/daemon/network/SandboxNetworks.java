@@ -4,16 +4,20 @@ import io.sandboxd.daemon.host.CommandFailedException;
 import io.sandboxd.daemon.host.HostCommand;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
  * Per-sandbox networks on this host: a network namespace per slot, a veth pair into it with a /30, a default
- * route to the host end, and the {@link EgressFirewall} deciding what leaves. Drives {@code ip} and {@code nft}
+ * route to the host end, the {@link EgressFirewall} deciding what leaves, and the {@link EgressProxy} that checks
+ * the names restricted sandboxes connect to. Drives {@code ip} and {@code nft}
  * (iproute2 and nftables). Thread-safe: slot numbers come from a {@link SlotAllocator}, and the host tools do
  * their own locking.
  */
@@ -23,6 +27,9 @@ public final class SandboxNetworks implements AutoCloseable {
     private final EgressFirewall firewall;
     private final Pattern netnsName;
     private final Pattern vethName;
+    /** The policy of each restricted sandbox by its address, for the egress proxy; open sandboxes are absent. */
+    private final Map<InetAddress, EgressPolicy> policies = new ConcurrentHashMap<>();
+    private EgressProxy proxy;
 
     private SandboxNetworks(NetworkConfig config) {
         this.config = config;
@@ -35,7 +42,13 @@ public final class SandboxNetworks implements AutoCloseable {
     /** Installs the firewall table; call {@link #removeLeftovers()} before creating slots on a host that crashed. */
     public static SandboxNetworks start(NetworkConfig config) {
         SandboxNetworks n = new SandboxNetworks(config);
-        n.firewall.install();
+        n.proxy = EgressProxy.start(n.policies::get, config.deniedRanges());
+        try {
+            n.firewall.install(n.proxy.port());
+        } catch (RuntimeException e) {
+            n.proxy.close();
+            throw e;
+        }
         return n;
     }
 
@@ -76,11 +89,28 @@ public final class SandboxNetworks implements AutoCloseable {
     }
 
     public void setInternetAccess(NetworkSlot slot, boolean allowed) {
-        if (allowed) {
-            firewall.allowEgress(slot.hostVeth());
-        } else {
-            firewall.denyEgress(slot.hostVeth());
+        applyEgress(slot, allowed ? EgressPolicy.OPEN : EgressPolicy.CLOSED);
+    }
+
+    /** Gives the slot's sandbox its egress policy, replacing the previous one at once (one nft transaction). */
+    public void applyEgress(NetworkSlot slot, EgressPolicy policy) {
+        InetAddress address = slot.sandboxInetAddress();
+        if (policy.checksDomains()) {
+            policies.put(address, policy); // before the redirect exists, so no redirected connection is refused
         }
+        try {
+            firewall.apply(slot.hostVeth(), policy);
+        } catch (RuntimeException e) {
+            throw new IllegalStateException("cannot set the egress policy of " + slot.hostVeth() + ": " + e.getMessage(), e);
+        }
+        if (!policy.checksDomains()) {
+            policies.remove(address);
+        }
+    }
+
+    /** The port the egress proxy listens on (every address; the firewall admits only redirected connections). */
+    public int egressProxyPort() {
+        return proxy.port();
     }
 
     /** Removes the slot's firewall entry, veth pair and namespace, then frees the slot number. */
@@ -91,7 +121,8 @@ public final class SandboxNetworks implements AutoCloseable {
 
     private void teardown(NetworkSlot slot) {
         List<RuntimeException> failures = new ArrayList<>();
-        attempt(failures, () -> firewall.denyEgress(slot.hostVeth()));
+        attempt(failures, () -> firewall.remove(slot.hostVeth()));
+        policies.remove(slot.sandboxInetAddress());
         attempt(failures, () -> deleteLink(slot.hostVeth()));
         attempt(failures, () -> deleteNetns(slot.netnsName()));
         throwAll("removing network slot " + slot.index(), failures);
@@ -124,6 +155,11 @@ public final class SandboxNetworks implements AutoCloseable {
         return firewall.egressMembers();
     }
 
+    /** Host veths with a restricting egress chain (allow/deny rules, domain checks). */
+    public List<String> egressRestricted() {
+        return firewall.restricted();
+    }
+
     public boolean firewallInstalled() {
         return firewall.installed();
     }
@@ -137,9 +173,11 @@ public final class SandboxNetworks implements AutoCloseable {
         List<String> keepVeth = live.stream().map(NetworkSlot::hostVeth).toList();
         List<String> removed = new ArrayList<>();
         List<RuntimeException> failures = new ArrayList<>();
-        for (String v : firewall.egressMembers()) {
+        java.util.Set<String> inFirewall = new java.util.TreeSet<>(firewall.egressMembers());
+        inFirewall.addAll(firewall.restricted());
+        for (String v : inFirewall) {
             if (!keepVeth.contains(v)) {
-                attempt(failures, () -> firewall.denyEgress(v));
+                attempt(failures, () -> firewall.remove(v));
                 removed.add("nft egress entry " + v);
             }
         }
@@ -170,7 +208,12 @@ public final class SandboxNetworks implements AutoCloseable {
     /** Deletes the firewall table. Slots still in use keep their namespaces; destroy them first. */
     @Override
     public void close() {
-        firewall.uninstall();
+        try {
+            firewall.uninstall();
+        } finally {
+            proxy.close();
+            policies.clear();
+        }
     }
 
     private static void deleteLink(String name) {

@@ -7,6 +7,7 @@ import io.sandboxd.api.sandbox.CreateSandbox;
 import io.sandboxd.api.sandbox.LogEntry;
 import io.sandboxd.api.sandbox.LogQuery;
 import io.sandboxd.api.sandbox.NetworkConfig;
+import io.sandboxd.api.sandbox.NetworkUpdate;
 import io.sandboxd.api.sandbox.OnTimeout;
 import io.sandboxd.api.sandbox.Sandbox;
 import io.sandboxd.api.sandbox.SandboxDetail;
@@ -18,6 +19,7 @@ import io.sandboxd.api.sandbox.SandboxService;
 import io.sandboxd.api.sandbox.SandboxState;
 import io.sandboxd.daemon.envd.EnvdClient;
 import io.sandboxd.daemon.envd.EnvdLaunch;
+import io.sandboxd.daemon.network.EgressPolicy;
 import io.sandboxd.daemon.runtime.PreparedTemplate;
 import io.sandboxd.daemon.runtime.RunningSandbox;
 import io.sandboxd.daemon.runtime.SandboxRuntime;
@@ -122,6 +124,7 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
             throw new SandboxException(SandboxException.Reason.NOT_IMPLEMENTED,
                     "volume mounts are not supported by sandboxd yet");
         }
+        EgressPolicy egress = egress(request.allowInternetAccess(), request.network().allowOut(), request.network().denyOut());
         StepClock steps = new StepClock();
         TemplateCatalog.Ready template = templates.resolve(request.templateId());
         steps.lap("template");
@@ -130,7 +133,7 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
         RunningSandbox started;
         try {
             started = runtime.create(new SandboxSpec(id, template.template().id(), template.template().cpuCount(),
-                    template.template().memoryMb(), request.envVars(), request.allowInternetAccess()));
+                    template.template().memoryMb(), request.envVars(), egress));
         } catch (RuntimeException e) {
             throw RuntimeErrors.map(runtime.name(), "starting the sandbox", e);
         }
@@ -162,6 +165,31 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
         steps.lap("insert");
         steps.log(LOG, "create " + id);
         return sandbox(record, envdToken, trafficToken);
+    }
+
+    @Override
+    public void updateNetwork(Team team, String sandboxId, NetworkUpdate update) {
+        SandboxRecord r = find(team, sandboxId);
+        EgressPolicy egress = egress(update.allowInternetAccess(), update.allowOut(), update.denyOut());
+        RunningSandbox handle = handleOf(r.id());
+        // one update at a time per sandbox, so the firewall and the row end with the same (last) configuration
+        synchronized (handle) {
+            try {
+                handle.updateEgress(egress);
+            } catch (RuntimeException e) {
+                throw RuntimeErrors.map(runtime.name(), "updating the network of sandbox " + r.id(), e);
+            }
+            table.setEgress(r.id(), update.allowInternetAccess(), update.allowOut(), update.denyOut());
+        }
+    }
+
+    /** The policy of E2B's egress fields, or a 400 that names the entry that is wrong. */
+    private static EgressPolicy egress(boolean allowInternetAccess, List<String> allowOut, List<String> denyOut) {
+        try {
+            return EgressPolicy.of(allowInternetAccess, allowOut, denyOut);
+        } catch (IllegalArgumentException e) {
+            throw SandboxException.invalid(e.getMessage());
+        }
     }
 
     private static NetworkRow row(NetworkConfig n) {

@@ -41,6 +41,11 @@ final class SandboxTable {
         return true;
     }
 
+    /** Records a sandbox's new egress settings (after its runtime applied them). */
+    void setEgress(String sandboxId, boolean allowInternetAccess, List<String> allowOut, List<String> denyOut) {
+        store.setEgress(sandboxId, allowInternetAccess, allowOut, denyOut);
+    }
+
     /** The sandbox is gone: no longer routable, then its row is deleted. */
     void remove(String sandboxId) {
         live.remove(sandboxId);

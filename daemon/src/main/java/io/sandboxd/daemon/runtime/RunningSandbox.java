@@ -1,5 +1,6 @@
 package io.sandboxd.daemon.runtime;
 
+import io.sandboxd.daemon.network.EgressPolicy;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -36,6 +37,12 @@ public interface RunningSandbox {
      * @throws UnsupportedRuntimeOperationException where the runtime cannot capture process state
      */
     SandboxSnapshot snapshot();
+
+    /**
+     * Replaces where the sandbox may connect to, at once and as a whole (E2B's {@code PUT /sandboxes/{id}/network});
+     * connections already open stay open, as with any stateful firewall. Works while paused too.
+     */
+    void updateEgress(EgressPolicy policy);
 
     /** Current usage, for the metrics endpoints. */
     SandboxStats stats();

@@ -1,5 +1,6 @@
 package io.sandboxd.daemon.runtime;
 
+import io.sandboxd.daemon.network.EgressPolicy;
 import java.util.Map;
 import java.util.Objects;
 import java.util.regex.Pattern;
@@ -14,11 +15,11 @@ import java.util.regex.Pattern;
  * @param envVars             environment for processes in the sandbox. Runtimes do not bake these into the
  *                            sandbox: pooled sandboxes are started before the request exists, so the
  *                            orchestrator hands them to envd with {@code POST /init}
- * @param allowInternetAccess whether the sandbox may open connections to public addresses; private ranges are
- *                            refused either way
+ * @param egress              where the sandbox may open connections (E2B's internet access, allowOut and
+ *                            denyOut); private ranges are refused whatever it says
  */
 public record SandboxSpec(String sandboxId, String templateId, int cpuCount, int memoryMB, Map<String, String> envVars,
-                          boolean allowInternetAccess) {
+                          EgressPolicy egress) {
     private static final Pattern ID = Pattern.compile("[A-Za-z0-9_-]{1,64}");
 
     public SandboxSpec {
@@ -37,5 +38,12 @@ public record SandboxSpec(String sandboxId, String templateId, int cpuCount, int
             throw new IllegalArgumentException("memoryMB must be at least 64, got " + memoryMB);
         }
         envVars = envVars == null ? Map.of() : Map.copyOf(envVars);
+        Objects.requireNonNull(egress, "egress");
+    }
+
+    /** A spec whose egress is all or nothing: internet access on or off, no rules. */
+    public SandboxSpec(String sandboxId, String templateId, int cpuCount, int memoryMB, Map<String, String> envVars,
+                       boolean allowInternetAccess) {
+        this(sandboxId, templateId, cpuCount, memoryMB, envVars, allowInternetAccess ? EgressPolicy.OPEN : EgressPolicy.CLOSED);
     }
 }

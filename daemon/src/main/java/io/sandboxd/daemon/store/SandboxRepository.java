@@ -151,6 +151,13 @@ public final class SandboxRepository {
                 Timestamp.from(endAt.truncatedTo(ChronoUnit.MICROS)), id) == 1;
     }
 
+    /** Replaces the egress settings (the allowOut and denyOut of the network column, and internet access). */
+    public boolean setEgress(String id, boolean allowInternetAccess, List<String> allowOut, List<String> denyOut) {
+        return update("UPDATE sandboxes SET allow_internet_access = ?, network = jsonb_set(jsonb_set(network, '{allowOut}', "
+                        + "?::jsonb), '{denyOut}', ?::jsonb), updated_at = now() WHERE id = ?",
+                allowInternetAccess, json(allowOut), json(denyOut), id) == 1;
+    }
+
     public boolean delete(String id) {
         return update("DELETE FROM sandboxes WHERE id = ?", id) == 1;
     }

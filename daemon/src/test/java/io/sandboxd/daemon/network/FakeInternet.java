@@ -17,7 +17,9 @@ public final class FakeInternet implements AutoCloseable {
     private final String netns;
     private final String hostVeth;
     private final String address;
+    private final Path webRoot;
     private Process server;
+    private final List<Process> webServers = new java.util.ArrayList<>();
 
     /**
      * @param name    netns name and host veth name (at most 14 characters)
@@ -27,6 +29,7 @@ public final class FakeInternet implements AutoCloseable {
         this.netns = name;
         this.hostVeth = name + "0";
         this.address = network + ".2";
+        this.webRoot = webRoot;
         removeLinks(); // a previous run that died may have left them
         Process started = null;
         try {
@@ -62,8 +65,34 @@ public final class FakeInternet implements AutoCloseable {
         return "http://" + address + ":" + PORT + "/index.html";
     }
 
+    /**
+     * Also serves the web root over HTTP on port 80 and a TLS server (openssl s_server, self-signed) on port 443: the
+     * ports the egress proxy checks names on.
+     */
+    public FakeInternet withWebPorts(Path work) throws IOException {
+        Files.createDirectories(work);
+        Path key = work.resolve("key.pem");
+        Path cert = work.resolve("cert.pem");
+        HostCommand.check(List.of("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key.toString(),
+                "-out", cert.toString(), "-subj", "/CN=fake-internet", "-days", "1"));
+        webServers.add(new ProcessBuilder("ip", "netns", "exec", netns, "busybox", "httpd", "-f", "-p", "80", "-h",
+                webRoot.toString()).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start());
+        webServers.add(new ProcessBuilder("ip", "netns", "exec", netns, "openssl", "s_server", "-quiet", "-accept", "443",
+                "-cert", cert.toString(), "-key", key.toString(), "-www").redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).start());
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (!HostCommand.run(List.of("curl", "-s", "-f", "-m", "1", "http://" + address + "/index.html")).ok()
+                || !HostCommand.run(List.of("curl", "-s", "-k", "-f", "-m", "1", "https://" + address + "/")).ok()) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("fake internet web ports at " + address + " did not come up");
+            }
+        }
+        return this;
+    }
+
     @Override
     public void close() {
+        webServers.forEach(FakeInternet::stop);
         stop(server);
         removeLinks();
     }

@@ -127,4 +127,72 @@ class SandboxNetworksTest {
         assertEquals(List.of(), networks.existingNamespaces());
         assertEquals(List.of(), networks.existingVeths());
     }
+
+    /** curl from inside {@code netns} with a name pinned to an address (no DNS): its exit status and output. */
+    private static HostCommand.Result curlAs(String netns, String name, int port, String address, String url) {
+        return HostCommand.run(List.of("ip", "netns", "exec", netns, "curl", "-s", "-k", "-m", "3", "--resolve",
+                name + ":" + port + ":" + address, url), null, Duration.ofSeconds(15));
+    }
+
+    @Test
+    void allowOutWinsOverDenyOutAndDenyOutNarrowsAnOpenSandbox() throws Exception {
+        try (FakeInternet one = new FakeInternet("sbxnone", "198.51.100", tmp.resolve("one"));
+             FakeInternet two = new FakeInternet("sbxntwo", "203.0.113", tmp.resolve("two"))) {
+            NetworkSlot s = networks.create();
+            networks.applyEgress(s, EgressPolicy.of(true, List.of(), List.of("203.0.113.0/24")));
+            assertTrue(fetchFrom(s.netnsName(), one.url()), "not denied: reachable");
+            assertFalse(fetchFrom(s.netnsName(), two.url()), "denyOut CIDR: dropped");
+
+            networks.applyEgress(s, EgressPolicy.of(false, List.of("203.0.113.2"), List.of()));
+            assertTrue(fetchFrom(s.netnsName(), two.url()), "allowOut wins over internet access off");
+            assertFalse(fetchFrom(s.netnsName(), one.url()), "everything else is denied");
+            assertEquals(List.of(s.hostVeth()), networks.egressRestricted());
+            assertEquals(List.of(), networks.egressAllowed(), "a restricted sandbox is not in the open set");
+
+            networks.applyEgress(s, EgressPolicy.of(true, List.of("10.99.0.0/16"), List.of()));
+            assertTrue(fetchFrom(s.netnsName(), two.url()), "back to open");
+            assertEquals(List.of(), networks.egressRestricted(), "an open policy leaves no chain behind");
+            networks.destroy(s);
+        }
+    }
+
+    @Test
+    void domainRulesAreCheckedOnTheHttpHostAndTheTlsServerName() throws Exception {
+        try (FakeInternet web = new FakeInternet("sbxnweb", "198.51.100", tmp.resolve("web")).withWebPorts(tmp.resolve("tls"));
+             FakeInternet priv = new FakeInternet("sbxnprv", "10.98.0", tmp.resolve("prv")).withWebPorts(tmp.resolve("ptls"))) {
+            NetworkSlot s = networks.create();
+            networks.applyEgress(s, EgressPolicy.of(true, List.of("allowed.test", "*.wild.test"), List.of("0.0.0.0/0")));
+            String ip = web.address();
+
+            HostCommand.Result ok = curlAs(s.netnsName(), "allowed.test", 80, ip, "http://allowed.test/index.html");
+            assertEquals(FakeInternet.BODY, ok.stdout(), "HTTP to an allowed name goes through: " + ok);
+            HostCommand.Result sub = curlAs(s.netnsName(), "a.b.wild.test", 80, ip, "http://a.b.wild.test/index.html");
+            assertEquals(FakeInternet.BODY, sub.stdout(), "a wildcard matches subdomains at any depth: " + sub);
+            HostCommand.Result apex = curlAs(s.netnsName(), "wild.test", 80, ip, "http://wild.test/index.html");
+            assertTrue(apex.stdout().startsWith("sandboxd egress policy: 'wild.test' is not in the sandbox's allowOut"),
+                    "a wildcard does not match its apex; plain HTTP gets a 403 that says why: " + apex);
+            HostCommand.Result other = curlAs(s.netnsName(), "other.test", 80, ip, "http://other.test/index.html");
+            assertTrue(other.stdout().contains("'other.test' is not in the sandbox's allowOut"), other.toString());
+
+            HostCommand.Result tls = curlAs(s.netnsName(), "allowed.test", 443, ip, "https://allowed.test/");
+            assertTrue(tls.ok() && tls.stdout().contains("s_server"), "TLS with an allowed SNI goes through end to end: " + tls);
+            HostCommand.Result tlsDenied = curlAs(s.netnsName(), "other.test", 443, ip, "https://other.test/");
+            assertFalse(tlsDenied.ok(), "TLS with another SNI is cut: " + tlsDenied);
+
+            assertFalse(fetchFrom(s.netnsName(), web.url()), "other ports to the same address stay denied (no name check there)");
+            HostCommand.Result toPrivate = curlAs(s.netnsName(), "allowed.test", 80, priv.address(), "http://allowed.test/index.html");
+            assertFalse(toPrivate.stdout().contains(FakeInternet.BODY.strip()), "an allowed name never opens a private address: " + toPrivate);
+
+            HostCommand.Result direct = HostCommand.run(List.of("ip", "netns", "exec", s.netnsName(), "curl", "-s", "-m", "2",
+                    "http://" + s.hostIp() + ":" + networks.egressProxyPort() + "/"), null, Duration.ofSeconds(10));
+            assertFalse(direct.ok(), "the proxy port cannot be dialled directly: " + direct);
+
+            // an update replaces the rules at once
+            networks.applyEgress(s, EgressPolicy.of(false, List.of(), List.of()));
+            assertFalse(curlAs(s.netnsName(), "allowed.test", 80, ip, "http://allowed.test/index.html").stdout()
+                    .contains(FakeInternet.BODY.strip()), "closed: nothing leaves");
+            networks.destroy(s);
+            assertEquals(List.of(), networks.egressRestricted());
+        }
+    }
 }

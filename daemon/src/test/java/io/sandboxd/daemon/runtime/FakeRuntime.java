@@ -1,5 +1,6 @@
 package io.sandboxd.daemon.runtime;
 
+import io.sandboxd.daemon.network.EgressPolicy;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -103,9 +104,11 @@ public final class FakeRuntime implements SandboxRuntime {
         private RuntimeException nextFailure;
         private boolean paused;
         private boolean killed;
+        private EgressPolicy egress;
 
         FakeSandbox(SandboxSpec spec, InetSocketAddress address, Instant startedAt) {
             this.spec = spec;
+            this.egress = spec.egress();
             this.address = address;
             this.startedAt = startedAt;
         }
@@ -178,6 +181,17 @@ public final class FakeRuntime implements SandboxRuntime {
         @Override
         public SandboxSnapshot snapshot() {
             throw new UnsupportedRuntimeOperationException("fake", "snapshot", "the fake runtime captures nothing");
+        }
+
+        /** The policy it was created with, or the last one an update gave it. */
+        public synchronized EgressPolicy egress() {
+            return egress;
+        }
+
+        @Override
+        public synchronized void updateEgress(EgressPolicy policy) {
+            call("updateEgress");
+            egress = policy;
         }
 
         @Override

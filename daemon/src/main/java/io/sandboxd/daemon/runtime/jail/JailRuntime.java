@@ -205,14 +205,14 @@ public final class JailRuntime implements SandboxRuntime {
                     jail.limits(want);
                 }
                 clock.lap("limits");
-                // Pooled jails are allowed out (see JailFactory#prepare): only a create without internet access
-                // changes the firewall, and it does so before anything of the user's can run.
-                if (!spec.allowInternetAccess()) {
-                    networks.setInternetAccess(jail.slot(), false);
-                    clock.lap("egress off");
+                // Pooled jails are allowed out (see JailFactory#prepare): only a create with rules changes the
+                // firewall, and it does so before anything of the user's can run.
+                if (!spec.egress().isOpen()) {
+                    networks.applyEgress(jail.slot(), spec.egress());
+                    clock.lap("egress rules");
                 }
             }
-            JailSandbox sandbox = new JailSandbox(jail, spec.sandboxId(), Instant.now(), runc, this::destroyClaimed);
+            JailSandbox sandbox = new JailSandbox(jail, spec.sandboxId(), Instant.now(), runc, networks, this::destroyClaimed);
             claimed.add(sandbox);
             clock.log(LOG, "jail create " + spec.sandboxId() + " (" + jail.id() + ")");
             return sandbox;

@@ -4,7 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.sandboxd.daemon.envd.EnvdLaunch;
 import io.sandboxd.daemon.host.DirectoryTrees;
 import io.sandboxd.daemon.host.HostCommand;
+import io.sandboxd.daemon.network.EgressPolicy;
 import io.sandboxd.daemon.network.NetworkSlot;
+import io.sandboxd.daemon.network.SandboxNetworks;
 import io.sandboxd.daemon.runtime.KilledSandboxException;
 import io.sandboxd.daemon.runtime.RunningSandbox;
 import io.sandboxd.daemon.runtime.SandboxSnapshot;
@@ -31,10 +33,12 @@ public final class JailSandbox implements RunningSandbox {
     private final Instant startedAt;
     private final Runc runc;
     private final Consumer<Jail> destroy;
+    private final SandboxNetworks networks;
     private boolean killed;
 
-    JailSandbox(Jail jail, String sandboxId, Instant startedAt, Runc runc, Consumer<Jail> destroy) {
+    JailSandbox(Jail jail, String sandboxId, Instant startedAt, Runc runc, SandboxNetworks networks, Consumer<Jail> destroy) {
         this.jail = jail;
+        this.networks = networks;
         this.sandboxId = sandboxId;
         this.startedAt = startedAt;
         this.runc = runc;
@@ -83,6 +87,14 @@ public final class JailSandbox implements RunningSandbox {
         throw new UnsupportedRuntimeOperationException(JailRuntime.NAME, "snapshot",
                 "a jail's processes cannot be captured (runc checkpoints need CRIU, which fails on this kernel); "
                         + "pause keeps a jail's memory and files while the daemon runs");
+    }
+
+    @Override
+    public void updateEgress(EgressPolicy policy) {
+        synchronized (jail) {
+            live();
+            networks.applyEgress(jail.slot(), policy);
+        }
     }
 
     @Override
