@@ -204,6 +204,88 @@ describe('e2e: sandboxd serve + the E2B SDK', { skip: skip ?? false, timeout: 30
     })
   }
 
+  describe('egress rules (SDK 2.51): a network namespace stands in for the internet', () => {
+    // 198.51.100.0/24 (TEST-NET-2): a namespace of this test, reached through the host like any public address;
+    // it serves "reached" over HTTP on ports 80 and 8080 and TLS on 443. No traffic leaves the machine.
+    const ns = 'sbxe2enet'
+    const ip = '198.51.100.2'
+    const sh = (cmd) => execFileSync('sh', ['-c', cmd], { stdio: ['ignore', 'pipe', 'pipe'] }).toString()
+    const servers = []
+    let Sandbox, ALL_TRAFFIC
+    before(async () => {
+      ({ Sandbox, ALL_TRAFFIC } = await import('e2b-2.51'))
+      sh(`ip link del ${ns}0 2>/dev/null; ip netns del ${ns} 2>/dev/null; true`)
+      sh(`ip netns add ${ns} && ip link add ${ns}0 type veth peer name eth0 netns ${ns} && ip addr add 198.51.100.1/24 dev ${ns}0 && ip link set ${ns}0 up`)
+      sh(`ip -n ${ns} link set lo up && ip -n ${ns} addr add ${ip}/24 dev eth0 && ip -n ${ns} link set eth0 up && ip -n ${ns} route add default via 198.51.100.1`)
+      const www = `/tmp/${ns}-www`
+      sh(`mkdir -p ${www} && printf 'reached\\n' > ${www}/index.html && cd /tmp && openssl req -x509 -newkey rsa:2048 -nodes -keyout ${www}.key -out ${www}.crt -subj /CN=fake -days 1 2>/dev/null`)
+      for (const args of [['busybox', 'httpd', '-f', '-p', '80', '-h', www], ['busybox', 'httpd', '-f', '-p', '8080', '-h', www],
+        ['openssl', 's_server', '-quiet', '-accept', '443', '-cert', `${www}.crt`, '-key', `${www}.key`, '-www']]) {
+        servers.push(spawn('ip', ['netns', 'exec', ns, ...args], { stdio: 'ignore' }))
+      }
+      await waitFor('the fake internet', async () => {
+        try { sh(`curl -s -f -m 1 http://${ip}/index.html && curl -s -k -f -m 1 https://${ip}/ >/dev/null`); return true } catch { return false }
+      }, 10_000)
+    })
+    after(() => {
+      servers.forEach((p) => p.kill('SIGKILL'))
+      sh(`ip link del ${ns}0 2>/dev/null; ip netns del ${ns} 2>/dev/null; true`)
+    })
+
+    /** curl from inside the sandbox with `name` pinned to the fake internet; its output and exit status. */
+    async function curl(sbx, name, port, url) {
+      const r = await sbx.commands.run(`curl -s -k -m 3 --resolve ${name}:${port}:${ip} ${url}; echo " exit=$?"`)
+      return r.stdout
+    }
+
+    test('no rules: the fake internet is reachable, private ranges are not', async () => {
+      const sbx = await Sandbox.create({ timeoutMs: 120_000 })
+      try {
+        assert.match(await curl(sbx, 'any.test', 8080, 'http://any.test:8080/index.html'), /^reached\n exit=0/)
+        assert.match((await sbx.commands.run('curl -s -m 2 http://10.99.99.1/; echo " exit=$?"')).stdout, /exit=(7|28)/)
+      } finally { await sbx.kill() }
+    })
+
+    test('allowOut domains with denyOut all: HTTP Host and TLS SNI are checked, everything else is dropped', async () => {
+      const sbx = await Sandbox.create({ timeoutMs: 120_000, network: { allowOut: ['allowed.test', '*.wild.test'], denyOut: [ALL_TRAFFIC] } })
+      try {
+        assert.match(await curl(sbx, 'allowed.test', 80, 'http://allowed.test/index.html'), /^reached\n exit=0/)
+        assert.match(await curl(sbx, 'a.wild.test', 80, 'http://a.wild.test/index.html'), /^reached\n exit=0/)
+        assert.match(await curl(sbx, 'other.test', 80, 'http://other.test/index.html'), /sandboxd egress policy: 'other.test' is not in the sandbox's allowOut/)
+        assert.match(await curl(sbx, 'allowed.test', 443, 'https://allowed.test/'), /s_server[\s\S]* exit=0/)
+        assert.doesNotMatch(await curl(sbx, 'other.test', 443, 'https://other.test/'), /exit=0/)
+        assert.doesNotMatch(await curl(sbx, 'allowed.test', 8080, 'http://allowed.test:8080/index.html'), /exit=0/, 'no name check off 80/443: denied')
+        const info = await Sandbox.getInfo(sbx.sandboxId)
+        assert.deepEqual(info.network?.allowOut, ['allowed.test', '*.wild.test'])
+        assert.deepEqual(info.network?.denyOut, [ALL_TRAFFIC])
+      } finally { await sbx.kill() }
+    })
+
+    test('updateNetwork replaces the rules of a running sandbox at once', async () => {
+      const sbx = await Sandbox.create({ timeoutMs: 120_000 })
+      try {
+        assert.match(await curl(sbx, 'x.test', 8080, 'http://x.test:8080/index.html'), /exit=0/)
+        await sbx.updateNetwork({ denyOut: [`${ip}/32`] })
+        assert.doesNotMatch(await curl(sbx, 'x.test', 8080, 'http://x.test:8080/index.html'), /exit=0/)
+        await sbx.updateNetwork({ allowOut: [ip], denyOut: [ALL_TRAFFIC] })
+        assert.match(await curl(sbx, 'x.test', 8080, 'http://x.test:8080/index.html'), /^reached\n exit=0/, 'allowOut wins')
+        await sbx.updateNetwork({ allowInternetAccess: false })
+        assert.doesNotMatch(await curl(sbx, 'x.test', 8080, 'http://x.test:8080/index.html'), /exit=0/)
+        await sbx.updateNetwork({})
+        assert.match(await curl(sbx, 'x.test', 8080, 'http://x.test:8080/index.html'), /exit=0/, 'an empty update clears every rule')
+        await assert.rejects(sbx.updateNetwork({ denyOut: ['example.com'] }), /denyOut entry 'example.com' is a domain/)
+        await assert.rejects(Sandbox.updateNetwork('nosuchsandbox0000000', {}), (e) => /not ?found/i.test(`${e.name} ${e.message}`))
+      } finally { await sbx.kill() }
+    })
+
+    test('what sandboxd does not do is a 400 that names it', async () => {
+      await assert.rejects(Sandbox.create({ network: { egressProxy: { address: 'proxy.test:1080' } } }), /egressProxy' is not supported by sandboxd/)
+      await assert.rejects(Sandbox.create({ network: { allowOut: ['api.test'], denyOut: [ALL_TRAFFIC], rules: { 'api.test': [{ transform: { headers: { A: 'b' } } }] } } }),
+        /rules' is not supported by sandboxd/)
+      await assert.rejects(Sandbox.create({ network: { allowOut: ['api.test'] } }), /denyOut does not contain 0.0.0.0\/0/)
+    })
+  })
+
   test('bad timeout and bad metadata filter are 400 with a JSON body', async () => {
     const bad = await api('POST', '/sandboxes', { templateID: 'base', timeout: -1 })
     assert.equal(bad.status, 400)

@@ -227,9 +227,42 @@ class SandboxApiTest {
     }
 
     @Test
-    void unsupportedCreateOptionsAre501NotIgnored() throws Exception {
+    void unsupportedCreateOptionsAreRefusedNotIgnored() throws Exception {
         assertError(call("POST", "/sandboxes", "{\"mcp\":{\"x\":{}}}"), 501);
-        assertError(call("POST", "/sandboxes", "{\"network\":{\"egressProxy\":{\"address\":\"a\"}}}"), 501);
+        Reply proxy = call("POST", "/sandboxes", "{\"network\":{\"egressProxy\":{\"address\":\"a:1080\"}}}");
+        assertError(proxy, 400);
+        assertTrue(proxy.json().get("message").asText().startsWith("'network.egressProxy' is not supported by sandboxd"), proxy.body());
+        Reply rules = call("POST", "/v2/sandboxes",
+                "{\"network\":{\"rules\":{\"api.test\":[{\"transform\":{\"headers\":{\"A\":\"b\"}}}]}}}");
+        assertError(rules, 400);
+        assertTrue(rules.json().get("message").asText().startsWith("'network.rules' is not supported"), rules.body());
+        assertError(call("POST", "/v2/sandboxes", "{\"network\":{\"httpsPorts\":[3000]}}"), 400);
+        assertError(call("POST", "/v2/sandboxes", "{\"network\":{\"rules\":[1]}}"), 400);
+        assertTrue(service.calls.isEmpty(), "nothing was created");
+        // empty ones say nothing and are accepted, as the SDK may send them
+        assertEquals(201, call("POST", "/v2/sandboxes", "{\"network\":{\"rules\":{},\"httpsPorts\":[]}}").status());
+    }
+
+    @Test
+    void putNetworkReplacesTheWholeEgressConfiguration() throws Exception {
+        String id = create("{}");
+        Reply r = call("PUT", "/sandboxes/" + id + "/network", """
+                {"allowOut":["1.1.1.1","example.com"],"denyOut":["0.0.0.0/0"]}""");
+        assertEquals(204, r.status());
+        assertEquals("", r.body());
+        assertEquals(new NetworkUpdate(true, List.of("1.1.1.1", "example.com"), List.of("0.0.0.0/0")),
+                service.sandboxes.get(id).network);
+        assertEquals(204, call("PUT", "/sandboxes/" + id + "/network", "{\"allow_internet_access\":false}").status());
+        assertEquals(new NetworkUpdate(false, List.of(), List.of()), service.sandboxes.get(id).network, "omitted fields are cleared");
+
+        assertError(call("PUT", "/sandboxes/" + id + "/network", "{\"allowOut\":\"1.1.1.1\"}"), 400);
+        assertError(call("PUT", "/sandboxes/" + id + "/network", "{\"denyOut\":[1]}"), 400);
+        assertError(call("PUT", "/sandboxes/" + id + "/network", "{\"allow_internet_access\":\"no\"}"), 400);
+        assertError(call("PUT", "/sandboxes/" + id + "/network", "{\"egressProxy\":{\"address\":\"p:1\"}}"), 400);
+        assertError(call("PUT", "/sandboxes/" + id + "/network", "[]"), 400);
+        assertEquals(new NetworkUpdate(false, List.of(), List.of()), service.sandboxes.get(id).network, "a refused update changes nothing");
+        assertError(call("PUT", "/sandboxes/nosuchsandbox/network", "{}"), 404);
+        assertError(call("PUT", "/sandboxes/" + id + "/network", "{}", null), 401);
     }
 
     @Test
@@ -480,7 +513,7 @@ class SandboxApiTest {
         for (String[] req : List.of(new String[] {"GET", "/templates"}, new String[] {"POST", "/v3/templates"},
                 new String[] {"GET", "/templates/aliases/base"}, new String[] {"POST", "/volumes"},
                 new String[] {"GET", "/secrets"}, new String[] {"GET", "/snapshots"}, new String[] {"GET", "/teams"},
-                new String[] {"POST", "/sandboxes/abc/fork"}, new String[] {"PUT", "/sandboxes/abc/network"},
+                new String[] {"POST", "/sandboxes/abc/fork"},
                 new String[] {"POST", "/sandboxes/abc/snapshots"})) {
             Reply r = call(req[0], req[1], req[0].equals("GET") ? null : "{}");
             assertError(r, 501);

@@ -11,6 +11,7 @@ import io.sandboxd.api.auth.Team;
 import io.sandboxd.api.proxy.SandboxRouter.Resolution;
 import io.sandboxd.api.sandbox.CreateSandbox;
 import io.sandboxd.api.sandbox.NetworkConfig;
+import io.sandboxd.api.sandbox.NetworkUpdate;
 import io.sandboxd.api.sandbox.OnTimeout;
 import io.sandboxd.api.sandbox.SandboxException;
 import io.sandboxd.api.sandbox.SandboxException.Reason;
@@ -18,6 +19,8 @@ import io.sandboxd.api.sandbox.SandboxState;
 import io.sandboxd.daemon.TestClock;
 import io.sandboxd.daemon.envd.EnvdClient;
 import io.sandboxd.daemon.envd.EnvdException;
+import io.sandboxd.daemon.network.EgressPolicy;
+import io.sandboxd.daemon.network.Ipv4Cidr;
 import io.sandboxd.daemon.runtime.CapacityException;
 import io.sandboxd.daemon.runtime.FakeRuntime;
 import io.sandboxd.daemon.runtime.FakeRuntime.FakeSandbox;
@@ -254,5 +257,57 @@ class OrchestratorLifecycleTest {
         assertInstanceOf(Resolution.NotFound.class, route(id));
         assertEquals(1, runtime.sandbox(id).calls().size(), "one kill reached the runtime");
         assertTrue(clock.instant().truncatedTo(ChronoUnit.MICROS).equals(clock.instant()));
+    }
+
+    static CreateSandbox withNetwork(boolean internet, List<String> allowOut, List<String> denyOut) {
+        return new CreateSandbox(TEMPLATE, Duration.ofMinutes(5), Map.of(), Map.of(), false, internet,
+                new NetworkConfig(true, allowOut, denyOut, null), OnTimeout.KILL, false, false, List.of());
+    }
+
+    @Test
+    void egressRulesReachTheRuntimeAndBadOnesAre400BeforeAnythingStarts() {
+        String id = orchestrator.create(team, withNetwork(true, List.of("1.1.1.1", "*.api.test"), List.of("0.0.0.0/0")))
+                .sandboxId();
+        EgressPolicy egress = runtime.sandbox(id).egress();
+        assertEquals(List.of(Ipv4Cidr.parse("1.1.1.1/32")), egress.allow());
+        assertTrue(egress.allowsDomain("x.api.test"));
+        assertEquals(EgressPolicy.CLOSED, runtime.sandbox(
+                orchestrator.create(team, withNetwork(false, List.of(), List.of())).sandboxId()).egress());
+
+        int before = runtime.created().size();
+        SandboxException e = refusal(() -> orchestrator.create(team, withNetwork(true, List.of("example.com"), List.of())));
+        assertEquals(Reason.INVALID, e.reason());
+        assertTrue(e.getMessage().contains("denyOut does not contain 0.0.0.0/0"), e.getMessage());
+        assertEquals(Reason.INVALID, refusal(() -> orchestrator.create(team, withNetwork(true, List.of(), List.of("a.test"))))
+                .reason());
+        assertEquals(before, runtime.created().size(), "no sandbox was started for a refused create");
+    }
+
+    @Test
+    void updateNetworkAppliesToTheRunningOrPausedSandboxAndIsWhatGetShows() {
+        String id = create(Duration.ofMinutes(5), OnTimeout.KILL);
+        orchestrator.updateNetwork(team, id, new NetworkUpdate(true, List.of("8.8.8.8"), List.of("0.0.0.0/0")));
+        assertEquals(List.of(Ipv4Cidr.parse("8.8.8.8/32")), runtime.sandbox(id).egress().allow());
+        assertEquals(List.of("8.8.8.8"), orchestrator.get(team, id).network().allowOut());
+        assertEquals(List.of("0.0.0.0/0"), orchestrator.get(team, id).network().denyOut());
+
+        orchestrator.pause(team, id, true);
+        orchestrator.updateNetwork(team, id, new NetworkUpdate(false, List.of(), List.of()));
+        assertEquals(EgressPolicy.CLOSED, runtime.sandbox(id).egress(), "a paused sandbox's rules change too");
+        assertFalse(orchestrator.get(team, id).allowInternetAccess());
+        assertEquals(List.of(), orchestrator.get(team, id).network().allowOut(), "omitted fields were cleared");
+
+        SandboxException bad = refusal(() -> orchestrator.updateNetwork(team, id,
+                new NetworkUpdate(true, List.of("::1"), List.of())));
+        assertEquals(Reason.INVALID, bad.reason());
+        assertEquals(EgressPolicy.CLOSED, runtime.sandbox(id).egress(), "a refused update changes nothing");
+        assertEquals(Reason.NOT_FOUND, refusal(() -> orchestrator.updateNetwork(team, "nosuch",
+                new NetworkUpdate(true, List.of(), List.of()))).reason());
+
+        runtime.sandbox(id).failNext(new SandboxRuntimeException("nft refused: boom"));
+        SandboxException failed = refusal(() -> orchestrator.updateNetwork(team, id,
+                new NetworkUpdate(true, List.of(), List.of())));
+        assertEquals(Reason.FAILED, failed.reason(), failed.getMessage());
+        assertFalse(orchestrator.get(team, id).allowInternetAccess(), "the row keeps what the runtime still enforces");
     }
 }
