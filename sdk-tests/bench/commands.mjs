@@ -1,7 +1,7 @@
 // Benchmark (not a test): commands.run('true') round trip through the unmodified SDK, and stream throughput of a
 // command printing 100 MiB. Prints a table. Usage: node bench/commands.mjs [--sdk 2.51.0] [--iterations 500]
 //
-// Start modes side by side: node bench/commands.mjs --modes standalone,user [--rounds 5] [--iterations 200]
+// Start modes side by side: node bench/commands.mjs --modes standalone,standalone-debian-root,user [--rounds 5] [--iterations 200]
 // starts one envd per mode (standalone: no --default-user, so commands run as root, as `java -jar envd.jar --port P`
 // does; user: --default-user user; daemon: the jail's flags, --warm-up-rounds 30 --warm-up-user user and an /init
 // setting user as the default, without the jail) and runs commands.run('true') and raw Starts against each in
@@ -64,9 +64,19 @@ if (args.modes) {
 function modeArgs(mode) {
   switch (mode) {
     case 'standalone': return { args: [] }
+    // standalone as root on a machine whose root has Debian's stock dotfiles (what a fresh machine has): envd runs
+    // in a mount namespace of its own where /root is a tmpfs holding base-files' dot.profile and dot.bashrc, so the
+    // host's own root profile (here: pyenv init, ~0.55 s per login shell) is not what is measured
+    case 'standalone-debian-root': return {
+      args: [],
+      prefix: ['unshare', '-m', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs -o mode=700 tmpfs /root'
+        + ' && cp /usr/share/base-files/dot.profile /root/.profile && cp /usr/share/base-files/dot.bashrc /root/.bashrc'
+        + ' && exec "$@"', 'sh'],
+      sameMounts: true,
+    }
     case 'user': return { args: ['--default-user', 'user'] }
     case 'daemon': return { args: ['--warm-up-rounds', '30', '--warm-up-user', 'user'], init: { defaultUser: 'user' } }
-    default: throw new Error(`unknown mode ${mode}: standalone, user or daemon`)
+    default: throw new Error(`unknown mode ${mode}: standalone, standalone-debian-root, user or daemon`)
   }
 }
 
@@ -76,7 +86,7 @@ async function compareModes(modes, rounds) {
   try {
     for (const mode of modes) {
       const m = modeArgs(mode)
-      const envd = await startEnvd({ args: m.args })
+      const envd = await startEnvd({ args: m.args, prefix: m.prefix ?? [] })
       if (m.init) {
         const r = await fetch(`${envd.url}/init`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(m.init) })
         if (r.status !== 204) throw new Error(`/init answered ${r.status}`)
@@ -89,7 +99,10 @@ async function compareModes(modes, rounds) {
       const home = who === 'root' ? '/root' : '/home/user'
       const floorIds = who === 'root' ? { uid: 0, gid: 0 } : ids
       const floorEnv = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: home, USER: who, LOGNAME: who }
-      const floor = () => spawnSync('/bin/bash', ['-l', '-c', 'true'], { ...floorIds, cwd: home, env: floorEnv })
+      // (in envd's own mount namespace where it has one: nsenter adds about a millisecond)
+      const floor = m.sameMounts
+        ? () => spawnSync('nsenter', ['-t', String(envd.pid), '-m', '/bin/bash', '-l', '-c', 'true'], { cwd: '/', env: floorEnv })
+        : () => spawnSync('/bin/bash', ['-l', '-c', 'true'], { ...floorIds, cwd: home, env: floorEnv })
       targets.push({ mode, who, envd, sbx, rawTrue, rawBash, floor, run: [], bin: [], rt: [], rb: [], fl: [] })
     }
     const per = Math.ceil(iterations / rounds)

@@ -41,13 +41,14 @@ export async function freePort() {
  * Starts envd and waits for GET /health. Sets E2B_DEBUG and E2B_SANDBOX_URL for the SDK.
  * Returns { url, port, stop(), logs() }.
  */
-export async function startEnvd({ args = [] } = {}) {
+export async function startEnvd({ args = [], prefix = [] } = {}) {
   if (!existsSync(envdJar)) {
     throw new Error(`${envdJar} is missing: build it with ./mvnw -q -pl envd -am package -DskipTests`)
   }
   const port = await freePort()
   let output = ''
-  const child = spawn(javaBinary(), ['-jar', envdJar, '--port', String(port), ...args], {
+  const argv = [...prefix, javaBinary(), '-jar', envdJar, '--port', String(port), ...args]
+  const child = spawn(argv[0], argv.slice(1), {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   child.stdout.on('data', (d) => { output += d })
@@ -71,6 +72,7 @@ export async function startEnvd({ args = [] } = {}) {
   return {
     url,
     port,
+    pid: child.pid,
     logs: () => output,
     async stop() {
       if (child.exitCode !== null) return
