@@ -173,7 +173,14 @@ public final class EgressFirewall {
         c.addAll(removeElement(t, "intercept", veth, nat));
         c.add("delete chain " + t + " " + out);
         c.add("delete chain " + t + " " + nat);
-        nft.apply(c);
+        try {
+            nft.apply(c);
+        } catch (io.sandboxd.daemon.host.HostException e) {
+            if (installed()) {
+                throw e;
+            }
+            // the table itself is gone (another instance with this prefix uninstalled it): nothing of the veth is left
+        }
     }
 
     /** Add-then-delete, so the transaction does not fail when the element is not there. */
