@@ -35,19 +35,21 @@ final class NetworkBody {
             throw HttpError.badRequest("'" + prefix + "egressProxy' is not supported by sandboxd: it does not tunnel "
                     + "egress through a SOCKS5 proxy (allowOut/denyOut and domain rules are)");
         }
-        nonEmptyUnsupported(n, prefix + "rules", "rules",
+        nonEmptyUnsupported(n, prefix, "rules", "an object",
                 "it does not rewrite outbound HTTPS requests (that needs a TLS-intercepting proxy)");
-        nonEmptyUnsupported(n, prefix + "httpsPorts", "httpsPorts",
+        nonEmptyUnsupported(n, prefix, "httpsPorts", "an array",
                 "its proxy reaches sandbox ports over plain HTTP only");
     }
 
-    private static void nonEmptyUnsupported(JsonFields n, String shown, String field, String why) {
+    /** A field sandboxd accepts only empty (as the SDK may send it); {@code shape} is what the error asks for. */
+    private static void nonEmptyUnsupported(JsonFields n, String prefix, String field, String shape, String why) {
         JsonNode v = n.raw(field);
         if (v == null) {
             return;
         }
+        String shown = prefix + field;
         if (!v.isObject() && !v.isArray()) {
-            throw HttpError.badRequest("Field '" + shown + "' must be " + (field.equals("rules") ? "an object" : "an array"));
+            throw HttpError.badRequest("Field '" + shown + "' must be " + shape);
         }
         if (!v.isEmpty()) {
             throw HttpError.badRequest("'" + shown + "' is not supported by sandboxd: " + why);

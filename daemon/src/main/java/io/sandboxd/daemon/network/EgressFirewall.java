@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.sandboxd.daemon.host.CommandFailedException;
 import io.sandboxd.daemon.host.HostCommand;
+import io.sandboxd.daemon.host.HostException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -111,10 +112,11 @@ public final class EgressFirewall {
 
     /** Gives a sandbox's veth its policy, replacing the one it had, in one transaction. */
     synchronized void apply(String hostVeth, EgressPolicy policy) {
-        String t = "inet " + config.nftTable();
-        String veth = "\"" + hostVeth + "\"";
-        String out = "out_" + hostVeth;
-        String nat = "nat_" + hostVeth;
+        Chains n = new Chains(config.nftTable(), hostVeth);
+        String t = n.table();
+        String veth = n.veth();
+        String out = n.out();
+        String nat = n.nat();
         List<String> c = new ArrayList<>();
         c.add("add chain " + t + " " + out);
         c.add("flush chain " + t + " " + out);
@@ -160,10 +162,11 @@ public final class EgressFirewall {
 
     /** Takes every trace of the veth out of the table; a veth that has none is fine. */
     synchronized void remove(String hostVeth) {
-        String t = "inet " + config.nftTable();
-        String veth = "\"" + hostVeth + "\"";
-        String out = "out_" + hostVeth;
-        String nat = "nat_" + hostVeth;
+        Chains n = new Chains(config.nftTable(), hostVeth);
+        String t = n.table();
+        String veth = n.veth();
+        String out = n.out();
+        String nat = n.nat();
         List<String> c = new ArrayList<>();
         c.add("add element " + t + " egress { " + veth + " }");
         c.add("delete element " + t + " egress { " + veth + " }");
@@ -175,11 +178,30 @@ public final class EgressFirewall {
         c.add("delete chain " + t + " " + nat);
         try {
             nft.apply(c);
-        } catch (io.sandboxd.daemon.host.HostException e) {
+        } catch (HostException e) {
             if (installed()) {
                 throw e;
             }
             // the table itself is gone (another instance with this prefix uninstalled it): nothing of the veth is left
+        }
+    }
+
+    /** The names nft commands use for one sandbox's veth: the table, the quoted veth and its two chains. */
+    private record Chains(String nftTable, String hostVeth) {
+        String table() {
+            return "inet " + nftTable;
+        }
+
+        String veth() {
+            return "\"" + hostVeth + "\"";
+        }
+
+        String out() {
+            return "out_" + hostVeth;
+        }
+
+        String nat() {
+            return "nat_" + hostVeth;
         }
     }
 

@@ -25,7 +25,6 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 
 /**
@@ -49,8 +48,6 @@ public final class EgressProxy implements AutoCloseable {
     private final Channel server;
     private final Function<InetAddress, EgressPolicy> policies;
     private final List<Ipv4Cidr> deniedRanges;
-    private final AtomicLong allowed = new AtomicLong();
-    private final AtomicLong refused = new AtomicLong();
 
     private EgressProxy(EventLoopGroup group, Channel server, Function<InetAddress, EgressPolicy> policies,
                         List<Ipv4Cidr> deniedRanges) {
@@ -92,15 +89,6 @@ public final class EgressProxy implements AutoCloseable {
         return ((InetSocketAddress) server.localAddress()).getPort();
     }
 
-    /** Connections let through and refused so far. */
-    public long allowedCount() {
-        return allowed.get();
-    }
-
-    public long refusedCount() {
-        return refused.get();
-    }
-
     @Override
     public void close() {
         server.close().syncUninterruptibly();
@@ -111,8 +99,7 @@ public final class EgressProxy implements AutoCloseable {
         if (!(a instanceof Inet4Address v4)) {
             return true;
         }
-        byte[] b = v4.getAddress();
-        int ip = ((b[0] & 0xff) << 24) | ((b[1] & 0xff) << 16) | ((b[2] & 0xff) << 8) | (b[3] & 0xff);
+        int ip = Ipv4Cidr.address(v4);
         return deniedRanges.stream().anyMatch(c -> c.contains(ip));
     }
 
@@ -207,7 +194,6 @@ public final class EgressProxy implements AutoCloseable {
                     ctx.close();
                     return;
                 }
-                allowed.incrementAndGet();
                 upstream = f.channel();
                 f.channel().writeAndFlush(Unpooled.wrappedBuffer(peek, 0, peeked)).addListener((ChannelFutureListener) w -> {
                     if (w.isSuccess()) {
@@ -220,7 +206,6 @@ public final class EgressProxy implements AutoCloseable {
         }
 
         private void refuse(ChannelHandlerContext ctx, String why, RequestedName.Found found) {
-            refused.incrementAndGet();
             LOG.log(System.Logger.Level.INFO, "egress refused from " + channel.remoteAddress().getAddress().getHostAddress()
                     + (destination == null ? "" : " to " + destination) + ": " + why);
             if (found != null && !found.tls()) {

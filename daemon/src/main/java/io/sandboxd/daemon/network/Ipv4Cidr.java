@@ -65,6 +65,12 @@ public record Ipv4Cidr(int network, int prefixLength) {
         }
     }
 
+    /** The inverse of {@link #inet(int)}. */
+    public static int address(Inet4Address a) {
+        byte[] b = a.getAddress();
+        return ((b[0] & 0xff) << 24) | ((b[1] & 0xff) << 16) | ((b[2] & 0xff) << 8) | (b[3] & 0xff);
+    }
+
     static int mask(int prefixLength) {
         return prefixLength == 0 ? 0 : -1 << (32 - prefixLength);
     }

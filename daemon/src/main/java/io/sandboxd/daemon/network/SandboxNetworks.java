@@ -10,6 +10,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -173,7 +175,7 @@ public final class SandboxNetworks implements AutoCloseable {
         List<String> keepVeth = live.stream().map(NetworkSlot::hostVeth).toList();
         List<String> removed = new ArrayList<>();
         List<RuntimeException> failures = new ArrayList<>();
-        java.util.Set<String> inFirewall = new java.util.TreeSet<>(firewall.egressMembers());
+        Set<String> inFirewall = new TreeSet<>(firewall.egressMembers());
         inFirewall.addAll(firewall.restricted());
         for (String v : inFirewall) {
             if (!keepVeth.contains(v)) {
