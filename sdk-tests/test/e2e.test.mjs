@@ -4,13 +4,14 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, execFileSync } from 'node:child_process'
-import { existsSync, readFileSync, mkdirSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { existsSync, readFileSync, readdirSync, mkdirSync, mkdtempSync, writeFileSync, rmSync, statSync } from 'node:fs'
+import os from 'node:os'
+import { createServer, createConnection } from 'node:net'
 import path from 'node:path'
+import { parsePrometheusText, seriesValue } from './prometheus-text.mjs'
 
 const repo = path.resolve(import.meta.dirname, '../..')
 const dataDir = process.env.SANDBOXD_E2E_DATA_DIR ?? '/var/tmp/sandboxd-e2e'
-const envFile = path.join(dataDir, 'sandboxd.env')
 const VERSIONS = ['e2b-2.51', 'e2b-2.45']
 
 function missing() {
@@ -37,15 +38,20 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
 let daemon
 let output = ''
+/** The daemon's stderr alone: its log lines, one JSON object each (`--log-format json`). */
+let logOutput = ''
 let env
 
-async function startDaemon() {
-  mkdirSync(dataDir, { recursive: true })
+/** Starts serve on `dir` (the shared cached data dir unless a block has its own); hooks pass a context, not a dir. */
+async function startDaemon(dir) {
+  if (typeof dir !== 'string') dir = dataDir
+  const envFile = path.join(dir, 'sandboxd.env')
+  mkdirSync(dir, { recursive: true })
   const [api, proxy] = [await freePort(), await freePort()]
-  daemon = spawn(path.join(repo, 'sandboxd'), ['serve', '--data-dir', dataDir, '--api-port', String(api),
-    '--proxy-port', String(proxy), '--warm-pool', '1'], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] })
+  daemon = spawn(path.join(repo, 'sandboxd'), ['serve', '--data-dir', dir, '--api-port', String(api),
+    '--proxy-port', String(proxy), '--warm-pool', '1', '--log-format', 'json'], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] })
   daemon.stdout.on('data', (d) => { output += d })
-  daemon.stderr.on('data', (d) => { output += d })
+  daemon.stderr.on('data', (d) => { output += d; logOutput += d })
   const deadline = Date.now() + 15 * 60_000 // the first run builds the base template
   // A file from an earlier run names other ports: wait for the one this daemon writes when it is ready (the daemon
   // reads the old one first, to reuse its still-valid key).
@@ -59,13 +65,14 @@ async function startDaemon() {
     const i = l.indexOf('=')
     return [l.slice(0, i), l.slice(i + 1)]
   }))
-  for (const k of ['E2B_API_URL', 'E2B_SANDBOX_URL', 'E2B_DOMAIN', 'E2B_API_KEY', 'E2B_ACCESS_TOKEN']) {
+  for (const k of ['E2B_API_URL', 'E2B_SANDBOX_URL', 'E2B_DOMAIN', 'E2B_API_KEY', 'E2B_ACCESS_TOKEN', 'E2B_VOLUME_API_URL']) {
     assert.ok(env[k], `${k} in sandboxd.env`)
     process.env[k] = env[k]
   }
   delete process.env.E2B_DEBUG
   assert.equal(env.E2B_API_URL, `http://127.0.0.1:${api}`)
   assert.equal(env.E2B_SANDBOX_URL, `http://127.0.0.1:${proxy}`)
+  assert.equal(env.E2B_VOLUME_API_URL, env.E2B_API_URL, 'the volume file API is served on the API port')
   assert.match(env.E2B_API_KEY, /^e2b_[0-9a-f]+$/)
 }
 
@@ -286,6 +293,264 @@ describe('e2e: sandboxd serve + the E2B SDK', { skip: skip ?? false, timeout: 30
     })
   })
 
+  describe('volumes (SDK 2.51)', () => {
+    let Sandbox, Volume, VolumeError, VolumeNotFoundError, VolumePathNotFoundError, VolumeFileType
+    before(async () => {
+      ({ Sandbox, Volume, VolumeError, VolumeNotFoundError, VolumePathNotFoundError, VolumeFileType } = await import('e2b-2.51'))
+    })
+
+    test('volumes: create, the file API, mounted in one sandbox then another, destroy', { timeout: 5 * 60_000 }, async () => {
+      const name = `e2e-vol-${Date.now()}`
+      const vol = await Volume.create(name)
+      const sandboxes = []
+      try {
+        assert.match(vol.volumeId, /^[a-z0-9]+$/)
+        assert.equal(vol.name, name)
+        assert.ok((await Volume.list()).some((v) => v.volumeId === vol.volumeId && v.name === name))
+        const info = await Volume.getInfo(vol.volumeId)
+        assert.deepEqual({ id: info.volumeId, name: info.name, token: info.token }, { id: vol.volumeId, name, token: vol.token })
+
+        // the file API, against the daemon's API port (E2B_VOLUME_API_URL) with the volume's token
+        const written = await vol.writeFile('/docs/hello.txt', 'hello from the SDK')
+        assert.equal(written.type, VolumeFileType.FILE)
+        assert.equal(written.path, '/docs/hello.txt')
+        assert.equal(written.size, 18)
+        assert.ok(written.mtime instanceof Date && !Number.isNaN(written.mtime.getTime()))
+        assert.equal(await vol.readFile('/docs/hello.txt'), 'hello from the SDK')
+        await vol.writeFile('/bin.dat', new Uint8Array([0, 1, 2, 255]).buffer)
+        assert.deepEqual([...await vol.readFile('/bin.dat', { format: 'bytes' })], [0, 1, 2, 255])
+        const dir = await vol.makeDir('/a/b', { force: true })
+        assert.equal(dir.type, VolumeFileType.DIRECTORY)
+        assert.deepEqual((await vol.list('/')).map((e) => e.name), ['a', 'bin.dat', 'docs'])
+        assert.deepEqual((await vol.list('/', { depth: 2 })).map((e) => e.path), ['/a', '/a/b', '/bin.dat', '/docs', '/docs/hello.txt'])
+        assert.equal((await vol.getInfo('/docs')).type, VolumeFileType.DIRECTORY)
+        assert.equal(await vol.exists('/docs/hello.txt'), true)
+        assert.equal(await vol.exists('/nope'), false)
+        assert.equal((await vol.updateMetadata('/bin.dat', { mode: 0o600 })).mode, 0o600)
+        await assert.rejects(vol.readFile('/nope.txt'), VolumePathNotFoundError)
+        await assert.rejects(vol.readFile('/../etc/passwd'), (e) => e instanceof VolumeError && /400/.test(e.message))
+        await vol.remove('/a')
+        assert.equal(await vol.exists('/a'), false)
+        const again = await Volume.connect(vol.volumeId)
+        assert.equal(await again.readFile('/docs/hello.txt'), 'hello from the SDK')
+        const stranger = new Volume(vol.volumeId, name, 'vol_' + '0'.repeat(64))
+        await assert.rejects(stranger.readFile('/docs/hello.txt'), (e) => /401|token/i.test(`${e.name} ${e.message}`))
+
+        // mounted: the sandbox's user reads what the file API wrote and writes what the next sandbox reads
+        const one = await Sandbox.create({ volumeMounts: { '/mnt/data': vol }, timeoutMs: 120_000 })
+        sandboxes.push(one)
+        assert.equal((await one.commands.run('cat /mnt/data/docs/hello.txt')).stdout, 'hello from the SDK')
+        await one.commands.run('echo from sandbox one > /mnt/data/one.txt && mkdir -p /mnt/data/made/in && whoami > /mnt/data/made/in/who')
+        await one.files.write('/mnt/data/via-envd.txt', 'written through envd')
+        assert.deepEqual((await one.getInfo()).volumeMounts, [{ name, path: '/mnt/data' }])
+        await assert.rejects(Volume.destroy(vol.volumeId), (e) => e instanceof VolumeError && /409/.test(e.message) && e.message.includes(one.sandboxId))
+        assert.equal(await one.kill(), true)
+        sandboxes.length = 0
+
+        assert.equal(await vol.readFile('/one.txt'), 'from sandbox one\n')
+        assert.equal(await vol.readFile('/made/in/who'), 'user\n')
+        const two = await Sandbox.create({ volumeMounts: { '/home/user/vol': name }, timeoutMs: 120_000 }) // by name
+        sandboxes.push(two)
+        const seen = await two.commands.run('cat /home/user/vol/one.txt /home/user/vol/via-envd.txt')
+        assert.equal(seen.stdout, 'from sandbox one\nwritten through envd')
+        await two.commands.run('echo two >> /home/user/vol/one.txt')
+        assert.equal(await two.kill(), true)
+        sandboxes.length = 0
+        assert.equal(await vol.readFile('/one.txt'), 'from sandbox one\ntwo\n')
+      } finally {
+        for (const s of sandboxes) await s.kill().catch(() => {})
+      }
+      assert.equal(await Volume.destroy(vol.volumeId), true)
+      assert.equal(await Volume.destroy(vol.volumeId), false)
+      await assert.rejects(Volume.getInfo(vol.volumeId), VolumeNotFoundError)
+      await assert.rejects(vol.readFile('/one.txt'), (e) => e.name === 'AuthenticationError', 'the token died with the volume')
+    })
+
+    test('volumes: bad mounts are refused before a sandbox starts', async () => {
+      const name = `e2e-vol-bad-${Date.now()}`
+      const vol = await Volume.create(name)
+      try {
+        await assert.rejects(Volume.create(name), (e) => e instanceof VolumeError && /409/.test(e.message))
+        await assert.rejects(Volume.create('no spaces'), (e) => e instanceof VolumeError && /400/.test(e.message))
+        for (const [path, re] of [['relative/path', /absolute/], ['/', /root/], ['/proc', /\/proc/], ['/etc', /\/etc/], ['/mnt/../proc', /normalized/]]) {
+          await assert.rejects(Sandbox.create({ volumeMounts: { [path]: vol } }), re, path)
+        }
+        await assert.rejects(Sandbox.create({ volumeMounts: { '/a': vol, '/a/b': vol } }), /overlap/)
+        await assert.rejects(Sandbox.create({ volumeMounts: { '/mnt/x': 'no-such-volume' } }), /no-such-volume.*doesn't exist/)
+        const raw = await api('POST', '/v2/sandboxes', { templateID: 'base', volumeMounts: [{ name, path: '/sys' }] })
+        assert.equal(raw.status, 400)
+        assert.equal(raw.json.code, 400)
+      } finally {
+        assert.equal(await Volume.destroy(vol.volumeId), true)
+      }
+    })
+  })
+
+  describe('observability (SDK 2.51)', () => {
+    let Sandbox
+    before(async () => { ({ Sandbox } = await import('e2b-2.51')) })
+
+    /** GET /metrics with curl, as an operator would, without a key: status, content type and the parsed text. */
+    function scrape() {
+      const out = execFileSync('curl', ['-sS', '--max-time', '10', '-o', '-', '-w', '\n%{http_code} %{content_type}',
+        `${env.E2B_API_URL}/metrics`], { encoding: 'utf8' })
+      const cut = out.lastIndexOf('\n')
+      const [code, ...type] = out.slice(cut + 1).split(' ')
+      assert.equal(code, '200', out)
+      assert.equal(type.join(' '), 'text/plain; version=0.0.4; charset=utf-8')
+      return parsePrometheusText(out.slice(0, cut))
+    }
+    const running = (m) => seriesValue(m, 'sandboxd_sandboxes', { state: 'running' })
+
+    test('observability: /metrics parses as Prometheus text and its counters follow an SDK create, getMetrics and kill', async (t) => {
+      scrape() // when this block runs alone, the API has answered nothing yet: now it has answered a scrape
+      const before = scrape()
+      for (const [name, type] of [['sandboxd_sandboxes', 'gauge'], ['sandboxd_sandbox_creates_total', 'counter'],
+        ['sandboxd_sandbox_create_duration_seconds', 'histogram'], ['sandboxd_sandbox_kills_total', 'counter'],
+        ['sandboxd_pool_ready', 'gauge'], ['sandboxd_pool_target', 'gauge'], ['sandboxd_envd_errors_total', 'counter'],
+        ['sandboxd_http_requests_total', 'counter']]) {
+        assert.equal(before.get(name)?.type, type, `${name} is a ${type}`)
+      }
+      assert.equal(seriesValue(before, 'sandboxd_pool_target', { template: 'base' }), 1, 'serve --warm-pool 1')
+      const created = (m) => seriesValue(m, 'sandboxd_sandbox_creates_total', { result: 'ok' })
+      const latencies = (m) => seriesValue(m, 'sandboxd_sandbox_create_duration_seconds_count')
+      const kills = (m) => seriesValue(m, 'sandboxd_sandbox_kills_total', { cause: 'request' })
+      const v2Creates = (m) => seriesValue(m, 'sandboxd_http_requests_total', { method: 'POST', route: '/v2/sandboxes', status: '201' })
+
+      const sbx = await Sandbox.create({ timeoutMs: 120_000 })
+      let during
+      try {
+        during = scrape()
+        assert.equal(created(during), created(before) + 1)
+        assert.equal(latencies(during), latencies(before) + 1)
+        assert.ok(seriesValue(during, 'sandboxd_sandbox_create_duration_seconds_sum') > seriesValue(before, 'sandboxd_sandbox_create_duration_seconds_sum'))
+        assert.equal(v2Creates(during), v2Creates(before) + 1, 'SDK 2.51 creates through POST /v2/sandboxes')
+        assert.equal(running(during), running(before) + 1)
+
+        // getMetrics as SDK 2.51 reads it: one sample of the sandbox's cgroup and disk, in the units E2B uses
+        await sbx.commands.run('head -c 2000000 /dev/urandom > /home/user/blob && sha256sum /home/user/blob')
+        const samples = await sbx.getMetrics()
+        assert.ok(samples.length >= 1, JSON.stringify(samples))
+        const s = samples.at(-1)
+        t.diagnostic(`getMetrics: ${JSON.stringify(s)}`)
+        assert.ok(s.timestamp instanceof Date && Math.abs(Date.now() - s.timestamp.getTime()) < 60_000, String(s.timestamp))
+        assert.ok(Number.isInteger(s.cpuCount) && s.cpuCount >= 1, `cpuCount ${s.cpuCount}`)
+        assert.ok(s.cpuUsedPct >= 0 && s.cpuUsedPct <= 100, `cpuUsedPct ${s.cpuUsedPct}`)
+        assert.ok(s.memTotal >= 64 * 2 ** 20, `memTotal ${s.memTotal}`)
+        assert.ok(s.memUsed > 2 ** 20 && s.memUsed <= s.memTotal, `memUsed ${s.memUsed} of ${s.memTotal}`)
+        assert.ok(s.diskUsed >= 2_000_000 && s.diskUsed < s.diskTotal, `diskUsed ${s.diskUsed} of ${s.diskTotal}`)
+        assert.equal(seriesValue(scrape(), 'sandboxd_http_requests_total', { method: 'GET', route: '/sandboxes/{sandboxID}/metrics', status: '200' }),
+          seriesValue(during, 'sandboxd_http_requests_total', { method: 'GET', route: '/sandboxes/{sandboxID}/metrics', status: '200' }) + 1)
+      } finally {
+        assert.equal(await sbx.kill(), true)
+      }
+      const afterKill = scrape()
+      assert.equal(kills(afterKill), kills(before) + 1)
+      assert.equal(running(afterKill), running(during) - 1)
+      await assert.rejects(Sandbox.getMetrics(sbx.sandboxId), (e) => /not ?found/i.test(`${e.name} ${e.message}`))
+    })
+
+    test('observability: every line the daemon logs (serve --log-format json) is a JSON object with time, level, logger, message', () => {
+      const complete = logOutput.slice(0, logOutput.lastIndexOf('\n') + 1)
+      const lines = complete.split('\n').filter((l) => l !== '')
+      assert.ok(lines.length >= 3, `the start-up lines at least:\n${complete}`)
+      for (const line of lines) {
+        let o
+        assert.doesNotThrow(() => { o = JSON.parse(line) }, `not JSON: ${line}`)
+        assert.equal(typeof o, 'object', line)
+        assert.ok(!Number.isNaN(Date.parse(o.time)) && /Z$/.test(o.time), `time: ${line}`)
+        assert.ok(['ERROR', 'WARN', 'INFO', 'DEBUG', 'TRACE'].includes(o.level), `level: ${line}`)
+        assert.equal(typeof o.logger, 'string', line)
+        assert.equal(typeof o.message, 'string', line)
+        if ('sandboxId' in o) assert.match(o.sandboxId, /^[a-z0-9]+$/, line)
+      }
+      assert.ok(lines.some((l) => JSON.parse(l).message.includes('opening the store')), 'serve\'s progress lines are log lines too')
+    })
+
+    test('observability: a refused create is counted by its reason, and /metrics needs no key while the API does', async () => {
+      const before = scrape()
+      const bad = await api('POST', '/v2/sandboxes', { templateID: 'nosuchtemplate', timeout: 60 })
+      assert.equal(bad.status, 404)
+      const m = scrape()
+      assert.equal(seriesValue(m, 'sandboxd_sandbox_creates_total', { result: 'not_found' }),
+        seriesValue(before, 'sandboxd_sandbox_creates_total', { result: 'not_found' }) + 1)
+      assert.equal((await fetch(`${env.E2B_API_URL}/v2/sandboxes`)).status, 401)
+      assert.ok(seriesValue(m, 'sandboxd_http_requests_total', { method: 'GET', route: '/metrics', status: '200' }) >= 1)
+    })
+  })
+
+  describe('secrets (SDK 2.51)', () => {
+    let Sandbox, Secret, SecretError, SecretNotFoundError
+    before(async () => {
+      ({ Sandbox, Secret, SecretError, SecretNotFoundError } = await import('e2b-2.51'))
+    })
+
+    test('secrets: create, list, exists, update, used in a sandbox through Secret.fill, destroy', { timeout: 5 * 60_000 }, async () => {
+      const name = `e2e-Secret-${Date.now()}`
+      const canonical = name.toLowerCase()
+      const [value, value2] = [`v1-${crypto.randomUUID()}`, `v2-${crypto.randomUUID()}`]
+      const created = await Secret.create(name, value, { metadata: { suite: 'e2e' } })
+      let destroyed = false
+      try {
+        assert.match(created.secretId, /^sec_[a-z0-9]+$/)
+        assert.equal(created.name, canonical, 'names come back lower-cased')
+        assert.equal(created.version, 1)
+        assert.deepEqual(created.metadata, { suite: 'e2e' })
+        assert.ok(created.createdAt instanceof Date && !isNaN(created.createdAt))
+
+        const listed = []
+        const pages = Secret.list({ limit: 1 })
+        while (pages.hasNext) listed.push(...await pages.nextItems())
+        assert.ok(listed.some((s) => s.secretId === created.secretId && s.name === canonical), 'listed (paged by 1)')
+
+        assert.equal(await Secret.exists(name), true)
+        assert.equal(await Secret.exists(created.secretId), true)
+        assert.equal(await Secret.exists(`no-such-${Date.now()}`), false)
+        assert.equal((await Secret.getInfo(created.secretId)).name, canonical)
+
+        const updated = await Secret.update(canonical, value2)
+        assert.equal(updated.version, 2)
+        assert.equal(updated.secretId, created.secretId)
+        assert.deepEqual(updated.metadata, { suite: 'e2e' }, 'no metadata given: kept')
+        await assert.rejects(Secret.update(`no-such-${Date.now()}`, 'x'), SecretNotFoundError)
+
+        await assert.rejects(Secret.create(name, 'x'), (e) => e instanceof SecretError && /^409/.test(e.message))
+        await assert.rejects(Secret.create('sec_reserved', 'x'), (e) => e instanceof SecretError && /^400/.test(e.message))
+        await assert.rejects(Secret.create('ok-name', ''), (e) => e instanceof SecretError && /^400/.test(e.message))
+
+        // Secret.fill formats ${e2b.secrets.<name>}; sandboxd resolves it in envs at create
+        const sbx = await Sandbox.create({ envs: { API_TOKEN: Secret.fill(canonical), PLAIN: 'p' }, timeoutMs: 120_000 })
+        try {
+          const r = await sbx.commands.run('printf %s "$API_TOKEN"; echo; printf %s "$PLAIN"')
+          assert.equal(r.stdout, `${value2}\np`, 'the current version, inside the sandbox')
+          const info = JSON.stringify(await sbx.getInfo())
+          assert.ok(!info.includes(value2), 'getInfo does not carry the value')
+        } finally {
+          await sbx.kill()
+        }
+        await assert.rejects(Sandbox.create({ envs: { X: Secret.fill('no-such-secret') } }), /no-such-secret.*doesn't exist/)
+
+        // no read surface hands out a value
+        for (const path of ['/secrets', `/secrets/${created.secretId}`, `/secrets/${canonical}`]) {
+          const raw = await api('GET', path)
+          assert.equal(raw.status, 200, path)
+          const text = JSON.stringify(raw.json)
+          assert.ok(!text.includes(value) && !text.includes(value2) && !/"value"/.test(text), `${path}: ${text}`)
+        }
+        assert.ok(!output.includes(value) && !output.includes(value2), 'the daemon never printed a value')
+
+        assert.equal(await Secret.destroy(created.secretId), true)
+        destroyed = true
+        assert.equal(await Secret.destroy(created.secretId), false)
+        assert.equal(await Secret.exists(name), false)
+        await assert.rejects(Secret.getInfo(created.secretId), SecretNotFoundError)
+        await assert.rejects(Sandbox.create({ envs: { X: Secret.fill(canonical) } }), /doesn't exist/)
+      } finally {
+        if (!destroyed) await Secret.destroy(created.secretId).catch(() => {})
+      }
+    })
+  })
+
   test('bad timeout and bad metadata filter are 400 with a JSON body', async () => {
     const bad = await api('POST', '/sandboxes', { templateID: 'base', timeout: -1 })
     assert.equal(bad.status, 400)
@@ -320,5 +585,641 @@ describe('e2e: sandboxd serve + the E2B SDK', { skip: skip ?? false, timeout: 30
     const fresh = await Sandbox.create()
     assert.equal((await fresh.commands.run('echo again')).stdout, 'again\n')
     assert.equal(await fresh.kill(), true)
+  })
+})
+
+// Secure sandboxes (issue 14), seen from outside with plain fetch through the proxy (routing headers only, the way
+// a browser or curl would use a URL the SDK hands out): the envd access token on every envd call, signed /files
+// URLs, the traffic token of `allowPublicTraffic: false`, envd's host-only routes, and what a process inside a
+// sandbox can reach. Its own daemon, so it does not depend on the suite above.
+describe('e2e: secure sandboxes, signed URLs, private traffic, internal routes', { skip: skip ?? false, timeout: 20 * 60_000 }, () => {
+  before(startDaemon, { timeout: 20 * 60_000 })
+  after(stopDaemon, { timeout: 90_000 })
+
+  const ENVD = 49983
+  const UNAUTHORIZED = 'unauthorized access, please provide a valid access token or method signing if supported'
+
+  /** `target` is a path or a full URL the SDK made (whose origin is the proxy's). */
+  async function viaProxy(sandboxId, port, target, { method = 'GET', headers = {}, body } = {}) {
+    const url = target.startsWith('http') ? target : `${env.E2B_SANDBOX_URL}${target}`
+    const r = await fetch(url, {
+      method, body, headers: { 'E2b-Sandbox-Id': sandboxId, 'E2b-Sandbox-Port': String(port), ...headers },
+    })
+    return { status: r.status, text: await r.text() }
+  }
+
+  const rpc = (sandboxId, service, body, headers = {}) => viaProxy(sandboxId, ENVD, `/${service}`, {
+    method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', 'connect-protocol-version': '1', ...headers },
+  })
+
+  /** The envd calls a client makes, as raw requests; each needs the access token when the sandbox is secure. */
+  const envdCalls = (sbx) => [
+    ['process RPC', (h) => rpc(sbx.sandboxId, 'process.Process/List', {}, h), UNAUTHORIZED],
+    ['filesystem RPC', (h) => rpc(sbx.sandboxId, 'filesystem.Filesystem/Stat', { path: '/home/user' }, h), UNAUTHORIZED],
+    ['GET /envs', (h) => viaProxy(sbx.sandboxId, ENVD, '/envs', { headers: h }), UNAUTHORIZED],
+    ['GET /metrics', (h) => viaProxy(sbx.sandboxId, ENVD, '/metrics', { headers: h }), UNAUTHORIZED],
+    ['GET /files', (h) => viaProxy(sbx.sandboxId, ENVD, '/files?path=/home/user/secure.txt', { headers: h }), 'missing signature query parameter'],
+  ]
+
+  function uploadForm(text, name = 'upload.txt') {
+    const form = new FormData()
+    form.append('file', new Blob([text]), name)
+    return form
+  }
+
+  for (const version of VERSIONS) {
+    describe(version, () => {
+      let Sandbox
+      before(async () => { ({ Sandbox } = await import(version)) })
+
+      test('secure: every envd call without the right X-Access-Token is 401; the SDK, holding it, works', async () => {
+        const sbx = await Sandbox.create({ secure: true, timeoutMs: 120_000 })
+        try {
+          assert.match(sbx.envdAccessToken ?? '', /^[0-9a-f]{64}$/, 'the create answer carried a token')
+          assert.equal((await sbx.commands.run('echo secure')).stdout, 'secure\n')
+          await sbx.files.write('/home/user/secure.txt', 'secret')
+          assert.equal(await sbx.files.read('/home/user/secure.txt'), 'secret')
+          for (const [what, call, message] of envdCalls(sbx)) {
+            const none = await call({})
+            assert.equal(none.status, 401, `${what} without a token: ${none.text}`)
+            assert.ok(none.text.includes(message), `${what}: ${none.text}`)
+            const wrong = await call({ 'X-Access-Token': '0'.repeat(64) })
+            assert.equal(wrong.status, 401, `${what} with a wrong token: ${wrong.text}`)
+            const right = await call({ 'X-Access-Token': sbx.envdAccessToken })
+            assert.equal(right.status, 200, `${what} with the token: ${right.text}`)
+          }
+          assert.equal((await viaProxy(sbx.sandboxId, ENVD, '/files?path=/home/user/secure.txt',
+            { headers: { 'X-Access-Token': sbx.envdAccessToken } })).text, 'secret')
+          // a write without the token changes nothing
+          const up = await viaProxy(sbx.sandboxId, ENVD, '/files?path=/home/user/secure.txt', { method: 'POST', body: uploadForm('overwritten') })
+          assert.equal(up.status, 401, up.text)
+          assert.equal(await sbx.files.read('/home/user/secure.txt'), 'secret')
+          // one sandbox's token is not another's
+          const other = await Sandbox.create({ timeoutMs: 120_000 })
+          try {
+            const crossed = await rpc(other.sandboxId, 'process.Process/List', {}, { 'X-Access-Token': sbx.envdAccessToken })
+            assert.equal(crossed.status, 401, crossed.text)
+          } finally {
+            await other.kill().catch(() => {})
+          }
+          // the one open route: the health check
+          assert.equal((await viaProxy(sbx.sandboxId, ENVD, '/health')).status, 204)
+        } finally {
+          await sbx.kill().catch(() => {})
+        }
+      })
+
+      if (version === 'e2b-2.45') {
+        test('control: secure: false (2.45) issues no token and envd answers without one', async () => {
+          const sbx = await Sandbox.create({ secure: false, timeoutMs: 120_000 })
+          try {
+            assert.equal(sbx.envdAccessToken, undefined)
+            const r = await rpc(sbx.sandboxId, 'process.Process/List', {})
+            assert.equal(r.status, 200, r.text)
+          } finally {
+            await sbx.kill().catch(() => {})
+          }
+        })
+      }
+
+      test('signed URLs: upload and download without a token; tampered, other path, other user, other op, other sandbox, expired are 401', async () => {
+        const sbx = await Sandbox.create({ timeoutMs: 120_000 })
+        try {
+          const file = '/home/user/signed.txt'
+          const up = await sbx.uploadUrl(file)
+          assert.ok(new URL(up).searchParams.get('signature')?.startsWith('v1_'), up)
+          const posted = await viaProxy(sbx.sandboxId, ENVD, up, { method: 'POST', body: uploadForm('uploaded through a signed URL') })
+          assert.equal(posted.status, 200, posted.text)
+          assert.equal(await sbx.files.read(file), 'uploaded through a signed URL')
+
+          const down = await sbx.downloadUrl(file)
+          const got = await viaProxy(sbx.sandboxId, ENVD, down)
+          assert.equal(got.status, 200, got.text)
+          assert.equal(got.text, 'uploaded through a signed URL')
+
+          await sbx.files.write('/home/user/other.txt', 'not yours')
+          const changed = (param, value) => { const u = new URL(down); u.searchParams.set(param, value); return u.toString() }
+          const sig = new URL(down).searchParams.get('signature')
+          const flipped = sig.slice(0, -1) + (sig.endsWith('A') ? 'B' : 'A')
+          const refused = {
+            'a tampered signature': [changed('signature', flipped), 'invalid signature'],
+            'another path': [changed('path', '/home/user/other.txt'), 'invalid signature'],
+            'another user': [changed('username', 'root'), 'invalid signature'],
+            'no signature': [(() => { const u = new URL(down); u.searchParams.delete('signature'); return u.toString() })(), 'missing signature'],
+          }
+          for (const [what, [url, message]] of Object.entries(refused)) {
+            const r = await viaProxy(sbx.sandboxId, ENVD, url)
+            assert.equal(r.status, 401, `${what}: ${r.text}`)
+            assert.ok(r.text.includes(message), `${what}: ${r.text}`)
+          }
+          // a read signature does not write
+          const wrongOp = await viaProxy(sbx.sandboxId, ENVD, down, { method: 'POST', body: uploadForm('overwritten') })
+          assert.equal(wrongOp.status, 401, wrongOp.text)
+          assert.equal(await sbx.files.read(file), 'uploaded through a signed URL')
+
+          // signed for root: good for root's file, and only as root
+          await sbx.files.write('/root/root.txt', 'root only', { user: 'root' })
+          const asRoot = await sbx.downloadUrl('/root/root.txt', { user: 'root' })
+          assert.equal((await viaProxy(sbx.sandboxId, ENVD, asRoot)).text, 'root only')
+          const demoted = new URL(asRoot)
+          demoted.searchParams.delete('username')
+          assert.equal((await viaProxy(sbx.sandboxId, ENVD, demoted.toString())).status, 401)
+
+          // expiration: in the future works, in the past or moved is refused
+          const fresh = await sbx.downloadUrl(file, { useSignatureExpiration: 600 })
+          assert.ok(new URL(fresh).searchParams.get('signature_expiration'), fresh)
+          assert.equal((await viaProxy(sbx.sandboxId, ENVD, fresh)).status, 200)
+          const stretched = new URL(fresh)
+          stretched.searchParams.set('signature_expiration', String(Number(stretched.searchParams.get('signature_expiration')) + 3600))
+          const s = await viaProxy(sbx.sandboxId, ENVD, stretched.toString())
+          assert.equal(s.status, 401, s.text)
+          assert.ok(s.text.includes('invalid signature'), s.text)
+          const expired = await viaProxy(sbx.sandboxId, ENVD, await sbx.downloadUrl(file, { useSignatureExpiration: -60 }))
+          assert.equal(expired.status, 401, expired.text)
+          assert.ok(expired.text.includes('signature is already expired'), expired.text)
+          const expiredUpload = await viaProxy(sbx.sandboxId, ENVD, await sbx.uploadUrl(file, { useSignatureExpiration: -60 }),
+            { method: 'POST', body: uploadForm('late') })
+          assert.equal(expiredUpload.status, 401, expiredUpload.text)
+
+          // a signature is only good for the sandbox whose token made it
+          const other = await Sandbox.create({ timeoutMs: 120_000 })
+          try {
+            await other.files.write(file, 'the other sandbox')
+            const crossed = await viaProxy(other.sandboxId, ENVD, down)
+            assert.equal(crossed.status, 401, crossed.text)
+          } finally {
+            await other.kill().catch(() => {})
+          }
+        } finally {
+          await sbx.kill().catch(() => {})
+        }
+      })
+
+      test('allowPublicTraffic: false: a port answers only with e2b-traffic-access-token (else 403), envd keeps working', async () => {
+        const sbx = await Sandbox.create({ network: { allowPublicTraffic: false }, timeoutMs: 180_000 })
+        const open = await Sandbox.create({ timeoutMs: 180_000 })
+        try {
+          assert.match(sbx.trafficAccessToken ?? '', /^[0-9a-f]{64}$/, 'the create answer carried a traffic token')
+          assert.equal(open.trafficAccessToken, undefined, 'public sandboxes have none')
+          for (const s of [sbx, open]) {
+            await s.files.write('/home/user/www/index.html', `page of ${s.sandboxId}`)
+            await s.commands.run('cd /home/user/www && exec python3 -m http.server 8000', { background: true })
+          }
+          const page = (s, headers = {}) => viaProxy(s.sandboxId, 8000, '/index.html', { headers })
+          const token = { 'e2b-traffic-access-token': sbx.trafficAccessToken }
+          await waitFor('the server in the private sandbox', async () => (await page(sbx, token)).status === 200)
+          await waitFor('the server in the public sandbox', async () => (await page(open)).status === 200)
+          const checkPrivate = async (when) => {
+            const none = await page(sbx)
+            assert.equal(none.status, 403, `${when}, no token: ${none.text}`)
+            assert.ok(none.text.includes('e2b-traffic-access-token'), none.text)
+            assert.equal((await page(sbx, { 'e2b-traffic-access-token': '0'.repeat(64) })).status, 403, `${when}, wrong token`)
+            assert.equal((await page(sbx, { 'e2b-traffic-access-token': open.trafficAccessToken ?? sbx.envdAccessToken })).status, 403,
+              `${when}, the envd token is not a traffic token`)
+            const right = await page(sbx, token)
+            assert.equal(right.status, 200, `${when}, right token: ${right.text}`)
+            assert.equal(right.text, `page of ${sbx.sandboxId}`)
+            // envd's own port is not behind the traffic token: the SDK, and raw calls with the access token
+            assert.equal((await sbx.commands.run('echo envd')).stdout, 'envd\n')
+            assert.equal((await rpc(sbx.sandboxId, 'process.Process/List', {}, { 'X-Access-Token': sbx.envdAccessToken })).status, 200)
+          }
+          await checkPrivate('running')
+          // control: the public one answers anyone
+          assert.equal((await page(open)).text, `page of ${open.sandboxId}`)
+          // the token outlives a pause: resumed, the port is still private
+          assert.equal(await sbx.pause(), true)
+          const resumed = await Sandbox.connect(sbx.sandboxId)
+          assert.equal(resumed.trafficAccessToken, sbx.trafficAccessToken, 'connect hands out the same traffic token')
+          await checkPrivate('after pause and resume')
+        } finally {
+          await Promise.all([sbx.kill().catch(() => {}), open.kill().catch(() => {})])
+        }
+      })
+    })
+  }
+
+  test('envd\'s /init is not reachable through the proxy, however its path is spelled, and the token stays', async () => {
+    const { Sandbox } = await import('e2b-2.51')
+    const sbx = await Sandbox.create({ envs: { KEPT: 'yes' }, timeoutMs: 120_000 })
+    try {
+      // what an attacker would send: clear the token, replace the env vars, become root by default
+      const takeover = JSON.stringify({ accessToken: '', envVars: { KEPT: 'no' }, defaultUser: 'root' })
+      for (const p of ['/init', '//init', '/%69nit', '/./init', '/init/', '/files/../init', '/init?x=1', '/x/../init']) {
+        for (const headers of [{}, { 'X-Access-Token': sbx.envdAccessToken }]) {
+          const r = await viaProxy(sbx.sandboxId, ENVD, p, { method: 'POST', body: takeover, headers: { 'content-type': 'application/json', ...headers } })
+          assert.equal(r.status, 404, `POST ${p}: ${r.text}`)
+          assert.ok(r.text.includes('internal to the sandbox'), `POST ${p}: ${r.text}`)
+        }
+      }
+      assert.equal((await viaProxy(sbx.sandboxId, ENVD, '/init')).status, 404, 'GET /init')
+      // the absolute form of a request target (RFC 9112 3.2.2), which fetch never sends: a raw request
+      const { connect } = await import('node:net')
+      const proxy = new URL(env.E2B_SANDBOX_URL)
+      const host = `${ENVD}-${sbx.sandboxId}.${env.E2B_DOMAIN}`
+      for (const target of [`http://${host}/init`, `http://${host}//init`, `HTTP://${host.toUpperCase()}/%69nit`, `//${host}/init`]) {
+        const answer = await new Promise((resolve, reject) => {
+          const s = connect({ host: proxy.hostname, port: Number(proxy.port) }, () => s.end(`POST ${target} HTTP/1.1\r\n`
+            + `Host: ${host}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(takeover)}\r\n`
+            + `Connection: close\r\n\r\n${takeover}`))
+          let data = ''
+          s.on('data', (d) => { data += d })
+          s.on('end', () => resolve(data))
+          s.on('error', reject)
+        })
+        if (target.startsWith('/')) { // a path: the internal-route guard must see /init in it
+          assert.match(answer, /^HTTP\/1\.1 404 /, `POST ${target}: ${answer}`)
+          assert.ok(answer.includes('internal to the sandbox'), `POST ${target}: ${answer}`)
+        } else { // absolute form names a host of its own: refused before routing
+          assert.match(answer, /^HTTP\/1\.1 400 /, `POST ${target}: ${answer}`)
+          assert.ok(answer.includes('the request target must be a path'), `POST ${target}: ${answer}`)
+        }
+      }
+      // nothing changed: the token is still required, env and user are as created
+      assert.equal((await rpc(sbx.sandboxId, 'process.Process/List', {})).status, 401)
+      assert.equal((await sbx.commands.run('echo $KEPT; whoami')).stdout, 'yes\nuser\n')
+    } finally {
+      await sbx.kill().catch(() => {})
+    }
+  })
+
+  test('from inside a sandbox: no API, no proxy, no host listener, no other sandbox\'s envd', async () => {
+    const { Sandbox } = await import('e2b-2.51')
+    // a stand-in for a daemon bound to every address (the real one binds 127.0.0.1 by default)
+    const standIn = createServer((c) => { c.on('error', () => {}); c.end('stand-in reached\n') })
+    await new Promise((r) => standIn.listen(0, '0.0.0.0', r))
+    const [a, b] = await Promise.all([Sandbox.create({ timeoutMs: 120_000 }), Sandbox.create({ timeoutMs: 120_000 })])
+    try {
+      const ipOf = async (s) => (await s.commands.run('hostname -I')).stdout.trim().split(/\s+/)[0]
+      const [aIp, bIp] = [await ipOf(a), await ipOf(b)]
+      // the gateway: the host end of the sandbox's link, from its default route
+      const gatewayOf = async (s) => (await s.commands.run(`python3 -c "
+import socket, struct
+for l in open('/proc/net/route').read().splitlines()[1:]:
+    f = l.split()
+    if f[1] == '00000000':
+        print(socket.inet_ntoa(struct.pack('<L', int(f[2], 16))))"`)).stdout.trim()
+      const gw = await gatewayOf(a)
+      assert.match(gw, /^\d+\.\d+\.\d+\.\d+$/)
+      const apiPort = Number(new URL(env.E2B_API_URL).port)
+      const proxyPort = Number(new URL(env.E2B_SANDBOX_URL).port)
+      const standInPort = standIn.address().port
+      // controls from the host: what the sandbox must not reach is there
+      assert.equal((await fetch(`http://${bIp}:${ENVD}/health`)).status, 204, 'the host reaches B\'s envd')
+      const { connect } = await import('node:net')
+      const reach = (host, port) => new Promise((resolve) => {
+        const s = connect({ host, port, timeout: 3000 }, () => { s.destroy(); resolve('open') })
+        s.on('error', (e) => resolve(e.code)); s.on('timeout', () => { s.destroy(); resolve('timeout') })
+      })
+      assert.equal(await reach(gw, standInPort), 'open', 'the host reaches the stand-in at the gateway address')
+      const targets = {
+        'API at the gateway': [gw, apiPort], 'proxy at the gateway': [gw, proxyPort], 'stand-in at the gateway': [gw, standInPort],
+        'API on loopback': ['127.0.0.1', apiPort], 'envd of B': [bIp, ENVD],
+        'stand-in at the gateway of B': [await gatewayOf(b), standInPort], 'own envd (control)': ['127.0.0.1', ENVD],
+      }
+      const probe = `python3 -c "
+import base64, json, socket, sys
+out = {}
+for name, (host, port) in json.loads(base64.b64decode(sys.argv[1])).items():
+    try:
+        socket.create_connection((host, port), timeout=3).close(); out[name] = 'open'
+    except Exception as e:
+        out[name] = type(e).__name__
+print(json.dumps(out))" ${Buffer.from(JSON.stringify(targets)).toString('base64')}`
+      for (const user of ['user', 'root']) {
+        const seen = JSON.parse((await a.commands.run(probe, { user, timeoutMs: 60_000 })).stdout)
+        assert.equal(seen['own envd (control)'], 'open', `${user}: the probe can see an open port: ${JSON.stringify(seen)}`)
+        for (const [name, result] of Object.entries(seen)) {
+          if (name !== 'own envd (control)') assert.notEqual(result, 'open', `${user} in A (${aIp}) reached ${name} ${targets[name]}`)
+        }
+      }
+    } finally {
+      await Promise.all([a.kill().catch(() => {}), b.kill().catch(() => {})])
+      standIn.close()
+    }
+  })
+})
+
+// kill -9 of the daemon: its own data dir (the base template copied from the shared cache, so no second debootstrap)
+// and one serve at a time, since serve's nft table, netns and veth names (prefix sbx) and runc root are per host.
+describe('e2e: kill -9 of the daemon keeps its sandboxes (SDK 2.51)', { skip: skip ?? false, timeout: 20 * 60_000 }, () => {
+  const k9Dir = process.env.SANDBOXD_E2E_KILL9_DATA_DIR ?? '/var/tmp/sandboxd-e2e-kill9'
+  const sh = (cmd) => execFileSync('sh', ['-c', cmd], { encoding: 'utf8' })
+  /** What sandboxes leave on the host: mounts under the data dir, netns, veths, jail cgroups, runc containers. */
+  function leftovers() {
+    return {
+      mounts: readFileSync('/proc/mounts', 'utf8').split('\n').filter((l) => l.includes(`${k9Dir}/sandboxes/`)),
+      netns: existsSync('/run/netns') ? readdirSync('/run/netns').filter((n) => /^sbx-\d+$/.test(n)) : [],
+      veths: readdirSync('/sys/class/net').filter((n) => /^sbxh\d+$/.test(n)),
+      cgroups: sh("find /sys/fs/cgroup -mindepth 2 -maxdepth 3 -type d -path '*/sandboxd/j*' 2>/dev/null || true").split('\n').filter(Boolean),
+      runc: sh('runc --root /run/sandboxd/runc list -q 2>/dev/null || true').split('\n').filter(Boolean),
+    }
+  }
+  /** The host veth of a sandbox, from its address (slot i: 10.11.0.0 + 4i + 2, veth sbxh<i>). */
+  async function vethOf(sbx) {
+    const ip = (await sbx.commands.run(`python3 -c "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.connect(('10.11.0.1', 9)); print(s.getsockname()[0])"`)).stdout.trim()
+    const [a, b, c, d] = ip.split('.').map(Number)
+    return `sbxh${(((a << 24) | (b << 16) | (c << 8) | d) - ((10 << 24) | (11 << 16)) - 2) / 4}`
+  }
+
+  before(() => {
+    if (!existsSync(path.join(k9Dir, 'templates')) && existsSync(path.join(dataDir, 'templates'))) {
+      mkdirSync(k9Dir, { recursive: true })
+      execFileSync('cp', ['-a', path.join(dataDir, 'templates'), k9Dir])
+    }
+  })
+  after(async () => {
+    await stopDaemon()
+    // The restarted daemon attached to the PostgreSQL the killed one started; nothing else stops that server.
+    for (const pidFile of sh(`find ${k9Dir}/db -maxdepth 3 -name postmaster.pid 2>/dev/null || true`).split('\n').filter(Boolean)) {
+      const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0])
+      try { process.kill(pid, 'SIGTERM') } catch { /* already gone */ }
+    }
+  }, { timeout: 90_000 })
+
+  test('running and paused sandboxes come back after a restart: listed, resumable, files and rules kept, nothing leaks', async () => {
+    const { Sandbox } = await import('e2b-2.51')
+    await startDaemon(k9Dir)
+    const a = await Sandbox.create({ timeoutMs: 600_000 })
+    const b = await Sandbox.create({ timeoutMs: 600_000, allowInternetAccess: false })
+    try {
+      await a.files.write('/home/user/k9.txt', 'written before kill -9 in a')
+      await b.files.write('/home/user/k9.txt', 'written before kill -9 in b')
+      await a.commands.run('sleep 3600', { background: true })
+      const [vethA, vethB] = [await vethOf(a), await vethOf(b)]
+      assert.equal(await b.pause(), true)
+      const before = leftovers()
+
+      const killed = new Promise((r) => daemon.once('exit', (code, signal) => r(signal)))
+      daemon.kill('SIGKILL')
+      assert.equal(await killed, 'SIGKILL')
+      assert.deepEqual(leftovers().runc.sort(), before.runc.sort(), 'the jails outlive the daemon')
+      output = ''
+      await startDaemon(k9Dir)
+      assert.match(output, new RegExp(`adopted sandbox ${a.sandboxId} \\(running\\)`), output)
+      assert.match(output, new RegExp(`adopted sandbox ${b.sandboxId} \\(paused\\)`), output)
+
+      const listed = await Sandbox.list({ query: { state: ['running', 'paused'] } }).nextItems()
+      const state = Object.fromEntries(listed.map((s) => [s.sandboxId, s.state]))
+      assert.equal(state[a.sandboxId], 'running', JSON.stringify(state))
+      assert.equal(state[b.sandboxId], 'paused', JSON.stringify(state))
+      // rules are back in the new firewall table: a is allowed out, b (no internet access) has its denying chain
+      const egress = sh('nft list set inet sbx egress')
+      assert.ok(egress.includes(`"${vethA}"`), `${vethA} allowed out: ${egress}`)
+      assert.ok(!egress.includes(`"${vethB}"`), `${vethB} not allowed out: ${egress}`)
+      assert.ok(sh('nft list map inet sbx filters').includes(`"${vethB}"`), 'b has its own egress chain again')
+
+      const a2 = await Sandbox.connect(a.sandboxId)
+      const b2 = await Sandbox.connect(b.sandboxId) // resumes it
+      assert.equal((await Sandbox.getInfo(b.sandboxId)).state, 'running')
+      assert.equal(await a2.files.read('/home/user/k9.txt'), 'written before kill -9 in a')
+      assert.equal(await b2.files.read('/home/user/k9.txt'), 'written before kill -9 in b')
+      const procs = (await a2.commands.run("for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline; echo; done 2>/dev/null")).stdout
+      assert.match(procs, /^sleep 3600 $/m, `a process started before the kill runs:\n${procs}`)
+      assert.equal((await b2.commands.run('echo after restart')).stdout, 'after restart\n')
+      assert.equal(await a2.kill(), true)
+      assert.equal(await b2.kill(), true)
+    } finally {
+      await Promise.all([a.kill().catch(() => {}), b.kill().catch(() => {})])
+    }
+    await stopDaemon()
+    assert.deepEqual(leftovers(), { mounts: [], netns: [], veths: [], cgroups: [], runc: [] }, 'nothing is left on the host')
+  })
+})
+
+/** Debian's docker-registry on loopback, with htpasswd auth when `login` is given. */
+async function startRegistry(login) {
+  const port = await freePort()
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sbxp-registry-'))
+  let auth = ''
+  if (login) {
+    const hash = execFileSync('python3', ['-c', 'import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))',
+      login.password], { encoding: 'utf8' }).trim()
+    // docker-registry reads bcrypt hashes only
+    writeFileSync(path.join(dir, 'htpasswd'), `${login.user}:${hash}\n`)
+    auth = `auth:\n  htpasswd:\n    realm: sandboxd-e2e\n    path: ${path.join(dir, 'htpasswd')}\n`
+  }
+  writeFileSync(path.join(dir, 'config.yml'), `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\n`
+    + `http:\n  addr: 127.0.0.1:${port}\n${auth}`)
+  const p = spawn('docker-registry', ['serve', path.join(dir, 'config.yml')], { stdio: 'ignore' })
+  const deadline = Date.now() + 20_000
+  for (;;) {
+    const up = await new Promise((resolve) => {
+      const s = createConnection({ host: '127.0.0.1', port }, () => { s.end(); resolve(true) })
+      s.on('error', () => resolve(false))
+    })
+    if (up) break
+    if (Date.now() > deadline) { p.kill(); throw new Error('docker-registry did not listen') }
+    await sleep(100)
+  }
+  return { port, stop: () => { p.kill(); rmSync(dir, { recursive: true, force: true }) } }
+}
+
+/** The base template's tree as a one-layer OCI image (an uncompressed tar layer), pushed to `image` with skopeo. */
+function pushBaseRootfsAsImage(image, user, password) {
+  const builds = path.join(dataDir, 'templates', 'base')
+  const build = readdirSync(builds).filter((d) => existsSync(path.join(builds, d, 'rootfs'))).sort().at(-1)
+  const layout = mkdtempSync(path.join(os.tmpdir(), 'sbxp-layout-'))
+  try {
+    const blobs = path.join(layout, 'blobs', 'sha256')
+    mkdirSync(blobs, { recursive: true })
+    const layer = path.join(layout, 'layer.tar')
+    execFileSync('tar', ['-C', path.join(builds, build, 'rootfs'), '--numeric-owner', '-cf', layer, '.'])
+    const sha = (f) => execFileSync('sha256sum', [f], { encoding: 'utf8' }).split(' ')[0]
+    const layerSha = sha(layer)
+    const layerSize = statSync(layer).size
+    execFileSync('mv', [layer, path.join(blobs, layerSha)])
+    const put = (obj) => {
+      const bytes = Buffer.from(JSON.stringify(obj))
+      const f = path.join(layout, 'tmp.json')
+      writeFileSync(f, bytes)
+      const d = sha(f)
+      execFileSync('mv', [f, path.join(blobs, d)])
+      return { digest: `sha256:${d}`, size: bytes.length }
+    }
+    const config = put({ architecture: 'amd64', os: 'linux',
+      config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'FROM_IMAGE=from-the-image-config'] },
+      rootfs: { type: 'layers', diff_ids: [`sha256:${layerSha}`] } })
+    const manifest = put({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: `sha256:${layerSha}`, size: layerSize }] })
+    writeFileSync(path.join(layout, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{
+      mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest,
+      annotations: { 'org.opencontainers.image.ref.name': '1' } }] }))
+    writeFileSync(path.join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }))
+    execFileSync('skopeo', ['--insecure-policy', 'copy', '--dest-tls-verify=false', '--dest-creds', `${user}:${password}`,
+      `oci:${layout}:1`, `docker://${image}`], { stdio: 'pipe' })
+  } finally {
+    rmSync(layout, { recursive: true, force: true })
+  }
+}
+
+describe('e2e: template builds', { skip: skip ?? false, timeout: 20 * 60_000 }, () => {
+  // Build jails carry this prefix so that leftovers of a test run are recognisable on the host.
+  before(async () => { process.env.SANDBOXD_BUILD_JAIL_PREFIX = 'sbxp'; await startDaemon() }, { timeout: 20 * 60_000 })
+  after(stopDaemon, { timeout: 90_000 })
+
+  let Template, Sandbox, waitForURL
+  let ctx
+  before(async () => {
+    ({ Template, Sandbox, waitForURL } = await import('e2b-2.51'))
+    ctx = mkdtempSync(path.join(os.tmpdir(), 'sbxp-ctx-'))
+    mkdirSync(path.join(ctx, 'app/sub'), { recursive: true })
+    writeFileSync(path.join(ctx, 'app/hello.txt'), 'hello from the context\n')
+    writeFileSync(path.join(ctx, 'app/sub/run.sh'), '#!/bin/sh\necho ran-from-copy\n', { mode: 0o755 })
+  })
+  after(() => { if (ctx) rmSync(ctx, { recursive: true, force: true }) })
+
+  const name = `sbxp-tpl-${process.pid}`
+  const runId = `${process.pid}-${Date.now()}`
+  // Every step kind the builder sends; the last RUN differs between the two builds.
+  const recipe = (marker) => Template({ fileContextPath: ctx })
+    .fromBaseImage()
+    // RUN_ID makes this run's layers its own: the layer cache of an earlier run on the same data dir is not reused.
+    .setEnvs({ GREETING: 'hi there', RUN_ID: runId })
+    .runCmd('mkdir -p /opt/data && echo "$GREETING" > /opt/data/greeting.txt', { user: 'root' })
+    .runCmd('git init -q /opt/src && cd /opt/src && echo readme > README && git -c user.email=t@t -c user.name=t add README '
+      + '&& git -c user.email=t@t -c user.name=t commit -qm init', { user: 'root' })
+    .gitClone('/opt/src', '/opt/clone', { user: 'root' })
+    .copy('app', '/opt/app/')
+    .setWorkdir('/opt/work')
+    .setUser('user')
+    .runCmd(`echo ${marker} > /opt/work/marker.txt`)
+    .setStartCmd('python3 -m http.server 8123 --bind 127.0.0.1 >/tmp/http.log 2>&1', waitForURL('http://127.0.0.1:8123/'))
+
+  const build = async (tpl, alias) => {
+    const logs = []
+    const t0 = performance.now()
+    await Template.build(tpl, alias, { cpuCount: 1, memoryMB: 512, onBuildLogs: (l) => logs.push(l) })
+    return { ms: performance.now() - t0, logs }
+  }
+
+  test('template builds: steps, copied folder, logs, a sandbox from its name with every effect, a cached rebuild', async () => {
+    assert.equal(await Template.exists(name), false)
+    const first = await build(recipe('one'), name)
+    const text = first.logs.map((l) => `${l.level} ${l.message}`).join('\n')
+    assert.match(text, /\[1\/8\] ENV GREETING/, text)
+    assert.match(text, /\[5\/8\] COPY app/, text)
+    assert.ok(!text.includes('(cached)'), `nothing of this run was built before:\n${text}`)
+    assert.match(text, /build finished/, text)
+    assert.ok(first.logs.every((l) => ['debug', 'info', 'warn', 'error'].includes(l.level)), 'log levels')
+    assert.equal(await Template.exists(name), true)
+
+    const t0 = performance.now()
+    const sbx = await Sandbox.create(name)
+    const createMs = performance.now() - t0
+    try {
+      const run = async (cmd, opts) => (await sbx.commands.run(cmd, opts)).stdout.trim()
+      assert.equal(await run('cat /opt/data/greeting.txt'), 'hi there')
+      assert.equal(await run('echo "$GREETING"'), 'hi there', 'ENV reaches commands')
+      assert.equal(await run('cat /opt/clone/README'), 'readme', 'gitClone')
+      assert.equal(await run('cat /opt/app/hello.txt'), 'hello from the context', 'copy of a folder')
+      assert.equal(await run('/opt/app/sub/run.sh'), 'ran-from-copy', 'copied files keep their mode')
+      assert.equal(await run('stat -c %U /opt/app/hello.txt /opt/work /opt/work/marker.txt'), 'user\nuser\nuser',
+        'copy, workdir and RUN as the template user')
+      assert.equal(await run('cat /opt/work/marker.txt'), 'one')
+      assert.match(await run('curl -s http://127.0.0.1:8123/'), /Directory listing/, 'the start command runs at create')
+      const del = await api('DELETE', `/templates/${name}`)
+      assert.equal(del.status, 409, JSON.stringify(del.json))
+    } finally {
+      await sbx.kill()
+    }
+
+    const second = await build(recipe('two'), name)
+    const cached = second.logs.filter((l) => l.message.includes('(cached)')).length
+    assert.equal(cached, 7, second.logs.map((l) => l.message).join('\n'))
+    console.log(`template build: first ${(first.ms / 1000).toFixed(1)} s, rebuild with the last RUN changed `
+      + `${(second.ms / 1000).toFixed(1)} s (7 of 8 steps cached); create from it ${createMs.toFixed(0)} ms`)
+    assert.ok(second.ms < first.ms, `the cached rebuild (${second.ms} ms) is faster than the first (${first.ms} ms)`)
+    const sbx2 = await Sandbox.create(name)
+    try {
+      assert.equal((await sbx2.commands.run('cat /opt/work/marker.txt')).stdout.trim(), 'two')
+    } finally {
+      await sbx2.kill()
+    }
+    const list = await api('GET', '/templates')
+    assert.ok(list.json.some((t) => t.aliases.includes(name)), JSON.stringify(list.json))
+    assert.equal((await api('DELETE', `/templates/${name}`)).status, 204)
+    assert.equal(await Template.exists(name), false)
+  })
+
+  test('template builds: fromImage pulls an OCI image from a registry (with credentials) and builds on it', async () => {
+    const reg = await startRegistry({ user: 'e2e', password: 'pw-e2e' })
+    try {
+      const image = `127.0.0.1:${reg.port}/e2e/bookworm:1`
+      pushBaseRootfsAsImage(image, 'e2e', 'pw-e2e')
+      const tplName = `sbxp-img-${process.pid}`
+      const logs = []
+      const t0 = performance.now()
+      await Template.build(Template().fromImage(image, { username: 'e2e', password: 'pw-e2e' })
+        .runCmd('cat /etc/debian_version > /home/user/from-image.txt; echo "$FROM_IMAGE" >> /home/user/from-image.txt'),
+      tplName, { onBuildLogs: (l) => logs.push(l) })
+      const pullMs = performance.now() - t0
+      const text = logs.map((l) => l.message).join('\n')
+      assert.match(text, /FROM 127\.0\.0\.1:\d+\/e2e\/bookworm:1 \(sha256:[0-9a-f]{64}\)/, text)
+      assert.ok(!text.includes('pw-e2e'), 'the password is never in the log')
+      const sbx = await Sandbox.create(tplName)
+      try {
+        const out = (await sbx.commands.run('cat /home/user/from-image.txt; whoami')).stdout.trim().split('\n')
+        assert.match(out[0], /^12\./, 'the image is Debian bookworm')
+        assert.deepEqual(out.slice(1), ['from-the-image-config', 'user'], "the image's env reached the step")
+      } finally {
+        await sbx.kill()
+      }
+      // A rebuild from the same image fetches its manifest only: the unpacked image is reused.
+      const again = []
+      const t1 = performance.now()
+      await Template.build(Template().fromImage(image, { username: 'e2e', password: 'pw-e2e' }).runCmd('true'), tplName,
+        { onBuildLogs: (l) => again.push(l) })
+      assert.ok(again.some((l) => l.message.includes('unpacked before')), again.map((l) => l.message).join('\n'))
+      console.log(`fromImage build: first ${(pullMs / 1000).toFixed(1)} s (pull + unpack), again ${((performance.now() - t1) / 1000).toFixed(1)} s`)
+      // Wrong credentials fail the build at its base, naming the registry's answer.
+      await assert.rejects(Template.build(Template().fromImage(image, { username: 'e2e', password: 'wrong' }),
+        `sbxp-img-bad-${process.pid}`), (e) => e.message.includes(`base image '${image}'`) && /401|unauthori|denied/i.test(e.message))
+      assert.equal((await api('DELETE', `/templates/${tplName}`)).status, 204)
+    } finally {
+      reg.stop()
+    }
+  })
+
+  test('template builds: a failing RUN, an unknown base image and a traversal COPY fail the build naming the step', async () => {
+    const failing = Template().fromBaseImage().runCmd('echo fine').runCmd('echo before-failing && exit 3')
+    const logs = []
+    await assert.rejects(Template.build(failing, `sbxp-fail-${process.pid}`, { onBuildLogs: (l) => logs.push(l) }),
+      /step 2 failed: the command exited with 3/)
+    assert.ok(logs.some((l) => l.level === 'error' && /step 2/.test(l.message)), logs.map((l) => l.message).join('\n'))
+    assert.ok(logs.some((l) => l.message === 'before-failing'), 'the step output is in the log')
+
+    // An image the registry does not have (a loopback one: no test traffic leaves this machine).
+    const reg = await startRegistry()
+    try {
+      const missing = `127.0.0.1:${reg.port}/e2e/missing:1`
+      await assert.rejects(Template.build(Template().fromImage(missing), `sbxp-oci-${process.pid}`),
+        (e) => e.message.includes(`base image '${missing}'`) && /not found|unknown|404/i.test(e.message))
+    } finally {
+      reg.stop()
+    }
+
+    // The SDK refuses '..' itself; a client that does not is refused by the build.
+    const created = await api('POST', '/v3/templates', { name: `sbxp-trav-${process.pid}`, cpuCount: 1, memoryMB: 512 })
+    assert.equal(created.status, 202, JSON.stringify(created.json))
+    const { templateID, buildID } = created.json
+    const start = await api('POST', `/v2/templates/${templateID}/builds/${buildID}`,
+      { fromTemplate: 'base', steps: [{ type: 'COPY', args: ['../../etc', '/x', '', ''], filesHash: 'abc', force: false },
+        { type: 'RUN', args: ['true'], force: false }] })
+    assert.equal(start.status, 202, JSON.stringify(start.json))
+    let status
+    await waitFor('the traversal build to fail', async () => {
+      status = await api('GET', `/templates/${templateID}/builds/${buildID}/status`)
+      return status.json.status === 'error'
+    })
+    assert.equal(status.json.reason.step, '1')
+    assert.match(status.json.reason.message, /leaves the build context/)
+    assert.ok(status.json.logEntries.some((e) => e.level === 'error' && e.step === '1'), JSON.stringify(status.json))
+    const huge = await api('POST', `/v2/templates/${templateID}/builds/${buildID}`, { steps: [{ type: 'BOGUS', args: [] }] })
+    assert.equal(huge.status, 400)
+    // and the daemon still serves sandboxes
+    const sbx = await Sandbox.create()
+    assert.equal((await sbx.commands.run('echo ok')).stdout.trim(), 'ok')
+    await sbx.kill()
   })
 })

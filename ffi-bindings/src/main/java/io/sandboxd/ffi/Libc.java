@@ -33,6 +33,11 @@ public final class Libc {
     public static final int O_NONBLOCK = 04000;
     public static final int O_DIRECTORY = 0200000;
     public static final int O_CLOEXEC = 02000000;
+    public static final int O_NOFOLLOW = 0400000;
+    /** A handle that names a place in the tree and can anchor {@code *at} calls, without opening the file itself. */
+    public static final int O_PATH = 010000000;
+    /** The {@code dirfd} of {@code *at} calls that means the current directory. */
+    public static final int AT_FDCWD = -100;
 
     // <sys/mman.h>
     public static final int PROT_NONE = 0;
@@ -82,6 +87,8 @@ public final class Libc {
 
     private static final MethodHandle OPEN = Native.downcallErrno("open",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), Native.firstVariadicArg(2));
+    private static final MethodHandle OPENAT = Native.downcallErrno("openat",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), Native.firstVariadicArg(3));
     private static final MethodHandle CLOSE = Native.downcallErrno("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle READ = Native.downcallErrno("read",
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
@@ -107,6 +114,8 @@ public final class Libc {
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle EVENTFD = Native.downcallErrno("eventfd",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle CHMOD = Native.downcallErrno("chmod",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle FTRUNCATE = Native.downcallErrno("ftruncate",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
     private static final MethodHandle FALLOCATE = Native.downcallErrno("fallocate",
@@ -144,6 +153,24 @@ public final class Libc {
 
     public static int open(String path, int flags) {
         return open(path, flags, 0);
+    }
+
+    /**
+     * {@code openat(dirfd, name, flags, mode)}: {@code name} is looked up relative to the directory {@code dirfd}
+     * names (or the working directory for {@link #AT_FDCWD}), so a walk one component at a time with
+     * {@link #O_NOFOLLOW} never leaves the tree it started in.
+     */
+    public static int openat(int dirfd, String name, int flags, int mode) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment err = Native.errnoBuffer();
+            int fd = (int) OPENAT.invokeExact(err, dirfd, a.allocateFrom(name), flags, mode);
+            if (fd < 0) {
+                throw new NativeException("openat", Native.errno(err), name);
+            }
+            return fd;
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
     }
 
     public static void close(int fd) {
@@ -210,6 +237,21 @@ public final class Libc {
             MemorySegment err = Native.errnoBuffer();
             long n = (long) PWRITE.invokeExact(err, fd, buf, count, offset);
             return n < 0 ? -Native.errno(err) : n;
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /**
+     * {@code chmod(path, mode)} with the set-user-ID, set-group-ID and sticky bits, which
+     * {@code Files.setPosixFilePermissions} cannot set (image layers carry them, e.g. {@code /usr/bin/su}).
+     */
+    public static void chmod(String path, int mode) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment err = Native.errnoBuffer();
+            if ((int) CHMOD.invokeExact(err, a.allocateFrom(path), mode) < 0) {
+                throw new NativeException("chmod", Native.errno(err), path);
+            }
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }

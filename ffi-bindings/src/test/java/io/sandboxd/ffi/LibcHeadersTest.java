@@ -13,6 +13,7 @@ class LibcHeadersTest {
                 .constant("O_CREAT", Libc.O_CREAT).constant("O_EXCL", Libc.O_EXCL).constant("O_NOCTTY", Libc.O_NOCTTY)
                 .constant("O_TRUNC", Libc.O_TRUNC).constant("O_APPEND", Libc.O_APPEND).constant("O_NONBLOCK", Libc.O_NONBLOCK)
                 .constant("O_DIRECTORY", Libc.O_DIRECTORY).constant("O_CLOEXEC", Libc.O_CLOEXEC)
+                .constant("O_NOFOLLOW", Libc.O_NOFOLLOW).constant("O_PATH", Libc.O_PATH).constant("AT_FDCWD", Libc.AT_FDCWD)
                 .constant("PROT_NONE", Libc.PROT_NONE).constant("PROT_READ", Libc.PROT_READ)
                 .constant("PROT_WRITE", Libc.PROT_WRITE).constant("PROT_EXEC", Libc.PROT_EXEC)
                 .constant("MAP_SHARED", Libc.MAP_SHARED).constant("MAP_PRIVATE", Libc.MAP_PRIVATE)

@@ -134,4 +134,29 @@ class LibcTest {
             assertEquals(Errno.EFAULT, e.errno());
         }
     }
+
+    @Test
+    void openatResolvesBelowItsDirectoryAndNoFollowStopsAtLinks(@TempDir Path dir) throws Exception {
+        Files.createDirectory(dir.resolve("sub"));
+        Files.writeString(dir.resolve("sub/f"), "x");
+        Files.createSymbolicLink(dir.resolve("link"), dir.resolve("sub"));
+        int top = Libc.open(dir.toString(), Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC);
+        try {
+            int sub = Libc.openat(top, "sub", Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
+            try {
+                assertEquals("x", Files.readString(Path.of("/proc/self/fd/" + sub).resolve("f")));
+            } finally {
+                Libc.close(sub);
+            }
+            NativeException e = assertThrows(NativeException.class, () -> Libc.openat(top, "link",
+                    Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0));
+            assertTrue(e.is(Errno.ENOTDIR) || e.is(Errno.ELOOP), e.getMessage());
+            assertTrue(e.getMessage().contains("openat"), e.getMessage());
+            int followed = Libc.openat(top, "link", Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
+            Libc.close(followed); // the control: without O_NOFOLLOW the link is followed
+            assertTrue(assertThrows(NativeException.class, () -> Libc.openat(top, "nope", Libc.O_PATH, 0)).is(Errno.ENOENT));
+        } finally {
+            Libc.close(top);
+        }
+    }
 }

@@ -8,7 +8,8 @@ import javax.crypto.spec.SecretKeySpec;
 /**
  * Per-sandbox tokens derived from one server secret, as upstream derives them (spec 1.2), so they need no storage
  * and survive a daemon restart: the envd access token {@code hex(HMAC-SHA256(secret, sandboxID))} and the traffic
- * token {@code hex(HMAC-SHA256(secret, "sandbox-traffic-" + sandboxID))} that the proxy checks on non-envd ports.
+ * token {@code hex(HMAC-SHA256(secret, "sandbox-traffic-" + sandboxID))} that the proxy checks on non-envd ports;
+ * and the volume token of {@link #volumeToken}.
  */
 public final class SandboxTokens {
     /** At least 256 bits, as HMAC-SHA256 wants. */
@@ -28,6 +29,24 @@ public final class SandboxTokens {
 
     public String trafficAccessToken(String sandboxId) {
         return hmac("sandbox-traffic-" + sandboxId);
+    }
+
+    /**
+     * A volume's content-API token, {@code "vol_" + hex(HMAC-SHA256(secret, "volume-" + volumeID + "-" + salt))}:
+     * derived, so {@code GET /volumes/{id}} can hand it out again without the store keeping it; the random per-volume
+     * salt makes it unguessable from the ID alone and different for every volume ever made.
+     */
+    public String volumeToken(String volumeId, String salt) {
+        return "vol_" + hmac("volume-" + volumeId + "-" + salt);
+    }
+
+    /**
+     * The team API key handed to a CLI signed in with {@code accessToken}:
+     * {@code "e2b_" + the first 40 hex digits of HMAC-SHA256(secret, "team-api-key-" + token)}. Derived, so
+     * {@code GET /teams} returns the same key for the same token without the store keeping it.
+     */
+    public String teamApiKey(String accessToken) {
+        return "e2b_" + hmac("team-api-key-" + accessToken).substring(0, KeyHash.SECRET_BYTES * 2);
     }
 
     private String hmac(String message) {

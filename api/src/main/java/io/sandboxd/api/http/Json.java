@@ -41,11 +41,45 @@ public final class Json {
             return null;
         }
         try {
-            return MAPPER.readTree(body);
+            JsonNode tree = MAPPER.readTree(body);
+            requireWellFormedText(tree);
+            return tree;
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             throw HttpError.badRequest("Request body is not valid JSON: " + e.getOriginalMessage());
         } catch (IOException e) {
             throw HttpError.badRequest("Request body cannot be read: " + e.getMessage());
+        }
+    }
+
+    /**
+     * JSON escapes can spell half of a surrogate pair ({@code "\ud800"}), which Jackson accepts but is not Unicode
+     * text: stored, it would make every later answer that shows it fail to serialize. Refused at the door.
+     */
+    private static void requireWellFormedText(JsonNode node) {
+        if (node == null) {
+            return;
+        }
+        if (node.isTextual()) {
+            requireWellFormed(node.textValue());
+        } else if (node.isObject()) {
+            for (var e : node.properties()) {
+                requireWellFormed(e.getKey());
+                requireWellFormedText(e.getValue());
+            }
+        } else if (node.isArray()) {
+            node.forEach(Json::requireWellFormedText);
+        }
+    }
+
+    private static void requireWellFormed(String s) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+                i++;
+            } else if (Character.isSurrogate(c)) {
+                throw HttpError.badRequest(String.format("Request body is not valid Unicode: a string has an "
+                        + "unpaired surrogate \\u%04x", (int) c));
+            }
         }
     }
 }

@@ -13,9 +13,12 @@ import java.util.Map;
  */
 public final class JsonFields {
     private final JsonNode body;
+    /** How field names are shown in messages: empty at the top, {@code "lifecycle."} inside a nested object. */
+    private final String path;
 
-    private JsonFields(JsonNode body) {
+    private JsonFields(JsonNode body, String path) {
         this.body = body;
+        this.path = path;
     }
 
     /** Wraps a body that must be a JSON object, or absent (empty body) when {@code optional}. */
@@ -24,12 +27,20 @@ public final class JsonFields {
             if (!optional) {
                 throw HttpError.badRequest("Request body is required");
             }
-            return new JsonFields(null);
+            return new JsonFields(null, "");
         }
         if (!body.isObject()) {
             throw HttpError.badRequest("Request body must be a JSON object");
         }
-        return new JsonFields(body);
+        return new JsonFields(body, "");
+    }
+
+    /** Wraps an element of an array field that must be an object; {@code name} is how messages show it. */
+    public static JsonFields element(JsonNode item, String name) {
+        if (item == null || !item.isObject()) {
+            throw HttpError.badRequest("Field '" + name + "' must be an object");
+        }
+        return new JsonFields(item, name + ".");
     }
 
     public boolean has(String name) {
@@ -50,7 +61,7 @@ public final class JsonFields {
             return fallback;
         }
         if (!v.isTextual()) {
-            throw HttpError.badRequest("Field '" + name + "' must be a string");
+            throw HttpError.badRequest("Field '" + path + name + "' must be a string");
         }
         return v.asText();
     }
@@ -61,7 +72,7 @@ public final class JsonFields {
             return fallback;
         }
         if (!v.isBoolean()) {
-            throw HttpError.badRequest("Field '" + name + "' must be true or false");
+            throw HttpError.badRequest("Field '" + path + name + "' must be true or false");
         }
         return v.asBoolean();
     }
@@ -73,7 +84,7 @@ public final class JsonFields {
             return null;
         }
         if (!v.isIntegralNumber() || !v.canConvertToLong()) {
-            throw HttpError.badRequest("Field '" + name + "' must be an integer");
+            throw HttpError.badRequest("Field '" + path + name + "' must be an integer");
         }
         return v.asLong();
     }
@@ -85,11 +96,11 @@ public final class JsonFields {
             return out;
         }
         if (!v.isObject()) {
-            throw HttpError.badRequest("Field '" + name + "' must be an object of strings");
+            throw HttpError.badRequest("Field '" + path + name + "' must be an object of strings");
         }
         for (var e : v.properties()) {
             if (!e.getValue().isTextual()) {
-                throw HttpError.badRequest("Field '" + name + "." + e.getKey() + "' must be a string");
+                throw HttpError.badRequest("Field '" + path + name + "." + e.getKey() + "' must be a string");
             }
             out.put(e.getKey(), e.getValue().asText());
         }
@@ -103,11 +114,11 @@ public final class JsonFields {
             return out;
         }
         if (!v.isArray()) {
-            throw HttpError.badRequest("Field '" + name + "' must be an array of strings");
+            throw HttpError.badRequest("Field '" + path + name + "' must be an array of strings");
         }
         for (JsonNode item : v) {
             if (item.getNodeType() != JsonNodeType.STRING) {
-                throw HttpError.badRequest("Field '" + name + "' must be an array of strings");
+                throw HttpError.badRequest("Field '" + path + name + "' must be an array of strings");
             }
             out.add(item.asText());
         }
@@ -121,9 +132,9 @@ public final class JsonFields {
             return null;
         }
         if (!v.isObject()) {
-            throw HttpError.badRequest("Field '" + name + "' must be an object");
+            throw HttpError.badRequest("Field '" + path + name + "' must be an object");
         }
-        return new JsonFields(v);
+        return new JsonFields(v, path + name + ".");
     }
 
     public JsonNode raw(String name) {

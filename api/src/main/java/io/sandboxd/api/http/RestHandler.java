@@ -16,6 +16,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.timeout.IdleStateEvent;
+import java.util.ArrayDeque;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.logging.Level;
@@ -24,49 +25,81 @@ import java.util.logging.Logger;
 /**
  * The API's last pipeline stage: hands each aggregated request to the worker executor (endpoints block on the
  * store and the orchestrator) and writes the answer back on the channel. Reading stops while a request is in
- * flight, so pipelined requests on one connection are answered in order.
+ * flight; requests the codec had already decoded from the same read (pipelined) wait in a queue, so answers leave
+ * in request order.
  */
 public final class RestHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     private static final Logger LOG = Logger.getLogger(RestHandler.class.getName());
+    /** Pipelined requests held while one is served; a client that sends more is disconnected. */
+    static final int MAX_QUEUED = 128;
 
     private final RestDispatcher dispatcher;
     private final Executor workers;
+    private final RequestDeadline deadline;
     /** Event-loop only: a request is being served, so an idle connection timer must not close it. */
     private boolean inFlight;
+    /** Event-loop only: requests that arrived while another was in flight. */
+    private final ArrayDeque<Pending> queued = new ArrayDeque<>();
 
-    public RestHandler(RestDispatcher dispatcher, Executor workers) {
+    /** One request as copied off its buffers, or the error it gets without being dispatched. */
+    private record Pending(HttpMethod method, String uri, HttpHeaders headers, byte[] body, boolean keepAlive,
+                           RestResponse refusal) {
+    }
+
+    public RestHandler(RestDispatcher dispatcher, Executor workers, RequestDeadline deadline) {
         this.dispatcher = dispatcher;
         this.workers = workers;
+        this.deadline = deadline;
     }
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
-        boolean keepAlive = HttpUtil.isKeepAlive(request);
-        if (request.decoderResult().isFailure()) {
-            String why = request.decoderResult().cause() == null ? "malformed request"
-                    : request.decoderResult().cause().getMessage();
-            write(ctx, RestResponse.error(400, "Bad HTTP request: " + why), false);
+        deadline.requestReceived();
+        Pending p = request.decoderResult().isFailure()
+                // The framing of what follows cannot be trusted: answer and close.
+                ? new Pending(null, null, null, null, false, badRequest(request.decoderResult().cause()))
+                : new Pending(request.method(), request.uri(), request.headers().copy(),
+                        ByteBufUtil.getBytes(request.content()), HttpUtil.isKeepAlive(request), null);
+        ctx.channel().config().setAutoRead(false);
+        if (inFlight) {
+            if (queued.size() >= MAX_QUEUED) {
+                LOG.fine("API client pipelined more than " + MAX_QUEUED + " requests: disconnected");
+                ctx.close();
+                return;
+            }
+            queued.add(p);
             return;
         }
-        HttpMethod method = request.method();
-        String uri = request.uri();
-        HttpHeaders headers = request.headers().copy();
-        byte[] body = ByteBufUtil.getBytes(request.content());
-        ctx.channel().config().setAutoRead(false);
+        serve(ctx, p);
+    }
+
+    private void serve(ChannelHandlerContext ctx, Pending p) {
         inFlight = true;
+        if (p.refusal() != null) {
+            write(ctx, p.refusal(), false);
+            return;
+        }
         try {
-            workers.execute(() -> write(ctx, dispatcher.dispatch(method, uri, headers, body), keepAlive));
+            workers.execute(() -> write(ctx, dispatcher.dispatch(p.method(), p.uri(), p.headers(), p.body()),
+                    p.keepAlive()));
         } catch (RejectedExecutionException e) {
             write(ctx, RestResponse.error(503, "sandboxd is shutting down"), false);
         }
     }
 
+    private static RestResponse badRequest(Throwable cause) {
+        return RestResponse.error(StrictHttpServerCodec.statusOf(cause), StrictHttpServerCodec.describe(cause));
+    }
+
     private void write(ChannelHandlerContext ctx, RestResponse response, boolean keepAlive) {
-        byte[] body = response.body() == null ? new byte[0] : Json.bytes(response.body());
+        byte[] body = response.bytes() != null ? response.bytes()
+                : response.body() == null ? new byte[0] : Json.bytes(response.body());
         FullHttpResponse out = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
                 HttpResponseStatus.valueOf(response.status()), Unpooled.wrappedBuffer(body));
         HttpHeaders h = out.headers();
-        if (response.body() != null) {
+        if (response.bytes() != null) {
+            h.set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_OCTET_STREAM);
+        } else if (response.body() != null) {
             h.set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
         }
         if (response.status() != 204) {
@@ -80,7 +113,13 @@ public final class RestHandler extends SimpleChannelInboundHandler<FullHttpReque
         ctx.writeAndFlush(out).addListener((ChannelFutureListener) f -> {
             inFlight = false;
             if (!keepAlive || !f.isSuccess()) {
+                queued.clear();
                 f.channel().close();
+                return;
+            }
+            Pending next = queued.poll();
+            if (next != null) {
+                serve(ctx, next);
                 return;
             }
             f.channel().config().setAutoRead(true);

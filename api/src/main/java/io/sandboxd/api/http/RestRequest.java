@@ -1,6 +1,7 @@
 package io.sandboxd.api.http;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.sandboxd.api.auth.Team;
@@ -43,9 +44,32 @@ public record RestRequest(HttpMethod method, String path, Map<String, String> pa
         return values.getFirst();
     }
 
-    /** The body as JSON, or null when the body is empty. */
+    /**
+     * The body as JSON, or null when the body is empty. A body sent with a Content-Type other than JSON is refused
+     * (415) rather than parsed as JSON anyway; a body without a Content-Type is read as JSON.
+     */
     public JsonNode json() {
+        String type = headers.get(HttpHeaderNames.CONTENT_TYPE);
+        if (body.length > 0 && type != null) {
+            String media = type.split(";", 2)[0].strip();
+            if (!media.equalsIgnoreCase("application/json")) {
+                throw new HttpError(415, "Content-Type '" + type + "' is not supported: send the body as "
+                        + "application/json");
+            }
+        }
         return Json.parse(body);
+    }
+
+    /**
+     * The access token of a {@link Router.Access#USER} route's request ({@code Authorization: Bearer sk_e2b_…}),
+     * already checked by the dispatcher.
+     */
+    public String bearerToken() {
+        String authorization = headers.get("Authorization");
+        if (team == null || authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            throw new IllegalStateException("route " + path + " is not authenticated by an access token");
+        }
+        return authorization.substring(7).strip();
     }
 
     RestRequest withPathParams(Map<String, String> params) {

@@ -16,7 +16,11 @@ import java.util.Set;
  */
 public final class Router {
     /** Whether a route needs credentials: public routes (health) skip authentication. */
-    public enum Access { AUTHENTICATED, PUBLIC }
+    /**
+     * Who may call a route: a team's API key (or, as SDK ≤ 2.39 and the CLI send it, an access token); a user's
+     * access token only (the credential endpoints: an API key cannot mint or revoke keys); anyone.
+     */
+    public enum Access { AUTHENTICATED, USER, PUBLIC }
 
     public record Route(HttpMethod method, String template, List<String> pattern, Access access, Endpoint endpoint) {}
 

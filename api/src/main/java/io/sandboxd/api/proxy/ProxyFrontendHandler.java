@@ -25,6 +25,7 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
 import io.sandboxd.api.http.Json;
+import io.sandboxd.api.http.StrictHttpServerCodec;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -133,6 +134,11 @@ final class ProxyFrontendHandler extends ChannelInboundHandlerAdapter {
                     return;
                 }
                 case RELAYING -> {
+                    if (msg instanceof HttpContent c && c.decoderResult().isFailure()) {
+                        pending.pollFirst();
+                        bodyFailed(c);
+                        return;
+                    }
                     if (!upstream.isWritable()) {
                         upstream.flush();
                         return;
@@ -147,6 +153,12 @@ final class ProxyFrontendHandler extends ChannelInboundHandlerAdapter {
                 case DISCARDING -> {
                     pending.pollFirst();
                     ReferenceCountUtil.release(msg);
+                    if (msg instanceof HttpContent c && c.decoderResult().isFailure()) {
+                        // The codec reads nothing more on this connection.
+                        state = State.CLOSED;
+                        ctx.close();
+                        return;
+                    }
                     if (msg instanceof LastHttpContent) {
                         state = State.IDLE;
                     }
@@ -191,7 +203,16 @@ final class ProxyFrontendHandler extends ChannelInboundHandlerAdapter {
         responseDone = false;
         interimResponse = false;
         if (request.decoderResult().isFailure()) {
-            refuse(request, ProxyError.badRequest("Bad HTTP request"), false);
+            // Never forwarded: what the sandbox would make of its framing is exactly what cannot be known.
+            Throwable cause = request.decoderResult().cause();
+            refuse(request, new ProxyError(StrictHttpServerCodec.statusOf(cause), StrictHttpServerCodec.describe(cause),
+                    null, null), false);
+            return;
+        }
+        if (!request.uri().startsWith("/") && !request.uri().equals("*")) {
+            // Absolute and authority forms name a host of their own, which would disagree with the routed one.
+            refuse(request, ProxyError.badRequest("the request target must be a path, got '" + request.uri() + "'"),
+                    false);
             return;
         }
         try {
@@ -277,6 +298,7 @@ final class ProxyFrontendHandler extends ChannelInboundHandlerAdapter {
             }
             if (!done.isSuccess()) {
                 upstream = null;
+                router.unreachable(forRoute.sandboxId(), forRoute.port());
                 refuse(request, ProxyError.portClosed(forRoute.sandboxId(), forRoute.port()), true);
                 return;
             }
@@ -295,6 +317,28 @@ final class ProxyFrontendHandler extends ChannelInboundHandlerAdapter {
         }
         drain();
         readMoreIfReady();
+    }
+
+    /**
+     * The body turned out malformed (a bad chunk) after its head was forwarded: the sandbox's connection is cut
+     * before it sees an end of body, so the request never reaches it whole; the client gets 400, or a cut connection
+     * if the answer had begun.
+     */
+    private void bodyFailed(HttpContent failed) {
+        Throwable cause = failed.decoderResult().cause();
+        ReferenceCountUtil.release(failed);
+        Channel u = upstream;
+        upstream = null;
+        if (u != null) {
+            u.close();
+        }
+        if (responseStarted) {
+            state = State.CLOSED;
+            ctx.close();
+            return;
+        }
+        refuse(emptyRequest(), new ProxyError(400, StrictHttpServerCodec.describe(cause), route.sandboxId(),
+                route.port()), false);
     }
 
     private void requestComplete() {
@@ -465,6 +509,7 @@ final class ProxyFrontendHandler extends ChannelInboundHandlerAdapter {
                 if (!responseStarted) {
                     // The sandbox hung up without answering: report it like a closed port.
                     state = State.CONNECTING;
+                    router.unreachable(route.sandboxId(), route.port());
                     refuse(emptyRequest(), ProxyError.portClosed(route.sandboxId(), route.port()), false);
                 } else {
                     ctx.close();

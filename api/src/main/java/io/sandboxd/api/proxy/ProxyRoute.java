@@ -23,6 +23,11 @@ public record ProxyRoute(String sandboxId, int port) {
     }
 
     static ProxyRoute parse(HttpHeaders headers, String domain) {
+        for (String name : new String[] {SANDBOX_ID_HEADER, SANDBOX_PORT_HEADER}) {
+            if (headers.getAll(name).size() > 1) {
+                throw new Invalid(name + " is given more than once");
+            }
+        }
         String host = hostWithoutPort(headers.get("Host"));
         String id = headers.get(SANDBOX_ID_HEADER);
         String port = headers.get(SANDBOX_PORT_HEADER);

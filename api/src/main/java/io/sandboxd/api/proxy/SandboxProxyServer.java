@@ -3,8 +3,8 @@ package io.sandboxd.api.proxy;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.handler.codec.http.HttpServerCodec;
 import io.sandboxd.api.NettyServer;
+import io.sandboxd.api.http.StrictHttpServerCodec;
 import io.netty.handler.timeout.IdleStateHandler;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -37,7 +37,7 @@ public final class SandboxProxyServer implements AutoCloseable {
                         ch.pipeline()
                                 .addLast("idle", new IdleStateHandler(0, 0, IDLE_TIMEOUT.toSeconds(),
                                         TimeUnit.SECONDS))
-                                .addLast("http", new HttpServerCodec())
+                                .addLast("http", new StrictHttpServerCodec())
                                 .addLast("relay", new ProxyFrontendHandler(router, domain));
                     }
                 }));

@@ -10,6 +10,14 @@ import java.util.concurrent.CompletionStage;
 public interface SandboxRouter {
     CompletionStage<Resolution> resolve(String sandboxId, int port);
 
+    /**
+     * The sandbox was found running, but its {@code port} refused the connection or hung up without answering (the
+     * client got a 502). For the metrics: on envd's port this means the sandbox's agent is not serving. Called on an
+     * event loop; must not block.
+     */
+    default void unreachable(String sandboxId, int port) {
+    }
+
     /** Where a sandbox is, or why traffic cannot reach it. */
     sealed interface Resolution {
         /**

@@ -6,6 +6,7 @@ import io.sandboxd.api.http.JsonFields;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.regex.Pattern;
 
 /** Reads and validates the create bodies of spec 1.5 (v1 and v2). Unknown fields are ignored, as upstream does. */
 final class CreateSandboxBody {
@@ -16,13 +17,26 @@ final class CreateSandboxBody {
     /** The longest TTL any upstream plan allows. */
     static final long MAX_TIMEOUT_SECONDS = 24 * 3600;
 
+    /** Template IDs, aliases, {@code team/name} and {@code name:tag}; nothing that could mean a path or a command. */
+    static final int MAX_TEMPLATE_REF = 256;
+    private static final Pattern TEMPLATE_REF =
+            Pattern.compile("[A-Za-z0-9][A-Za-z0-9._/:-]{0," + (MAX_TEMPLATE_REF - 1) + "}");
+
     private CreateSandboxBody() {}
+
+    private static String shorten(String s) {
+        return s.length() > 64 ? s.substring(0, 64) + "..." : s;
+    }
 
     static CreateSandbox parse(JsonNode json, boolean v2) {
         JsonFields body = JsonFields.of(json, false);
         String template = body.string("templateID", DEFAULT_TEMPLATE);
         if (template.isBlank()) {
             throw HttpError.badRequest("Field 'templateID' must not be empty");
+        }
+        if (!TEMPLATE_REF.matcher(template).matches() || template.contains("..")) {
+            throw HttpError.badRequest("Field 'templateID' must be a template ID, alias or name (letters, digits and "
+                    + "'._-/:', at most " + MAX_TEMPLATE_REF + " characters), got '" + shorten(template) + "'");
         }
         Long timeoutSeconds = body.integer("timeout");
         Duration timeout = timeoutSeconds == null ? (v2 ? V2_DEFAULT_TIMEOUT : V1_DEFAULT_TIMEOUT)
@@ -85,12 +99,12 @@ final class CreateSandboxBody {
         if (!raw.isArray()) {
             throw HttpError.badRequest("Field 'volumeMounts' must be an array of {name, path}");
         }
-        for (JsonNode item : raw) {
-            JsonFields m = JsonFields.of(item, false);
+        for (int i = 0; i < raw.size(); i++) {
+            JsonFields m = JsonFields.element(raw.get(i), "volumeMounts[" + i + "]");
             String name = m.string("name", null);
             String path = m.string("path", null);
             if (name == null || path == null) {
-                throw HttpError.badRequest("Each of 'volumeMounts' needs 'name' and 'path'");
+                throw HttpError.badRequest("Field 'volumeMounts[" + i + "]' needs 'name' and 'path'");
             }
             mounts.add(new VolumeMount(name, path));
         }

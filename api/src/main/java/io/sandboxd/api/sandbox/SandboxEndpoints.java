@@ -277,6 +277,10 @@ public final class SandboxEndpoints {
             }
             states.add(state);
         }
+        if (states.isEmpty()) {
+            throw HttpError.badRequest("Query parameter 'state' must name at least one of running, paused; got '"
+                    + param + "'");
+        }
         return states;
     }
 

@@ -22,6 +22,15 @@ class SandboxTokensTest {
     }
 
     @Test
+    void volumeTokensDependOnTheIdAndTheSalt() {
+        SandboxTokens t = new SandboxTokens(SECRET);
+        // hmac.new(secret, b"volume-vol1-abcd", hashlib.sha256).hexdigest()
+        assertEquals("vol_5584fdb7d3f7f80aab9707fa2ca8c6795a2c035affc2aa8282a93c759b834fc0", t.volumeToken("vol1", "abcd"));
+        assertNotEquals(t.volumeToken("vol1", "abcd"), t.volumeToken("vol1", "abce"));
+        assertNotEquals(t.volumeToken("vol1", "abcd"), t.volumeToken("vol2", "abcd"));
+    }
+
+    @Test
     void shortSecretsAreRefused() {
         assertThrows(IllegalArgumentException.class, () -> new SandboxTokens(new byte[16]));
     }

@@ -81,11 +81,13 @@ class ProxyRouteTest {
     @Test
     void envdInternalRoutesAfterNormalisation() {
         for (String uri : new String[] {"/init", "/init?x=1", "/init/", "//init", "/%69nit", "/x/../init",
-                "/./init", "/init/more"}) {
+                "/./init", "/init/more", "http://49983-abc.sandbox.test/init", "HTTPS://h:1/%69nit?x", "//h/init",
+                "//h/x/../init/", "http://h//init"}) {
             assertTrue(EnvdInternalRoutes.isInternal(uri), uri);
         }
         for (String uri : new String[] {"/", "/health", "/files?path=/init", "/initx", "/process.Process/Start",
-                "/files/init"}) {
+                "/files/init", "http://h/", "http://h/files?path=/init", "http://h", "//h/health", "http://init/health",
+                "/files?path=http://h/init"}) {
             assertFalse(EnvdInternalRoutes.isInternal(uri), uri);
         }
     }

@@ -38,6 +38,8 @@ class SandboxProxyTest {
 
     final Map<String, SandboxRouter.Resolution> table = new ConcurrentHashMap<>();
     final AtomicInteger initCalls = new AtomicInteger();
+    /** What the proxy reported as unreachable, as "id:port". */
+    final java.util.List<String> unreachable = new java.util.concurrent.CopyOnWriteArrayList<>();
     final AtomicLong uploaded = new AtomicLong();
     final CountDownLatch firstChunkSeen = new CountDownLatch(1);
     final CountDownLatch uploadStarted = new CountDownLatch(1);
@@ -55,8 +57,17 @@ class SandboxProxyTest {
         table.put("sec", new SandboxRouter.Resolution.Found(upstreamA.getAddress(), "tok-123"));
         table.put("napping", new SandboxRouter.Resolution.Paused());
         table.put("moving", new SandboxRouter.Resolution.Transitioning());
-        SandboxRouter router = (id, port) -> CompletableFuture.completedFuture(
-                table.getOrDefault(id, new SandboxRouter.Resolution.NotFound()));
+        SandboxRouter router = new SandboxRouter() {
+            @Override
+            public CompletableFuture<Resolution> resolve(String id, int port) {
+                return CompletableFuture.completedFuture(table.getOrDefault(id, new Resolution.NotFound()));
+            }
+
+            @Override
+            public void unreachable(String id, int port) {
+                unreachable.add(id + ":" + port);
+            }
+        };
         proxy = SandboxProxyServer.start(new InetSocketAddress("127.0.0.1", 0), DOMAIN, router, 1);
         client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
     }
@@ -72,8 +83,8 @@ class SandboxProxyTest {
     private HttpServer upstream(String name) throws IOException {
         HttpServer s = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
         s.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
-        s.createContext("/", ex -> reply(ex, 200, name + " " + ex.getRequestMethod() + " " + ex.getRequestURI()
-                + " token=" + ex.getRequestHeaders().getFirst("e2b-traffic-access-token")));
+        s.createContext("/", ex -> replyAfterBody(ex, 200, name + " " + ex.getRequestMethod() + " "
+                + ex.getRequestURI() + " token=" + ex.getRequestHeaders().getFirst("e2b-traffic-access-token")));
         s.createContext("/init", ex -> {
             initCalls.incrementAndGet();
             reply(ex, 200, "init reached");
@@ -110,6 +121,15 @@ class SandboxProxyTest {
         });
         s.start();
         return s;
+    }
+
+    /**
+     * Reads what the client sent before answering: closing with unread bytes makes the kernel send a reset, which
+     * can overtake the response on its way to the proxy and look like a sandbox that hung up without answering.
+     */
+    private static void replyAfterBody(HttpExchange ex, int status, String body) throws IOException {
+        ex.getRequestBody().transferTo(OutputStream.nullOutputStream());
+        reply(ex, status, body);
     }
 
     private static void reply(HttpExchange ex, int status, String body) throws IOException {
@@ -251,6 +271,7 @@ class SandboxProxyTest {
         assertEquals(3000, b.get("port").asInt());
         assertEquals("ccc", b.get("sandboxId").asText());
         assertEquals("A GET / token=null", send(to("aaa", 3000, "/")).body(), "the connection is usable after");
+        assertEquals(java.util.List.of("ccc:3000"), unreachable, "the router hears of the closed port, only of it");
     }
 
     @Test
@@ -261,6 +282,33 @@ class SandboxProxyTest {
         assertEquals(404, send(to("aaa", 49983, "/%69nit")).statusCode());
         assertEquals(0, initCalls.get());
         assertEquals("init reached", send(to("aaa", 8080, "/init")).body(), "only envd's port is special");
+    }
+
+    /**
+     * A request target in absolute form ({@code POST http://host/init}, RFC 9112 3.2.2), which servers must accept:
+     * the JDK's server here routes it to /init, so the proxy must see the path inside it too.
+     */
+    @Test
+    void envdInitIsRefusedInAbsoluteForm() throws Exception {
+        String host = "49983-aaa." + DOMAIN;
+        for (String target : new String[] {"http://" + host + "/init", "HTTP://" + host.toUpperCase() + "//%69nit",
+                "http://" + host + ":49983/x/../init?y=1", "https://user@" + host + "/init", "//" + host + "/init"}) {
+            try (Socket s = new Socket("127.0.0.1", proxy.port())) {
+                s.setSoTimeout(10_000);
+                String req = "POST " + target + " HTTP/1.1\r\nHost: " + host + "\r\nContent-Length: 2\r\n"
+                        + "Connection: close\r\n\r\n{}";
+                s.getOutputStream().write(req.getBytes(StandardCharsets.US_ASCII));
+                String all = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                // An absolute-form target is refused before routing (it names a host of its own); "//host/init"
+                // is a path, and the internal-route guard must see /init in it.
+                boolean absolute = !target.startsWith("/");
+                assertTrue(absolute
+                        ? all.startsWith("HTTP/1.1 400 ") && all.contains("the request target must be a path")
+                        : all.startsWith("HTTP/1.1 404 ") && all.contains("internal to the sandbox"), target + ": " + all);
+            }
+        }
+        assertEquals(0, initCalls.get());
+        assertEquals("A GET /health token=null", send(to("aaa", 49983, "/health")).body(), "other envd routes pass");
     }
 
     @Test

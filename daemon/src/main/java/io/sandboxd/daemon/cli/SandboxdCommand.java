@@ -1,5 +1,10 @@
 package io.sandboxd.daemon.cli;
 
+import io.sandboxd.daemon.cli.admin.AdminExceptionHandler;
+import io.sandboxd.daemon.cli.admin.SandboxCommand;
+import io.sandboxd.daemon.cli.admin.TemplateCommand;
+import io.sandboxd.daemon.cli.systemd.InstallCommand;
+import io.sandboxd.daemon.cli.systemd.UninstallCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -14,6 +19,10 @@ import picocli.CommandLine.Command;
                 KeysCommand.class,
                 NbdCommand.class,
                 VmCommand.class,
+                SandboxCommand.class,
+                TemplateCommand.class,
+                InstallCommand.class,
+                UninstallCommand.class,
                 CommandLine.HelpCommand.class,
         })
 public final class SandboxdCommand implements Runnable {
@@ -26,7 +35,10 @@ public final class SandboxdCommand implements Runnable {
     }
 
     public static CommandLine commandLine() {
-        return new CommandLine(new SandboxdCommand());
+        CommandLine cl = new CommandLine(new SandboxdCommand());
+        // One mapping of failures to exit codes for every command (README, "Admin CLI").
+        cl.setExecutionExceptionHandler(new AdminExceptionHandler());
+        return cl;
     }
 
     public static void main(String[] args) {

@@ -1,24 +1,35 @@
 package io.sandboxd.daemon.cli;
 
 import io.sandboxd.api.ApiServer;
+import io.sandboxd.api.ApiServices;
 import io.sandboxd.api.auth.KeyHash;
 import io.sandboxd.api.auth.SandboxTokens;
 import io.sandboxd.api.auth.Team;
 import io.sandboxd.api.proxy.SandboxProxyServer;
 import io.sandboxd.daemon.envd.HttpEnvdClient;
+import io.sandboxd.daemon.metrics.DaemonMetrics;
 import io.sandboxd.daemon.orchestrator.Orchestrator;
+import io.sandboxd.daemon.orchestrator.SecretManager;
+import io.sandboxd.daemon.orchestrator.TemplateBuildService;
+import io.sandboxd.daemon.template.TemplateStore;
+import io.sandboxd.daemon.orchestrator.VolumeManager;
+import io.sandboxd.daemon.secret.SecretKeyFile;
 import io.sandboxd.daemon.orchestrator.OrchestratorRouter;
 import io.sandboxd.daemon.orchestrator.TimeoutScheduler;
+import io.sandboxd.daemon.orchestrator.ShutdownPolicy;
 import io.sandboxd.daemon.runtime.PreparedTemplate;
 import io.sandboxd.daemon.runtime.jail.JailConfig;
 import io.sandboxd.daemon.runtime.jail.JailRuntime;
 import io.sandboxd.daemon.store.Store;
+import io.sandboxd.daemon.store.StoreApiKeyStore;
+import io.sandboxd.daemon.store.StoreTeamKeys;
 import io.sandboxd.daemon.template.BaseTemplateBuilder;
 import java.io.PrintWriter;
 import java.net.InetSocketAddress;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
@@ -26,6 +37,9 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.function.Consumer;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -33,14 +47,17 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code sandboxd serve}: the store, the runtime with its warm pool and the {@code base} template, the E2B API and
- * the sandbox proxy, until SIGTERM/SIGINT, which shuts everything down in reverse order (sandboxes killed, the
- * embedded database stopped).
+ * the sandbox proxy, until SIGTERM/SIGINT, which shuts everything down in reverse order of start: the API and the
+ * proxy stop accepting first, the TTL timers stop, the sandboxes are handled by {@code --on-shutdown} (killed by
+ * default), the runtime removes its pool, and the embedded database stops last.
  */
 @Command(name = "serve", mixinStandardHelpOptions = true,
         description = "Start the daemon: E2B API on :3000, sandbox proxy on :3002.")
 final class ServeCommand implements Callable<Integer> {
     static final int EXIT_NOT_AVAILABLE = 3;
     static final int EXIT_START_FAILED = 1;
+    static final int EXIT_USAGE = 2;
+    private static final Logger LOG = Logger.getLogger(ServeCommand.class.getName());
 
     enum RuntimeChoice { jail, vm, auto }
 
@@ -74,8 +91,18 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--envd-jar", description = "envd's jar. Default: envd/target/envd.jar of the checkout this jar was built in.")
     Path envdJar;
 
+    @Option(names = "--on-shutdown", defaultValue = "kill", paramLabel = "kill|pause|keep",
+            converter = ShutdownPolicyConverter.class,
+            description = "What SIGTERM does to the sandboxes: kill them (default), pause them or keep them running."
+                    + " pause and keep need a runtime that adopts sandboxes at start; the jail runtime does not yet.")
+    ShutdownPolicy onShutdown = ShutdownPolicy.KILL;
+
     @Option(names = "--mirror", description = "Debian mirror for the base template. Default: the host's apt mirror.")
     String mirror;
+
+    @Option(names = "--log-format", defaultValue = "text", description = "Log lines on stderr as text or json (one "
+            + "object per line: time, level, logger, message, sandboxId). Default: ${DEFAULT-VALUE}.")
+    CliLogging.LogFormat logFormat;
 
     @Override
     public Integer call() {
@@ -86,7 +113,16 @@ final class ServeCommand implements Callable<Integer> {
                     + " Use --runtime jail.");
             return EXIT_NOT_AVAILABLE;
         }
+        if (onShutdown.leavesSandboxes() && !JailRuntime.ADOPTS_SANDBOXES_AT_START) {
+            err.println("sandboxd serve: --on-shutdown " + onShutdown.optionName() + " would leave sandboxes that the"
+                    + " next start of the jail runtime removes instead of adopting (it does not re-attach jails yet);"
+                    + " use --on-shutdown kill");
+            return EXIT_USAGE;
+        }
         CliLogging.quietLibraries();
+        CliLogging.use(logFormat);
+        // Progress lines are log lines too when a collector reads stderr as JSON; on a terminal they stay plain.
+        Consumer<String> status = logFormat == CliLogging.LogFormat.json ? LOG::info : err::println;
         Deque<AutoCloseable> open = new ArrayDeque<>();
         CountDownLatch stopped = new CountDownLatch(1);
         Thread hook = new Thread(() -> {
@@ -102,7 +138,7 @@ final class ServeCommand implements Callable<Integer> {
             Files.deleteIfExists(envFile);
             Path jar = resolveEnvdJar();
 
-            err.println("sandboxd: opening the store" + (store.databaseUrl == null ? " (embedded PostgreSQL under "
+            status.accept("sandboxd: opening the store" + (store.databaseUrl == null ? " (embedded PostgreSQL under "
                     + dataDir.resolve("db") + ")" : ""));
             Store st = store.open();
             open.push(st);
@@ -113,25 +149,43 @@ final class ServeCommand implements Callable<Integer> {
                 config = config.withPoolSize(warmPool);
             }
             JailRuntime jail = JailRuntime.start(config);
-            open.push(jail);
+            // Closed after the orchestrator: with kill nothing is left to it but the pool; otherwise it leaves the sandboxes.
+            open.push(onShutdown.leavesSandboxes() ? named("the jail runtime", jail::closeLeavingSandboxes) : jail);
             if (mirror != null) {
                 jail.baseMirror(mirror);
             }
-            Orchestrator orchestrator = new Orchestrator(st, jail, tokens, new HttpEnvdClient(), domain);
-            open.push(orchestrator);
+            VolumeManager volumes = new VolumeManager(st.volumes(), VolumeManager.volumesDir(dataDir), tokens,
+                    Clock.systemUTC());
+            DaemonMetrics metrics = new DaemonMetrics();
+            SecretManager secrets = new SecretManager(st.secrets(), SecretKeyFile.loadOrCreate(dataDir),
+                    Clock.systemUTC());
+            Orchestrator orchestrator = new Orchestrator(st, jail, tokens, new HttpEnvdClient(), domain,
+                    Clock.systemUTC(), volumes, metrics, secrets);
+            open.push(named("the sandboxes (--on-shutdown " + onShutdown.optionName() + ")", () -> {
+                err.println("sandboxd: shutting down: " + orchestrator.shutdown(onShutdown).line());
+                err.flush();
+            }));
+            // Sandboxes a killed or crashed daemon left running or paused are taken over; the rest is removed.
             for (String line : orchestrator.reconcile()) {
-                err.println("sandboxd: removed leftover " + line);
+                status.accept(line.startsWith("adopted ") ? "sandboxd: " + line : "sandboxd: removed leftover " + line);
             }
 
-            err.println("sandboxd: preparing the base template (the first build runs debootstrap, 1-3 minutes)");
+            status.accept("sandboxd: preparing the base template (the first build runs debootstrap, 1-3 minutes)");
             long t0 = System.nanoTime();
-            PreparedTemplate base = jail.prepareTemplate(BaseTemplateBuilder.TEMPLATE_ID, line -> err.println("  | " + line));
+            PreparedTemplate base = jail.prepareTemplate(BaseTemplateBuilder.TEMPLATE_ID, line -> status.accept("  | " + line));
             orchestrator.registerTemplate(base, config.defaultCpuCount(), config.defaultMemoryMB());
-            err.printf("sandboxd: template base ready (build %s) in %.1f s; warming %d sandbox(es)%n", base.buildId(),
-                    (System.nanoTime() - t0) / 1e9, config.poolSize());
+            status.accept(String.format("sandboxd: template base ready (build %s) in %.1f s; warming %d sandbox(es)",
+                    base.buildId(), (System.nanoTime() - t0) / 1e9, config.poolSize()));
             if (!jail.awaitPoolFull(BaseTemplateBuilder.TEMPLATE_ID, Duration.ofSeconds(120))) {
-                err.println("sandboxd: the warm pool is not full yet (" + jail.pooled(BaseTemplateBuilder.TEMPLATE_ID)
+                status.accept("sandboxd: the warm pool is not full yet (" + jail.pooled(BaseTemplateBuilder.TEMPLATE_ID)
                         + " ready); creates start cold until it fills");
+            }
+
+            TemplateBuildService templateBuilds = new TemplateBuildService(st.templates(), new TemplateStore(dataDir), jail,
+                    orchestrator, System.getenv().getOrDefault("SANDBOXD_BUILD_JAIL_PREFIX", "sbxb"), Clock.systemUTC());
+            open.push(templateBuilds);
+            for (String id : templateBuilds.restoreBuilt()) {
+                err.println("sandboxd: template " + id + " ready (built earlier)");
             }
 
             TimeoutScheduler timers = TimeoutScheduler.start(orchestrator);
@@ -140,8 +194,10 @@ final class ServeCommand implements Callable<Integer> {
             open.push(router);
             SandboxProxyServer proxy = SandboxProxyServer.start(new InetSocketAddress(bind, proxyPort), domain, router, 2);
             open.push(proxy);
-            ApiServer api = ApiServer.start(new InetSocketAddress(bind, apiPort), orchestrator,
-                    new io.sandboxd.daemon.store.StoreApiKeyStore(st.keys()));
+            StoreApiKeyStore keyStore = new StoreApiKeyStore(st.keys());
+            ApiServer api = ApiServer.start(new InetSocketAddress(bind, apiPort), ApiServices.of(orchestrator, keyStore)
+                    .withVolumes(volumes).withSecrets(secrets).withTeamKeys(new StoreTeamKeys(st.keys(), keyStore, tokens))
+                    .withMetrics(metrics).withTemplates(templateBuilds), 2);
             open.push(api);
 
             Team team = st.teams().ensureDefault();
@@ -161,6 +217,8 @@ final class ServeCommand implements Callable<Integer> {
             env.put("E2B_API_URL", apiUrl);
             env.put("E2B_SANDBOX_URL", sandboxUrl);
             env.put("E2B_DOMAIN", domain);
+            // The SDK's Volume file API goes to https://api.<domain> unless told otherwise; here it is the API port.
+            env.put("E2B_VOLUME_API_URL", apiUrl);
             env.put("E2B_API_KEY", apiKey);
             env.put("E2B_ACCESS_TOKEN", accessToken);
             EnvFile.write(envFile, env);
@@ -179,7 +237,11 @@ final class ServeCommand implements Callable<Integer> {
             Thread.currentThread().interrupt();
             return EXIT_START_FAILED;
         } catch (Exception e) {
-            err.println("sandboxd serve: " + e.getMessage());
+            if (logFormat == CliLogging.LogFormat.json) {
+                LOG.log(Level.SEVERE, "sandboxd serve: " + e.getMessage(), e);
+            } else {
+                err.println("sandboxd serve: " + e.getMessage());
+            }
             try {
                 Runtime.getRuntime().removeShutdownHook(hook);
                 closeAll(open, err);
@@ -224,13 +286,38 @@ final class ServeCommand implements Callable<Integer> {
         }
     }
 
+    /** A shutdown step with a name for the log (a lambda's class name says nothing). */
+    private record Named(String name, AutoCloseable step) implements AutoCloseable {
+        @Override
+        public void close() throws Exception {
+            step.close();
+        }
+    }
+
+    private static AutoCloseable named(String name, AutoCloseable step) {
+        return new Named(name, step);
+    }
+
+    static final class ShutdownPolicyConverter implements picocli.CommandLine.ITypeConverter<ShutdownPolicy> {
+        @Override
+        public ShutdownPolicy convert(String value) {
+            for (ShutdownPolicy p : ShutdownPolicy.values()) {
+                if (p.optionName().equals(value)) {
+                    return p;
+                }
+            }
+            throw new picocli.CommandLine.TypeConversionException("expected kill, pause or keep, not '" + value + "'");
+        }
+    }
+
     private static void closeAll(Deque<AutoCloseable> open, PrintWriter err) {
         AutoCloseable c;
         while ((c = open.poll()) != null) {
             try {
                 c.close();
             } catch (Exception e) {
-                err.println("sandboxd: shutting down " + c.getClass().getSimpleName() + ": " + e.getMessage());
+                String what = c instanceof Named n ? n.name() : c.getClass().getSimpleName();
+                err.println("sandboxd: shutting down " + what + ": " + e.getMessage());
             }
         }
     }

@@ -90,6 +90,41 @@ public final class SandboxNetworks implements AutoCloseable {
         }
     }
 
+    /**
+     * Takes over slot {@code index}, which an earlier daemon made and left (its sandbox is being adopted): checks
+     * that its namespace and host veth still exist, claims the number, and gives it {@code policy}, since this
+     * instance's firewall table and egress proxy were made new at start. On failure the number is free again and
+     * the host is left as it was, for {@link #removeLeftovers} to clear.
+     *
+     * @throws IllegalStateException when the slot is incomplete, taken or its rules cannot be applied
+     */
+    public NetworkSlot adopt(int index, EgressPolicy policy) {
+        NetworkSlot slot = NetworkSlot.of(config, index);
+        if (!Files.exists(slot.netnsPath())) {
+            throw new IllegalStateException("network namespace " + slot.netnsName() + " is gone");
+        }
+        if (!Files.exists(Path.of("/sys/class/net", slot.hostVeth()))) {
+            throw new IllegalStateException("veth " + slot.hostVeth() + " is gone");
+        }
+        slots.claim(index);
+        try {
+            applyEgress(slot, policy);
+            return slot;
+        } catch (RuntimeException e) {
+            forget(slot);
+            throw e;
+        }
+    }
+
+    /**
+     * Gives up an adopted slot without touching the host: its number is free again, its namespace, veth and
+     * firewall entry stay for {@link #removeLeftovers} (an adoption that failed after {@link #adopt}).
+     */
+    public void forget(NetworkSlot slot) {
+        policies.remove(slot.sandboxInetAddress());
+        slots.release(slot.index());
+    }
+
     public void setInternetAccess(NetworkSlot slot, boolean allowed) {
         applyEgress(slot, allowed ? EgressPolicy.OPEN : EgressPolicy.CLOSED);
     }

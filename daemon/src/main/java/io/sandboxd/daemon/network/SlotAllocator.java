@@ -28,6 +28,21 @@ public final class SlotAllocator {
         return i;
     }
 
+    /**
+     * Marks a given slot used: one an earlier daemon handed out and this one takes over (a sandbox it adopts).
+     *
+     * @throws IllegalStateException if the slot is out of range or already used
+     */
+    public synchronized void claim(int slot) {
+        if (slot < 0 || slot >= capacity) {
+            throw new IllegalStateException("slot " + slot + " is outside 0.." + (capacity - 1));
+        }
+        if (used.get(slot)) {
+            throw new IllegalStateException("slot " + slot + " is already in use");
+        }
+        used.set(slot);
+    }
+
     public synchronized void release(int slot) {
         if (slot < 0 || slot >= capacity || !used.get(slot)) {
             throw new IllegalStateException("slot " + slot + " is not allocated");

@@ -19,7 +19,11 @@ import io.sandboxd.api.sandbox.SandboxService;
 import io.sandboxd.api.sandbox.SandboxState;
 import io.sandboxd.daemon.envd.EnvdClient;
 import io.sandboxd.daemon.envd.EnvdLaunch;
+import io.sandboxd.daemon.logging.SandboxLogContext;
+import io.sandboxd.daemon.metrics.DaemonMetrics;
+import io.sandboxd.daemon.metrics.DaemonMetrics.Cause;
 import io.sandboxd.daemon.network.EgressPolicy;
+import io.sandboxd.daemon.runtime.AdoptedSandbox;
 import io.sandboxd.daemon.runtime.PreparedTemplate;
 import io.sandboxd.daemon.runtime.RunningSandbox;
 import io.sandboxd.daemon.runtime.SandboxRuntime;
@@ -38,7 +42,9 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * The sandbox lifecycle on one host: the API's {@link SandboxService} over a {@link SandboxTable} (the one owner of
@@ -65,6 +71,21 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
     private final EnvdClient envd;
     private final String domain;
     private final Clock clock;
+    /** Null: creates with volume mounts are refused (501). */
+    private final VolumeManager volumes;
+    /**
+     * Creates hold the read side while they run; shutdown raises {@link #shuttingDown} (no create starts after it)
+     * and then takes the write side, so it handles the sandboxes once the creates in flight are in the table.
+     */
+    private final ReentrantReadWriteLock creates = new ReentrantReadWriteLock();
+    private volatile boolean shuttingDown;
+    /** Shutdown stopped waiting for a create: that create removes its own sandbox when it finishes. */
+    private volatile boolean createsAbandoned;
+    /** How long shutdown waits for creates in flight (an envd start is a few seconds at most). */
+    static final Duration SHUTDOWN_CREATE_WAIT = Duration.ofSeconds(30);
+    private final DaemonMetrics metrics;
+    /** Null: a create whose envVars use a secret placeholder is refused (501). */
+    private final SecretManager secrets;
 
     public Orchestrator(Store store, SandboxRuntime runtime, SandboxTokens tokens, EnvdClient envd, String domain) {
         this(store, runtime, tokens, envd, domain, Clock.systemUTC());
@@ -72,6 +93,30 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
 
     public Orchestrator(Store store, SandboxRuntime runtime, SandboxTokens tokens, EnvdClient envd, String domain,
                         Clock clock) {
+        this(store, runtime, tokens, envd, domain, clock, null);
+    }
+
+    /** With team volumes, which creates can mount ({@code volumeMounts}). */
+    public Orchestrator(Store store, SandboxRuntime runtime, SandboxTokens tokens, EnvdClient envd, String domain,
+                        Clock clock, VolumeManager volumes) {
+        this(store, runtime, tokens, envd, domain, clock, volumes, new DaemonMetrics(), null);
+    }
+
+    /**
+     * Counting what it does into {@code metrics}, which from then on reads the sandboxes by state from this
+     * orchestrator and the pool levels from {@code runtime}.
+     */
+    public Orchestrator(Store store, SandboxRuntime runtime, SandboxTokens tokens, EnvdClient envd, String domain,
+                        Clock clock, VolumeManager volumes, DaemonMetrics metrics) {
+        this(store, runtime, tokens, envd, domain, clock, volumes, metrics, null);
+    }
+
+    /** With team secrets, which creates' {@code envVars} can name ({@code ${e2b.secrets.<name>}}). */
+    public Orchestrator(Store store, SandboxRuntime runtime, SandboxTokens tokens, EnvdClient envd, String domain,
+                        Clock clock, VolumeManager volumes, DaemonMetrics metrics, SecretManager secrets) {
+        this.volumes = volumes;
+        this.metrics = metrics;
+        this.secrets = secrets;
         this.sandboxes = store.sandboxes();
         this.table = new SandboxTable(sandboxes);
         this.runtime = runtime;
@@ -80,30 +125,84 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
         this.envd = envd;
         this.domain = domain;
         this.clock = clock;
+        metrics.observeSandboxes(table::countsByState);
+        metrics.observeRuntime(runtime);
     }
 
     /**
-     * Start-up reconciliation, before the first create: a fresh runtime holds no sandbox, so every sandbox the
-     * store lists for this runtime is gone (its processes died with the previous daemon) and is removed; then the
-     * runtime removes what the previous daemon left on the host.
+     * Start-up reconciliation, before the first create: sandboxes the store lists as running or paused (or caught
+     * mid-pause, mid-resume) are taken over from what the previous daemon left, if their runtime still has them
+     * ({@link SandboxRuntime#adopt}); every other row of this runtime is removed; then the runtime removes what was
+     * left on the host and not adopted.
      *
-     * @return one line per thing removed
+     * @return one line per sandbox adopted ({@code adopted sandbox X (running)}) and per thing removed
      */
     public List<String> reconcile() {
-        List<String> removed = new ArrayList<>(reconcileStore());
-        removed.addAll(runtime.reconcile());
-        return removed;
+        List<String> lines = new ArrayList<>(reconcileStore());
+        lines.addAll(runtime.reconcile());
+        return lines;
     }
 
-    /** The store half of {@link #reconcile()}: rows of sandboxes this process does not run. */
+    /**
+     * The store half of {@link #reconcile()}: rows of sandboxes this process does not run yet are adopted when they
+     * were live and the runtime still has them, else deleted.
+     */
     List<String> reconcileStore() {
-        List<String> removed = new ArrayList<>();
+        List<String> lines = new ArrayList<>();
         for (SandboxRecord r : sandboxes.inStates(ALL)) {
-            if (r.runtime().equals(runtime.name()) && !table.isLive(r.id()) && sandboxes.delete(r.id())) {
-                removed.add("sandbox " + r.id() + " (" + r.state().name().toLowerCase() + " in the store, not running)");
+            if (!r.runtime().equals(runtime.name()) || table.isLive(r.id())) {
+                continue;
+            }
+            String why = "not running";
+            if (ADOPTABLE.contains(r.state())) {
+                try {
+                    String adopted = adopt(r);
+                    if (adopted != null) {
+                        lines.add(adopted);
+                        continue;
+                    }
+                    why = "changed while it was taken over";
+                } catch (RuntimeException e) {
+                    why = e.getMessage();
+                    LOG.log(Level.INFO, "not adopting sandbox " + r.id() + ": " + e.getMessage());
+                }
+            }
+            if (sandboxes.delete(r.id())) {
+                lines.add("sandbox " + r.id() + " (" + r.state().name().toLowerCase() + " in the store, " + why + ")");
             }
         }
-        return removed;
+        return lines;
+    }
+
+    /** Rows whose sandbox a dead daemon may have left running or paused. */
+    private static final Set<Lifecycle> ADOPTABLE = EnumSet.of(Lifecycle.RUNNING, Lifecycle.PAUSED, Lifecycle.PAUSING,
+            Lifecycle.RESUMING);
+
+    /**
+     * Takes one sandbox over from the runtime, in the state the runtime found it in (a pause or resume the dead
+     * daemon was in the middle of ended wherever runc got to). Null if its row changed meanwhile.
+     */
+    private String adopt(SandboxRecord r) {
+        EgressPolicy egress = EgressPolicy.of(r.allowInternetAccess(), r.network().allowOut(), r.network().denyOut());
+        AdoptedSandbox adopted = runtime.adopt(r.id(), egress);
+        Lifecycle state = adopted.paused() ? Lifecycle.PAUSED : Lifecycle.RUNNING;
+        String trafficToken = r.network().allowPublicTraffic() ? null : tokens.trafficAccessToken(r.id());
+        boolean ok;
+        try {
+            ok = table.adopt(r, state, adopted.handle(), trafficToken);
+        } catch (RuntimeException e) {
+            killQuietly(adopted.handle());
+            throw e;
+        }
+        if (!ok) {
+            killQuietly(adopted.handle());
+            return null;
+        }
+        if (state == Lifecycle.RUNNING && (r.state() == Lifecycle.PAUSED || r.state() == Lifecycle.RESUMING)) {
+            // the resume went through but its TTL was not written: count the resume's default from now
+            sandboxes.extendEndAt(r.id(), clock.instant().plus(DEFAULT_TIMEOUT));
+        }
+        return "adopted sandbox " + r.id() + " (" + state.name().toLowerCase() + ")";
     }
 
     /** Makes a template the runtime has prepared available to creates. */
@@ -111,38 +210,88 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
         templates.register(prepared, cpuCount, memoryMb, DISK_SIZE_MB, ENVD_VERSION);
     }
 
+    /** Takes a deleted template out of the creates' reach. */
+    public void forgetTemplate(String templateId) {
+        templates.forget(templateId);
+    }
+
     public String domain() {
         return domain;
     }
 
+    DaemonMetrics metrics() {
+        return metrics;
+    }
+
+    /** Counted (result and latency) and logged as about the new sandbox's ID from the first step on. */
     @Override
     public Sandbox create(Team team, CreateSandbox request) {
+        if (shuttingDown) {
+            throw shuttingDownRefusal();
+        }
+        creates.readLock().lock();
+        try {
+            if (shuttingDown) {
+                throw shuttingDownRefusal();
+            }
+            return createWhileOpen(team, request);
+        } finally {
+            creates.readLock().unlock();
+        }
+    }
+
+    private static SandboxException shuttingDownRefusal() {
+        return new SandboxException(SandboxException.Reason.BUSY, "the daemon is shutting down; try again when it is back");
+    }
+
+    private Sandbox createWhileOpen(Team team, CreateSandbox request) {
+        long t0 = System.nanoTime();
+        String id = SandboxIds.next();
+        try {
+            Sandbox created = SandboxLogContext.call(id, () -> start(team, request, id));
+            metrics.createSucceeded(System.nanoTime() - t0);
+            return created;
+        } catch (SandboxException e) {
+            metrics.createFailed(e.reason().name().toLowerCase());
+            throw e;
+        } catch (RuntimeException e) {
+            metrics.createFailed("error");
+            throw e;
+        }
+    }
+
+    private Sandbox start(Team team, CreateSandbox request, String id) {
         if (request.timeout() == null || request.timeout().isNegative() || request.timeout().isZero()) {
             throw SandboxException.invalid("timeout must be a positive number of seconds");
         }
-        if (!request.volumeMounts().isEmpty()) {
+        if (!request.volumeMounts().isEmpty() && volumes == null) {
             throw new SandboxException(SandboxException.Reason.NOT_IMPLEMENTED,
-                    "volume mounts are not supported by sandboxd yet");
+                    "volume mounts are not enabled in this sandboxd");
         }
         EgressPolicy egress = egress(request.allowInternetAccess(), request.network().allowOut(), request.network().denyOut());
         StepClock steps = new StepClock();
+        // Checked before anything starts: a bad path is 400, an unknown volume 404.
+        List<VolumeManager.ResolvedMount> mounts = request.volumeMounts().isEmpty() ? List.of()
+                : volumes.resolve(team, request.volumeMounts());
+        Map<String, String> envVars = envVars(team, request.envVars());
         TemplateCatalog.Ready template = templates.resolve(request.templateId());
         steps.lap("template");
-        String id = SandboxIds.next();
         Instant startedAt = clock.instant();
         RunningSandbox started;
         try {
             started = runtime.create(new SandboxSpec(id, template.template().id(), template.template().cpuCount(),
-                    template.template().memoryMb(), request.envVars(), egress));
+                    template.template().memoryMb(), envVars, egress, mounts.stream()
+                    .map(m -> new SandboxSpec.BindMount(m.hostDir(), m.path())).toList()));
         } catch (RuntimeException e) {
             throw RuntimeErrors.map(runtime.name(), "starting the sandbox", e);
         }
         steps.lap("runtime");
         String envdToken = request.secure() ? tokens.envdAccessToken(id) : null;
         try {
-            envd.init(started.envdAddress(), new EnvdClient.Init(envdToken, request.envVars(), DEFAULT_USER,
+            envd.init(started.envdAddress(), new EnvdClient.Init(envdToken, envVars, DEFAULT_USER,
                     DEFAULT_WORKDIR, clock.instant()));
         } catch (RuntimeException e) {
+            metrics.envdError("init");
             killQuietly(started);
             throw RuntimeErrors.map(runtime.name(), "handing the sandbox its settings (/init)", e);
         }
@@ -162,13 +311,56 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
             killQuietly(started);
             throw RuntimeErrors.map(runtime.name(), "recording the sandbox", e);
         }
+        if (!mounts.isEmpty()) {
+            try {
+                volumes.recordMounts(id, mounts);
+            } catch (RuntimeException e) {
+                // the volume was destroyed while the sandbox started: the sandbox must not keep a deleted directory
+                try {
+                    killRecord(record);
+                } catch (RuntimeException cleanup) {
+                    e.addSuppressed(cleanup);
+                }
+                throw RuntimeErrors.map(runtime.name(), "recording the sandbox's volume mounts", e);
+            }
+        }
+        if (createsAbandoned) {
+            // Shutdown gave up waiting for this create: the sandbox must not outlive what shutdown handled.
+            try {
+                killRecord(record);
+            } catch (RuntimeException e) {
+                killQuietly(started);
+            }
+            throw shuttingDownRefusal();
+        }
         steps.lap("insert");
         steps.log(LOG, "create " + id);
         return sandbox(record, envdToken, trafficToken);
     }
 
+    /**
+     * The environment the sandbox gets: {@code requested} with secret placeholders resolved (checked before
+     * anything starts, so an unknown secret is a 404 with nothing to undo). The result holds values: it goes to the
+     * runtime and envd only, never into the store, a log line or a response.
+     */
+    private Map<String, String> envVars(Team team, Map<String, String> requested) {
+        boolean placeholders = requested.values().stream().anyMatch(v -> v.contains("${e2b.secrets."));
+        if (!placeholders) {
+            return requested;
+        }
+        if (secrets == null) {
+            throw new SandboxException(SandboxException.Reason.NOT_IMPLEMENTED,
+                    "secrets are not enabled in this sandboxd (envVars use ${e2b.secrets.<name>})");
+        }
+        return secrets.resolveEnv(team, requested);
+    }
+
     @Override
     public void updateNetwork(Team team, String sandboxId, NetworkUpdate update) {
+        SandboxLogContext.run(sandboxId, () -> network(team, sandboxId, update));
+    }
+
+    private void network(Team team, String sandboxId, NetworkUpdate update) {
         SandboxRecord r = find(team, sandboxId);
         EgressPolicy egress = egress(update.allowInternetAccess(), update.allowOut(), update.denyOut());
         RunningSandbox handle = handleOf(r.id());
@@ -177,6 +369,7 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
             try {
                 handle.updateEgress(egress);
             } catch (RuntimeException e) {
+                metrics.operationFailed("network");
                 throw RuntimeErrors.map(runtime.name(), "updating the network of sandbox " + r.id(), e);
             }
             table.setEgress(r.id(), update.allowInternetAccess(), update.allowOut(), update.denyOut());
@@ -222,7 +415,8 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
         return new SandboxDetail(r.id(), r.templateId(), r.alias(), visible(r.state()), r.startedAt(), r.endAt(),
                 r.envdVersion(), r.cpuCount(), r.memoryMb(), r.diskSizeMb(),
                 r.secure() ? tokens.envdAccessToken(r.id()) : null, r.allowInternetAccess(), domain, r.metadata(),
-                network(r.network()), r.autoPause() ? OnTimeout.PAUSE : OnTimeout.KILL, r.autoResume(), List.of());
+                network(r.network()), r.autoPause() ? OnTimeout.PAUSE : OnTimeout.KILL, r.autoResume(),
+                volumes == null ? List.of() : volumes.mountsOf(r.id()));
     }
 
     /** The team's sandbox in a state a client can see, or NOT_FOUND. */
@@ -261,8 +455,8 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
 
     @Override
     public void kill(Team team, String sandboxId) {
-        SandboxRecord r = find(team, sandboxId);
-        killRecord(r);
+        SandboxLogContext.run(sandboxId, () -> killRecord(find(team, sandboxId)));
+        metrics.killed(Cause.REQUEST);
     }
 
     private void killRecord(SandboxRecord r) {
@@ -275,7 +469,7 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
             throw raced(r.id());
         }
         try {
-            table.handle(r.id()).ifPresent(Orchestrator::killQuietly);
+            table.handle(r.id()).ifPresent(this::killQuietly);
         } finally {
             table.remove(r.id());
         }
@@ -285,10 +479,11 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
      * Ends the sandbox's processes and host resources. What a failed kill leaves behind is logged; the sandbox is
      * gone for its client either way, and the runtime's reconciliation removes the rest at the next start.
      */
-    private static void killQuietly(RunningSandbox handle) {
+    private void killQuietly(RunningSandbox handle) {
         try {
             handle.kill();
         } catch (RuntimeException e) {
+            metrics.operationFailed("kill");
             LOG.log(Level.WARNING, "killing sandbox " + handle.sandboxId() + " left something behind: " + e.getMessage(), e);
         }
     }
@@ -329,7 +524,11 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
 
     @Override
     public Connected connect(Team team, String sandboxId, Duration timeout, boolean memory) {
-        SandboxRecord r = find(team, sandboxId);
+        return SandboxLogContext.call(sandboxId, () -> connectRecord(find(team, sandboxId), timeout));
+    }
+
+    private Connected connectRecord(SandboxRecord r, Duration timeout) {
+        String sandboxId = r.id();
         switch (r.state()) {
             case RUNNING -> {
                 sandboxes.extendEndAt(sandboxId, clock.instant().plus(timeout));
@@ -338,6 +537,7 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
             case PAUSED -> {
                 // A jail keeps its memory while paused, so memory=false (a cold boot from disk) resumes it as well.
                 resumeRecord(r, timeout);
+                metrics.resumed(Cause.REQUEST);
                 return new Connected(sandbox(r), true);
             }
             default -> throw SandboxException.conflict("sandbox " + sandboxId + " is "
@@ -347,13 +547,16 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
 
     @Override
     public Sandbox resume(Team team, String sandboxId, Duration timeout, boolean autoPause) {
-        SandboxRecord r = find(team, sandboxId);
-        if (r.state() != Lifecycle.PAUSED) {
-            throw SandboxException.conflict("sandbox " + sandboxId + " is " + r.state().name().toLowerCase()
-                    + ", not paused");
-        }
-        resumeRecord(r, timeout);
-        return sandbox(r);
+        return SandboxLogContext.call(sandboxId, () -> {
+            SandboxRecord r = find(team, sandboxId);
+            if (r.state() != Lifecycle.PAUSED) {
+                throw SandboxException.conflict("sandbox " + sandboxId + " is " + r.state().name().toLowerCase()
+                        + ", not paused");
+            }
+            resumeRecord(r, timeout);
+            metrics.resumed(Cause.REQUEST);
+            return sandbox(r);
+        });
     }
 
     private void resumeRecord(SandboxRecord r, Duration timeout) {
@@ -364,6 +567,7 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
         try {
             handle.resume();
         } catch (RuntimeException e) {
+            metrics.operationFailed("resume");
             table.transition(r.id(), Lifecycle.RESUMING, Lifecycle.PAUSED);
             throw RuntimeErrors.map(runtime.name(), "resuming sandbox " + r.id(), e);
         }
@@ -376,6 +580,10 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
      * with counted from now. False when it is not paused any more or not auto-resumable.
      */
     boolean resumeForTraffic(String sandboxId) {
+        return SandboxLogContext.call(sandboxId, () -> resumeRecordForTraffic(sandboxId));
+    }
+
+    private boolean resumeRecordForTraffic(String sandboxId) {
         SandboxRecord r = sandboxes.find(sandboxId).orElse(null);
         if (r == null || !r.autoResume()) {
             return false;
@@ -388,6 +596,7 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
         }
         try {
             resumeRecord(r, DEFAULT_TIMEOUT);
+            metrics.resumed(Cause.TRAFFIC);
             return true;
         } catch (SandboxException e) {
             return sandboxes.find(sandboxId).map(s -> s.state() == Lifecycle.RUNNING).orElse(false);
@@ -396,7 +605,8 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
 
     @Override
     public void pause(Team team, String sandboxId, boolean memory) {
-        pauseRecord(find(team, sandboxId));
+        SandboxLogContext.run(sandboxId, () -> pauseRecord(find(team, sandboxId)));
+        metrics.paused(Cause.REQUEST);
     }
 
     private void pauseRecord(SandboxRecord r) {
@@ -411,6 +621,7 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
         try {
             handle.pause();
         } catch (RuntimeException e) {
+            metrics.operationFailed("pause");
             table.transition(r.id(), Lifecycle.PAUSING, Lifecycle.RUNNING);
             throw RuntimeErrors.map(runtime.name(), "pausing sandbox " + r.id(), e);
         }
@@ -422,6 +633,10 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
      * or whose state changed since {@code r} was read is left alone.
      */
     void expire(SandboxRecord r) {
+        SandboxLogContext.run(r.id(), () -> expireRecord(r));
+    }
+
+    private void expireRecord(SandboxRecord r) {
         SandboxRecord now = sandboxes.find(r.id()).orElse(null);
         if (now == null || now.state() != Lifecycle.RUNNING || now.endAt().isAfter(clock.instant())) {
             return;
@@ -429,8 +644,10 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
         try {
             if (now.autoPause()) {
                 pauseRecord(now);
+                metrics.paused(Cause.TIMEOUT);
             } else {
                 killRecord(now);
+                metrics.killed(Cause.TIMEOUT);
             }
         } catch (SandboxException e) {
             LOG.log(Level.DEBUG, "timeout of " + r.id() + " lost a race: " + e.getMessage());
@@ -444,12 +661,17 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
 
     @Override
     public List<SandboxMetric> metrics(Team team, String sandboxId, Instant start, Instant end) {
+        return SandboxLogContext.call(sandboxId, () -> usage(team, sandboxId, start, end));
+    }
+
+    private List<SandboxMetric> usage(Team team, String sandboxId, Instant start, Instant end) {
         SandboxRecord r = find(team, sandboxId);
         RunningSandbox handle = table.handle(r.id()).orElseThrow(() -> SandboxException.notFound(sandboxId));
         SandboxStats s;
         try {
             s = handle.stats();
         } catch (RuntimeException e) {
+            metrics.operationFailed("stats");
             throw RuntimeErrors.map(runtime.name(), "reading the usage of sandbox " + r.id(), e);
         }
         if ((start != null && s.timestamp().isBefore(start)) || (end != null && s.timestamp().isAfter(end))) {
@@ -473,14 +695,70 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
     }
 
     /**
-     * Clean shutdown: every sandbox this process runs is killed and removed from the store (a jail does not outlive
-     * the daemon, so keeping its row would only make start-up reconciliation remove it later).
+     * Clean shutdown with the {@link ShutdownPolicy#KILL} policy. Only a daemon that dies without this (kill -9, a
+     * crash) leaves sandboxes for the next one to adopt.
      */
     @Override
     public void close() {
-        for (String id : table.liveIds()) {
-            table.handle(id).ifPresent(Orchestrator::killQuietly);
-            table.remove(id);
+        shutdown(ShutdownPolicy.KILL);
+    }
+
+    /**
+     * Clean shutdown: no create starts from now on (503), the creates in flight are waited for, then every sandbox
+     * this process runs is handled by {@code policy}. KILL kills each and removes its row (a jail does not outlive
+     * the daemon, so a kept row would only make start-up reconciliation remove it later); PAUSE pauses the running
+     * ones and keeps every row; KEEP touches nothing. A sandbox that fails to pause is killed, so PAUSE never leaves
+     * a running sandbox nobody recorded as such. A second call does nothing more.
+     */
+    public ShutdownReport shutdown(ShutdownPolicy policy) {
+        shuttingDown = true;
+        boolean waited = false;
+        try {
+            waited = creates.writeLock().tryLock(SHUTDOWN_CREATE_WAIT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
+        if (waited) {
+            creates.writeLock().unlock();
+        } else {
+            createsAbandoned = true;
+            LOG.log(Level.WARNING, "shutdown: a create was still running after " + SHUTDOWN_CREATE_WAIT
+                    + "; it will remove its own sandbox");
+        }
+        int killed = 0;
+        int paused = 0;
+        int kept = 0;
+        List<String> failures = new ArrayList<>();
+        for (String id : table.liveIds()) {
+            SandboxRecord r = sandboxes.find(id).orElse(null);
+            try {
+                switch (policy) {
+                    case KILL -> {
+                        SandboxLogContext.run(id, () -> table.handle(id).ifPresent(this::killQuietly));
+                        table.remove(id);
+                        killed++;
+                    }
+                    case PAUSE -> {
+                        if (r != null && r.state() == Lifecycle.RUNNING) {
+                            pauseRecord(r);
+                            paused++;
+                        } else {
+                            kept++;
+                        }
+                    }
+                    case KEEP -> kept++;
+                }
+            } catch (RuntimeException e) {
+                failures.add(id + ": " + e.getMessage());
+                LOG.log(Level.WARNING, "shutdown: " + policy.optionName() + " of sandbox " + id + " failed ("
+                        + e.getMessage() + "); killing it", e);
+                table.handle(id).ifPresent(this::killQuietly);
+                table.remove(id);
+                killed++;
+            }
+        }
+        ShutdownReport report = new ShutdownReport(policy, killed, paused, kept, failures);
+        LOG.log(Level.INFO, report.line());
+        return report;
     }
 }

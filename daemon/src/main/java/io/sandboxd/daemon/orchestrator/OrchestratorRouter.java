@@ -1,6 +1,7 @@
 package io.sandboxd.daemon.orchestrator;
 
 import io.sandboxd.api.proxy.SandboxRouter;
+import io.sandboxd.daemon.envd.EnvdLaunch;
 import io.sandboxd.daemon.store.SandboxRepository.Lifecycle;
 import java.net.InetSocketAddress;
 import java.util.concurrent.CompletableFuture;
@@ -38,6 +39,14 @@ public final class OrchestratorRouter implements SandboxRouter, AutoCloseable {
             case CREATING, PAUSING, RESUMING -> CompletableFuture.completedFuture(new Resolution.Transitioning());
             case KILLING -> CompletableFuture.completedFuture(new Resolution.NotFound());
         };
+    }
+
+    /** The proxy could not reach envd of a running sandbox: an envd error as the SDK's traffic saw it. */
+    @Override
+    public void unreachable(String sandboxId, int port) {
+        if (port == EnvdLaunch.PORT) {
+            orchestrator.metrics().envdError("proxy");
+        }
     }
 
     private static Resolution found(LiveSandbox s, int port) {

@@ -4,7 +4,9 @@ import io.sandboxd.daemon.runtime.RunningSandbox;
 import io.sandboxd.daemon.store.SandboxRepository;
 import io.sandboxd.daemon.store.SandboxRepository.Lifecycle;
 import io.sandboxd.daemon.store.SandboxRepository.SandboxRecord;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -30,6 +32,24 @@ final class SandboxTable {
     void add(SandboxRecord row, RunningSandbox handle, String trafficToken) {
         store.insert(row);
         live.put(row.id(), new LiveSandbox(row.id(), row.teamId(), handle, trafficToken, row.autoResume(), row.state()));
+    }
+
+    /**
+     * A sandbox an earlier daemon ran and this one took over becomes routable again, in {@code state} (what the
+     * runtime found: RUNNING or PAUSED), its row moved there from whatever the dead daemon left. Its TTL is the row's
+     * end time, untouched: the timeout scheduler reads it from the store.
+     *
+     * @return false if the row changed since {@code row} was read (the caller then kills the handle)
+     */
+    boolean adopt(SandboxRecord row, Lifecycle state, RunningSandbox handle, String trafficToken) {
+        if (state != Lifecycle.RUNNING && state != Lifecycle.PAUSED) {
+            throw new IllegalArgumentException("an adopted sandbox is running or paused, not " + state);
+        }
+        if (row.state() != state && !store.transition(row.id(), row.state(), state)) {
+            return false;
+        }
+        live.put(row.id(), new LiveSandbox(row.id(), row.teamId(), handle, trafficToken, row.autoResume(), state));
+        return true;
     }
 
     /** Moves the sandbox from {@code from} to {@code to} if nobody else moved it first; true if this call did. */
@@ -59,6 +79,16 @@ final class SandboxTable {
     /** The runtime handle of a sandbox this process runs, if it does. */
     Optional<RunningSandbox> handle(String sandboxId) {
         return live(sandboxId).map(LiveSandbox::handle);
+    }
+
+    /** The sandboxes this process runs by state (lower-case state names, every state present), for the metrics. */
+    Map<String, Long> countsByState() {
+        Map<String, Long> counts = new LinkedHashMap<>();
+        for (Lifecycle state : Lifecycle.values()) {
+            counts.put(state.name().toLowerCase(), 0L);
+        }
+        live.values().forEach(l -> counts.merge(l.state().name().toLowerCase(), 1L, Long::sum));
+        return counts;
     }
 
     List<String> liveIds() {

@@ -42,6 +42,11 @@ final class TemplateCatalog {
         return r;
     }
 
+    /** A deleted template: creates no longer find it. */
+    void forget(String templateId) {
+        ready.remove(templateId);
+    }
+
     /** The template a create names; NOT_FOUND when it does not exist or is not prepared on this host. */
     Ready resolve(String reference) {
         String ref = reference == null || reference.isBlank() ? "base" : reference;

@@ -109,6 +109,11 @@ public final class WarmPool<K, T> {
         return ready.size();
     }
 
+    /** Items being prepared for this pool right now. */
+    public synchronized int preparingCount() {
+        return preparing;
+    }
+
     public synchronized int waitingCount() {
         return waiting.size();
     }

@@ -1,6 +1,8 @@
 package io.sandboxd.daemon.runtime;
 
 import io.sandboxd.daemon.network.EgressPolicy;
+import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.regex.Pattern;
@@ -17,9 +19,20 @@ import java.util.regex.Pattern;
  *                            orchestrator hands them to envd with {@code POST /init}
  * @param egress              where the sandbox may open connections (E2B's internet access, allowOut and
  *                            denyOut); private ranges are refused whatever it says
+ * @param mounts              host directories (volumes) bind-mounted read-write into the sandbox; the orchestrator
+ *                            has checked the destinations (absolute, normalized, clear of the runtime's own mounts)
  */
 public record SandboxSpec(String sandboxId, String templateId, int cpuCount, int memoryMB, Map<String, String> envVars,
-                          EgressPolicy egress) {
+                          EgressPolicy egress, List<BindMount> mounts) {
+    /** A host directory and where it appears in the sandbox. */
+    public record BindMount(Path source, String destination) {
+        public BindMount {
+            if (!source.isAbsolute() || !destination.startsWith("/")) {
+                throw new IllegalArgumentException("bind mount " + source + " -> " + destination + " needs absolute paths");
+            }
+        }
+    }
+
     private static final Pattern ID = Pattern.compile("[A-Za-z0-9_-]{1,64}");
 
     public SandboxSpec {
@@ -39,6 +52,13 @@ public record SandboxSpec(String sandboxId, String templateId, int cpuCount, int
         }
         envVars = envVars == null ? Map.of() : Map.copyOf(envVars);
         Objects.requireNonNull(egress, "egress");
+        mounts = mounts == null ? List.of() : List.copyOf(mounts);
+    }
+
+    /** A spec without mounts. */
+    public SandboxSpec(String sandboxId, String templateId, int cpuCount, int memoryMB, Map<String, String> envVars,
+                       EgressPolicy egress) {
+        this(sandboxId, templateId, cpuCount, memoryMB, envVars, egress, List.of());
     }
 
     /** A spec whose egress is all or nothing: internet access on or off, no rules. */

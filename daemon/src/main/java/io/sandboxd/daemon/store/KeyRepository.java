@@ -19,6 +19,10 @@ import javax.sql.DataSource;
  * credential is stored ({@link KeyHash#of}); the plaintext exists in {@link Created} once, to be shown to the user.
  */
 public final class KeyRepository {
+    /** The columns {@link #info} reads, of a credential table {@code k} joined with {@code teams t}. */
+    private static final String SELECT = "SELECT k.id, k.team_id, t.name, k.name, k.mask, k.created_at, "
+            + "k.last_used_at, k.revoked_at";
+
     private final DataSource db;
 
     KeyRepository(DataSource db) {
@@ -50,11 +54,7 @@ public final class KeyRepository {
         String sql = "INSERT INTO " + table(kind) + " (id, team_id, name, " + hashColumn(kind)
                 + ", mask) VALUES (?, ?, ?, ?, ?) RETURNING created_at";
         try (Connection c = db.getConnection(); PreparedStatement st = c.prepareStatement(sql)) {
-            st.setObject(1, id);
-            st.setObject(2, UUID.fromString(team.id()));
-            st.setString(3, name);
-            st.setString(4, kind.of(plaintext));
-            st.setString(5, kind.mask(plaintext));
+            bindNew(st, id, team, name, kind, plaintext);
             try (ResultSet rs = st.executeQuery()) {
                 rs.next();
                 KeyInfo info = new KeyInfo(id, kind, team.id(), team.name(), name, kind.mask(plaintext),
@@ -64,6 +64,40 @@ public final class KeyRepository {
         } catch (SQLException e) {
             throw new StoreException("creating " + table(kind) + " entry", e);
         }
+    }
+
+    /**
+     * Stores a credential whose value the caller derived (the same value every time) unless it is stored already,
+     * and returns the stored entry, revoked or not.
+     */
+    public KeyInfo storeDerived(KeyHash kind, Team team, String name, String plaintext) {
+        String insert = "INSERT INTO " + table(kind) + " (id, team_id, name, " + hashColumn(kind)
+                + ", mask) VALUES (?, ?, ?, ?, ?) ON CONFLICT (" + hashColumn(kind) + ") DO NOTHING";
+        try (Connection c = db.getConnection()) {
+            try (PreparedStatement st = c.prepareStatement(insert)) {
+                bindNew(st, UUID.randomUUID(), team, name, kind, plaintext);
+                st.executeUpdate();
+            }
+            try (PreparedStatement st = c.prepareStatement(SELECT + " FROM " + table(kind)
+                    + " k JOIN teams t ON t.id = k.team_id WHERE k." + hashColumn(kind) + " = ?")) {
+                st.setString(1, kind.of(plaintext));
+                try (ResultSet rs = st.executeQuery()) {
+                    rs.next();
+                    return info(kind, rs);
+                }
+            }
+        } catch (SQLException e) {
+            throw new StoreException("storing a derived " + table(kind) + " entry", e);
+        }
+    }
+
+    private static void bindNew(PreparedStatement st, UUID id, Team team, String name, KeyHash kind,
+                                String plaintext) throws SQLException {
+        st.setObject(1, id);
+        st.setObject(2, UUID.fromString(team.id()));
+        st.setString(3, name);
+        st.setString(4, kind.of(plaintext));
+        st.setString(5, kind.mask(plaintext));
     }
 
     /**
@@ -90,13 +124,10 @@ public final class KeyRepository {
         List<KeyInfo> out = new ArrayList<>();
         try (Connection c = db.getConnection()) {
             for (KeyHash kind : KeyHash.values()) {
-                String sql = "SELECT k.id, k.team_id, t.name, k.name, k.mask, k.created_at, k.last_used_at, "
-                        + "k.revoked_at FROM " + table(kind) + " k JOIN teams t ON t.id = k.team_id";
+                String sql = SELECT + " FROM " + table(kind) + " k JOIN teams t ON t.id = k.team_id";
                 try (PreparedStatement st = c.prepareStatement(sql); ResultSet rs = st.executeQuery()) {
                     while (rs.next()) {
-                        out.add(new KeyInfo(rs.getObject(1, UUID.class), kind, rs.getString(2), rs.getString(3),
-                                rs.getString(4), rs.getString(5), instant(rs.getTimestamp(6)),
-                                instant(rs.getTimestamp(7)), instant(rs.getTimestamp(8))));
+                        out.add(info(kind, rs));
                     }
                 }
             }
@@ -123,6 +154,54 @@ public final class KeyRepository {
         } catch (SQLException e) {
             throw new StoreException("revoking key " + id, e);
         }
+    }
+
+    /** One team's live credentials of one kind, oldest first. */
+    public List<KeyInfo> listLive(KeyHash kind, String teamId) {
+        String sql = SELECT + " FROM " + table(kind) + " k JOIN teams t ON t.id = k.team_id"
+                + " WHERE k.team_id = ? AND k.revoked_at IS NULL ORDER BY k.created_at, k.id";
+        List<KeyInfo> out = new ArrayList<>();
+        try (Connection c = db.getConnection(); PreparedStatement st = c.prepareStatement(sql)) {
+            st.setObject(1, UUID.fromString(teamId));
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    out.add(info(kind, rs));
+                }
+            }
+            return out;
+        } catch (SQLException e) {
+            throw new StoreException("listing the " + table(kind) + " of team " + teamId, e);
+        }
+    }
+
+    /** Renames one of the team's live credentials; false when it has none with this id. */
+    public boolean rename(KeyHash kind, String teamId, UUID id, String name) {
+        return updateLive(kind, teamId, id, "name = ?", name, "renaming");
+    }
+
+    /** Revokes one of the team's live credentials; false when it has none with this id. */
+    public boolean revoke(KeyHash kind, String teamId, UUID id) {
+        return updateLive(kind, teamId, id, "revoked_at = now()", null, "revoking");
+    }
+
+    private boolean updateLive(KeyHash kind, String teamId, UUID id, String set, String value, String what) {
+        String sql = "UPDATE " + table(kind) + " SET " + set + " WHERE id = ? AND team_id = ? AND revoked_at IS NULL";
+        try (Connection c = db.getConnection(); PreparedStatement st = c.prepareStatement(sql)) {
+            int i = 1;
+            if (value != null) {
+                st.setString(i++, value);
+            }
+            st.setObject(i++, id);
+            st.setObject(i, UUID.fromString(teamId));
+            return st.executeUpdate() == 1;
+        } catch (SQLException e) {
+            throw new StoreException(what + " " + table(kind) + " entry " + id, e);
+        }
+    }
+
+    private static KeyInfo info(KeyHash kind, ResultSet rs) throws SQLException {
+        return new KeyInfo(rs.getObject(1, UUID.class), kind, rs.getString(2), rs.getString(3), rs.getString(4),
+                rs.getString(5), instant(rs.getTimestamp(6)), instant(rs.getTimestamp(7)), instant(rs.getTimestamp(8)));
     }
 
     static Instant instant(Timestamp t) {

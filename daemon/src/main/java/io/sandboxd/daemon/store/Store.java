@@ -14,6 +14,8 @@ public final class Store implements AutoCloseable {
     private final KeyRepository keys;
     private final TemplateRepository templates;
     private final SandboxRepository sandboxes;
+    private final VolumeRepository volumes;
+    private final SecretRepository secrets;
 
     private Store(EmbeddedPostgres embedded, Database database) {
         this.embedded = embedded;
@@ -22,6 +24,8 @@ public final class Store implements AutoCloseable {
         this.keys = new KeyRepository(database.dataSource());
         this.templates = new TemplateRepository(database.dataSource());
         this.sandboxes = new SandboxRepository(database.dataSource());
+        this.volumes = new VolumeRepository(database.dataSource());
+        this.secrets = new SecretRepository(database.dataSource());
     }
 
     /**
@@ -64,6 +68,14 @@ public final class Store implements AutoCloseable {
 
     public SandboxRepository sandboxes() {
         return sandboxes;
+    }
+
+    public VolumeRepository volumes() {
+        return volumes;
+    }
+
+    public SecretRepository secrets() {
+        return secrets;
     }
 
     @Override

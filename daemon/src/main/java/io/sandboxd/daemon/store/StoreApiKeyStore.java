@@ -65,4 +65,9 @@ public final class StoreApiKeyStore implements ApiKeyStore {
         }
         return team;
     }
+
+    /** Forgets every remembered credential: one revoked through the API stops working at once in this process. */
+    public void forgetAll() {
+        remembered.clear();
+    }
 }

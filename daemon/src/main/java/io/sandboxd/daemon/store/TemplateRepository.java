@@ -112,6 +112,52 @@ public final class TemplateRepository {
         }
     }
 
+    /** The team's templates and the built-in ones (no team), oldest first. */
+    public List<TemplateRecord> listVisible(String teamId) {
+        List<TemplateRecord> out = new ArrayList<>();
+        try (Connection c = db.getConnection();
+             PreparedStatement st = c.prepareStatement("SELECT id FROM templates WHERE team_id IS NULL OR team_id = ? "
+                     + "ORDER BY created_at, id")) {
+            st.setObject(1, UUID.fromString(teamId), Types.OTHER);
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    find(c, rs.getString(1)).ifPresent(out::add);
+                }
+            }
+        } catch (SQLException e) {
+            throw new StoreException("listing templates", e);
+        }
+        return out;
+    }
+
+    /** Sandboxes (in any state) that start from or run on a build of the template. */
+    public int sandboxCount(String templateId) {
+        try (Connection c = db.getConnection();
+             PreparedStatement st = c.prepareStatement("SELECT count(*) FROM sandboxes WHERE template_id = ?")) {
+            st.setString(1, templateId);
+            try (ResultSet rs = st.executeQuery()) {
+                rs.next();
+                return rs.getInt(1);
+            }
+        } catch (SQLException e) {
+            throw new StoreException("counting sandboxes of " + templateId, e);
+        }
+    }
+
+    /**
+     * Deletes a template with its aliases and builds; false when it did not exist. A sandbox row still naming it
+     * makes this fail (the foreign key): callers check {@link #sandboxCount} first.
+     */
+    public boolean delete(String templateId) {
+        try (Connection c = db.getConnection();
+             PreparedStatement st = c.prepareStatement("DELETE FROM templates WHERE id = ?")) {
+            st.setString(1, templateId);
+            return st.executeUpdate() == 1;
+        } catch (SQLException e) {
+            throw new StoreException("deleting template " + templateId, e);
+        }
+    }
+
     public BuildRecord createBuild(String templateId, int cpuCount, int memoryMb, int diskSizeMb, String runtime) {
         UUID id = UUID.randomUUID();
         try (Connection c = db.getConnection();

@@ -44,6 +44,14 @@ class ServeCommandTest {
     }
 
     @Test
+    void anUnknownLogFormatIsAUsageErrorThatNamesTheChoices() {
+        Run r = run("serve", "--data-dir", dataDir.toString(), "--log-format", "xml");
+        assertEquals(2, r.exit());
+        assertTrue(r.err().contains("xml") && r.err().contains("text, json"), r.err());
+        assertFalse(Files.exists(dataDir.resolve("db")), "nothing started");
+    }
+
+    @Test
     void aMissingEnvdJarStopsTheStartBeforeAnythingRuns() {
         Run r = run("serve", "--data-dir", dataDir.toString(), "--envd-jar", dataDir.resolve("nope.jar").toString());
         assertEquals(ServeCommand.EXIT_START_FAILED, r.exit());
@@ -58,5 +66,18 @@ class ServeCommandTest {
         EnvFile.write(f, new java.util.LinkedHashMap<>(java.util.Map.of("E2B_API_KEY", "e2b_00")));
         assertEquals(java.util.Map.of("E2B_API_KEY", "e2b_00"), EnvFile.read(f));
         assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(f)));
+    }
+
+    @Test
+    void shutdownPoliciesThatLeaveJailsAreRefusedBeforeAnythingStarts() {
+        for (String policy : new String[] {"pause", "keep"}) {
+            Run r = run("serve", "--data-dir", dataDir.toString(), "--on-shutdown", policy);
+            assertEquals(2, r.exit(), r.err());
+            assertTrue(r.err().contains("--on-shutdown " + policy + " would leave sandboxes"), r.err());
+            assertFalse(Files.exists(dataDir.resolve("db")), "the store was not opened");
+        }
+        Run bad = run("serve", "--data-dir", dataDir.toString(), "--on-shutdown", "explode");
+        assertEquals(2, bad.exit());
+        assertTrue(bad.err().contains("expected kill, pause or keep"), bad.err());
     }
 }

@@ -310,4 +310,62 @@ class OrchestratorLifecycleTest {
         assertEquals(Reason.FAILED, failed.reason(), failed.getMessage());
         assertFalse(orchestrator.get(team, id).allowInternetAccess(), "the row keeps what the runtime still enforces");
     }
+
+    @Test
+    void aDaemonKilledWithSandboxesTakesThemBackRunningOrPausedWithTheirRules() throws Exception {
+        String running = orchestrator.create(team, withNetwork(true, List.of("8.8.8.8"), List.of("0.0.0.0/0"))).sandboxId();
+        String paused = create(Duration.ofMinutes(5), OnTimeout.KILL);
+        orchestrator.pause(team, paused, true);
+        String lost = create(Duration.ofMinutes(5), OnTimeout.KILL);
+        // The dead daemon was in the middle of a pause (runc never froze it) and of a resume (runc never thawed it).
+        String midPause = create(Duration.ofMinutes(5), OnTimeout.KILL);
+        assertTrue(store.sandboxes().transition(midPause, Lifecycle.RUNNING, Lifecycle.PAUSING));
+        String midResume = create(Duration.ofMinutes(5), OnTimeout.KILL);
+        orchestrator.pause(team, midResume, true);
+        assertTrue(store.sandboxes().transition(midResume, Lifecycle.PAUSED, Lifecycle.RESUMING));
+        Instant runningEnd = row(running).endAt();
+        clock.advance(Duration.ofMinutes(1));
+
+        // kill -9: nothing is closed; the next daemon gets a new runtime over the same host and the same store
+        FakeRuntime next = runtime.afterCrash();
+        next.lose(lost);
+        router.close();
+        runtime = next;
+        orchestrator = newOrchestrator();
+        orchestrator.registerTemplate(runtime.prepareTemplate(TEMPLATE, l -> { }), 1, 128);
+        router = new OrchestratorRouter(orchestrator);
+        List<String> lines = orchestrator.reconcile();
+
+        for (String adopted : List.of(running + " (running)", paused + " (paused)", midPause + " (running)",
+                midResume + " (paused)")) {
+            assertTrue(lines.contains("adopted sandbox " + adopted), adopted + " in " + lines);
+        }
+        assertTrue(lines.stream().anyMatch(l -> l.startsWith("sandbox " + lost + " (running in the store")), lines.toString());
+        assertEquals(Reason.NOT_FOUND, refusal(() -> orchestrator.get(team, lost)).reason(), "a lost jail's row is gone");
+        assertEquals(List.of(), runtime.leftOver(), "everything left was adopted or removed");
+        assertEquals(4, runtime.running().size());
+
+        assertEquals(SandboxState.RUNNING, orchestrator.get(team, running).state());
+        assertEquals(SandboxState.PAUSED, orchestrator.get(team, paused).state());
+        assertEquals(Lifecycle.RUNNING, row(midPause).state(), "runc's word wins over the half-written row");
+        assertEquals(Lifecycle.PAUSED, row(midResume).state());
+        assertEquals(List.of(Ipv4Cidr.parse("8.8.8.8/32")), runtime.sandbox(running).egress().allow(),
+                "the rules were given to the runtime again");
+        assertTrue(runtime.sandbox(running).egress().deny().contains(EgressPolicy.ALL_TRAFFIC));
+        assertEquals(EgressPolicy.OPEN, runtime.sandbox(paused).egress());
+        assertInstanceOf(Resolution.Paused.class, route(paused));
+        assertInstanceOf(Resolution.Found.class, route(running), "a running one is routed");
+
+        // the paused one resumes through the new daemon, and the running one's TTL goes on from the stored end time
+        orchestrator.resume(team, paused, Duration.ofMinutes(10), false);
+        assertFalse(runtime.sandbox(paused).paused());
+        assertEquals(SandboxState.RUNNING, orchestrator.get(team, paused).state());
+        assertEquals(runningEnd, row(running).endAt(), "adoption keeps the TTL");
+        clock.advance(Duration.ofMinutes(4).plusSeconds(1));
+        tick();
+        assertTrue(runtime.sandbox(running).killed(), "killed at the end time the dead daemon set");
+        assertFalse(runtime.sandbox(paused).killed());
+        orchestrator.kill(team, paused);
+        assertTrue(runtime.sandbox(paused).killed());
+    }
 }

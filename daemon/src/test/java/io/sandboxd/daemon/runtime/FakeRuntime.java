@@ -7,6 +7,7 @@ import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -28,6 +29,8 @@ public final class FakeRuntime implements SandboxRuntime {
     private final AtomicReference<RuntimeException> nextCreateFailure = new AtomicReference<>();
     private final AtomicInteger addresses = new AtomicInteger(1);
     private volatile boolean closed;
+    private volatile List<PoolLevel> poolLevels = List.of();
+    private volatile long poolStartFailures;
 
     /** @param name the runtime name it answers to ({@code jail} or {@code vm}: the store accepts only those) */
     public FakeRuntime(String name, Clock clock) {
@@ -84,9 +87,77 @@ public final class FakeRuntime implements SandboxRuntime {
         return created.stream().filter(s -> !s.killed()).toList();
     }
 
+    /**
+     * The runtime the next daemon gets after this one was killed with {@code kill -9}: this one's sandboxes that
+     * were not killed are left on the "host" as they were (paused or not) for the new one to {@link #adopt}; this
+     * object is dropped without a close, as a dead process is. Prepared templates stay (they are on disk).
+     */
+    public FakeRuntime afterCrash() {
+        FakeRuntime next = new FakeRuntime(name, clock);
+        next.prepared.addAll(prepared);
+        for (FakeSandbox s : running()) {
+            next.leftOver.put(s.sandboxId(), s);
+        }
+        next.addresses.set(addresses.get());
+        return next;
+    }
+
+    /** What a previous daemon left and nobody adopted or removed yet. */
+    private final Map<String, FakeSandbox> leftOver = new ConcurrentHashMap<>();
+
+    /** The left-over sandbox's processes die before anyone adopts it (its jail is gone). */
+    public void lose(String sandboxId) {
+        if (leftOver.remove(sandboxId) == null) {
+            throw new AssertionError(sandboxId + " was not left over");
+        }
+    }
+
+    /** Sandboxes a previous daemon left that are neither adopted nor removed. */
+    public List<String> leftOver() {
+        return List.copyOf(leftOver.keySet());
+    }
+
+    @Override
+    public AdoptedSandbox adopt(String sandboxId, EgressPolicy policy) {
+        if (closed) {
+            throw new SandboxRuntimeException("the fake " + name + " runtime is closed");
+        }
+        FakeSandbox old = leftOver.remove(sandboxId);
+        if (old == null) {
+            throw new NotAdoptableException(sandboxId, "the fake runtime has no left-over sandbox by that ID");
+        }
+        FakeSandbox sb = new FakeSandbox(old.spec, old.address, old.startedAt);
+        synchronized (old) {
+            sb.paused = old.paused;
+        }
+        sb.egress = policy;
+        sb.calls.add("adopt");
+        created.add(sb);
+        return new AdoptedSandbox(sb, sb.paused);
+    }
+
+    /** Removes what a previous daemon left and nobody adopted, as the jail runtime's sweep does. */
     @Override
     public List<String> reconcile() {
-        return List.of();
+        List<String> removed = leftOver.keySet().stream().sorted().map(id -> "fake sandbox " + id).toList();
+        leftOver.clear();
+        return removed;
+    }
+
+    /** What {@link #poolLevels()} reports from now on. */
+    public void poolLevels(List<PoolLevel> levels, long startFailures) {
+        this.poolLevels = List.copyOf(levels);
+        this.poolStartFailures = startFailures;
+    }
+
+    @Override
+    public List<PoolLevel> poolLevels() {
+        return poolLevels;
+    }
+
+    @Override
+    public long poolStartFailures() {
+        return poolStartFailures;
     }
 
     @Override

@@ -85,10 +85,17 @@ public final class EnvdAuth {
      * A request path as the user means it: {@code ~} and {@code ~/x} expand to the home directory, relative paths
      * resolve against the default workdir, else the home directory. The result is normalized, not canonicalised
      * (symlinks are the caller's business).
+     *
+     * @throws java.nio.file.InvalidPathException for {@code ~name} (another user's home, which upstream refuses to
+     *         expand too) and for paths the file system cannot hold (a NUL byte)
      */
     public Path resolvePath(String path, UserAccount user) {
         Path home = user.home();
         Path p;
+        if (path.startsWith("~") && !path.equals("~") && !path.startsWith("~/")) {
+            throw new java.nio.file.InvalidPathException(path,
+                    "cannot expand another user's home directory (~name); give the path in full");
+        }
         if (path.equals("~")) {
             p = home;
         } else if (path.startsWith("~/")) {

@@ -108,6 +108,12 @@ final class FileDownload implements Runnable {
             exchange.respond(HttpResponses.error(HttpResponseStatus.NOT_FOUND, "path '" + file + "' does not exist"));
             return;
         } catch (IOException e) {
+            if (e instanceof java.nio.file.FileSystemLoopException || e.getMessage() != null
+                    && e.getMessage().contains("Too many levels of symbolic links")) {
+                exchange.respond(HttpResponses.error(HttpResponseStatus.BAD_REQUEST,
+                        "path '" + file + "' is a cyclic symlink or a chain of too many links"));
+                return;
+            }
             exchange.respond(HttpResponses.error(HttpResponseStatus.INTERNAL_SERVER_ERROR,
                     "error checking if path exists '" + file + "': " + e.getMessage()));
             return;

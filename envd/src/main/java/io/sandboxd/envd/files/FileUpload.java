@@ -6,6 +6,7 @@ import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.sandboxd.envd.auth.UserAccount;
 import io.sandboxd.envd.filesystem.OwnedDirs;
+import io.sandboxd.envd.filesystem.UserAccess;
 import io.sandboxd.envd.filesystem.UserMetadata;
 import io.sandboxd.envd.http.HttpResponses;
 import io.sandboxd.ffi.Errno;
@@ -196,10 +197,39 @@ final class FileUpload implements Runnable {
         void writeTo(FileChannel out) throws IOException, UploadException;
     }
 
-    /** Creates parents, truncates or creates the file, hands it to the user, writes it, sets its metadata. */
+    /**
+     * Creates parents, truncates or creates the file, hands it to the user, writes it, sets its metadata. The file is
+     * written in place, as upstream envd does (watchers see its writes, links and mode stay); when the upload fails
+     * part way (a full disk, a malformed or cut body, the client gone), what it wrote is not left behind: a file it
+     * created is removed, one it was replacing is left empty.
+     */
     private void writeFile(Path target, UserAccount user, Map<String, String> metadata, Content content)
             throws IOException, UploadException {
+        opened = false;
+        existed = false;
         try {
+            writeInPlace(target, user, metadata, content);
+        } catch (IOException | UploadException | RuntimeException e) {
+            if (opened) {
+                dropPartial(target, existed);
+            }
+            throw e;
+        }
+    }
+
+    /** Set by {@link #writeInPlace} (this upload's worker thread only): whether the target existed, and was opened. */
+    private boolean existed;
+    private boolean opened;
+
+    private void writeInPlace(Path target, UserAccount user, Map<String, String> metadata, Content content)
+            throws IOException, UploadException {
+        try {
+            UserAccess.Resolved lands = UserAccess.resolve(target);
+            if (lands.throughSymlink() && !UserAccess.mayWrite(lands.destination(), user)) {
+                throw new UploadException(HttpResponseStatus.FORBIDDEN, "permission denied: " + target
+                        + " leads through a symbolic link to " + lands.destination() + ", which user '" + user.name()
+                        + "' may not write");
+            }
             Path parent = target.getParent();
             if (parent != null) {
                 OwnedDirs.create(parent, user);
@@ -207,12 +237,20 @@ final class FileUpload implements Runnable {
             if (Files.isDirectory(target)) {
                 throw new UploadException(HttpResponseStatus.BAD_REQUEST, "path is a directory: " + target);
             }
+            existed = Files.exists(target);
             try (FileChannel out = FileChannel.open(target, StandardOpenOption.WRITE, StandardOpenOption.CREATE,
                     StandardOpenOption.TRUNCATE_EXISTING)) {
-                OwnedDirs.chown(target.toRealPath(), user);
+                opened = true;
+                if (!(existed && lands.throughSymlink())) {
+                    // A file reached through a link keeps its owner: the link's maker does not get it.
+                    OwnedDirs.chown(target.toRealPath(), user);
+                }
                 content.writeTo(out);
             }
             replaceMetadata(target, metadata);
+        } catch (java.nio.file.FileSystemLoopException e) {
+            throw new UploadException(HttpResponseStatus.BAD_REQUEST,
+                    "cannot write " + target + ": cyclic symlink or a chain of too many links");
         } catch (java.nio.file.NotDirectoryException e) {
             throw new UploadException(HttpResponseStatus.BAD_REQUEST,
                     "cannot create " + target + ": " + e.getFile() + " is not a directory");
@@ -227,6 +265,24 @@ final class FileUpload implements Runnable {
                 throw noSpace(target);
             }
             throw e;
+        }
+    }
+
+    /** No partial content stays after a failed upload: neither a half-written new file nor a half-replaced old one. */
+    private static void dropPartial(Path target, boolean existed) {
+        try {
+            if (!existed) {
+                Path real = target.toRealPath();
+                if (Files.isRegularFile(real, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                    Files.deleteIfExists(real);
+                }
+            } else if (Files.isRegularFile(target)) {
+                try (FileChannel f = FileChannel.open(target, StandardOpenOption.WRITE)) {
+                    f.truncate(0);
+                }
+            }
+        } catch (IOException e) {
+            LOG.log(Level.WARNING, "cannot remove the partial upload at " + target, e);
         }
     }
 

@@ -75,7 +75,12 @@ public final class ProcessLauncher implements AutoCloseable {
 
         Path cwd;
         if (config.hasCwd() && !config.getCwd().isEmpty()) {
-            cwd = auth.resolvePath(config.getCwd(), user);
+            try {
+                cwd = auth.resolvePath(config.getCwd(), user);
+            } catch (java.nio.file.InvalidPathException e) {
+                throw new ConnectException(ConnectCode.INVALID_ARGUMENT, "invalid cwd '" + config.getCwd() + "': "
+                        + e.getReason());
+            }
             if (!Files.isDirectory(cwd)) {
                 throw new ConnectException(ConnectCode.INVALID_ARGUMENT, "cwd '" + cwd + "' does not exist");
             }

@@ -82,8 +82,16 @@ final class EnvdHttpHandler extends ChannelInboundHandlerAdapter {
             removeRouteHandler();
             if (head.decoderResult().isFailure()) {
                 ReferenceCountUtil.release(msg);
-                FullHttpResponse r = HttpResponses.error(HttpResponseStatus.BAD_REQUEST,
-                        "malformed HTTP request: " + head.decoderResult().cause().getMessage());
+                Throwable cause = head.decoderResult().cause();
+                FullHttpResponse r = switch (cause) {
+                    case io.netty.handler.codec.http.TooLongHttpHeaderException t -> HttpResponses.error(
+                            HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "request header fields are too large: "
+                                    + t.getMessage());
+                    case io.netty.handler.codec.http.TooLongHttpLineException t -> HttpResponses.error(
+                            HttpResponseStatus.REQUEST_URI_TOO_LONG, "request line is too long: " + t.getMessage());
+                    default -> HttpResponses.error(HttpResponseStatus.BAD_REQUEST,
+                            "malformed HTTP request: " + cause.getMessage());
+                };
                 HttpUtil.setKeepAlive(r, false);
                 ctx.writeAndFlush(r).addListener(f -> ctx.close());
                 responding = Closing.INSTANCE;

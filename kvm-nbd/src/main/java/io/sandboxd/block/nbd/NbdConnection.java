@@ -119,6 +119,7 @@ public final class NbdConnection implements Runnable {
             LOG.log(System.Logger.Level.DEBUG, "nbd client went away: {0}", e.getMessage());
         } catch (NbdProtocolException e) {
             LOG.log(System.Logger.Level.INFO, "nbd client dropped: {0}", e.getMessage());
+            answerWhatCameBefore();
         } catch (IOException e) {
             LOG.log(System.Logger.Level.DEBUG, "nbd connection failed: {0}", e.toString());
         } catch (RuntimeException e) {
@@ -133,6 +134,25 @@ public final class NbdConnection implements Runnable {
             } catch (IOException e) {
                 LOG.log(System.Logger.Level.DEBUG, "nbd close failed: {0}", e.toString());
             }
+        }
+    }
+
+    /**
+     * Before hanging up on a protocol violation: the replies to what came before it (option replies, requests with
+     * the workers) still go out, so the client learns what was done; they may sit unsent in the output buffer when
+     * the violation arrived in the same read.
+     */
+    private void answerWhatCameBefore() {
+        try {
+            if (workerThreads != null) {
+                drainThen(this::flushOut);
+            } else {
+                flushOut();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (IOException | RuntimeException e) {
+            LOG.log(System.Logger.Level.DEBUG, "nbd: replies before the hang-up not sent: {0}", e.toString());
         }
     }
 

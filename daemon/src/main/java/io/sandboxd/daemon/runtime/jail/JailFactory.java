@@ -9,6 +9,7 @@ import io.sandboxd.daemon.host.DirectoryTrees;
 import io.sandboxd.daemon.host.HostCommand;
 import io.sandboxd.daemon.host.MountTable;
 import io.sandboxd.daemon.runtime.SandboxRuntimeException;
+import io.sandboxd.daemon.runtime.SandboxSpec;
 import io.sandboxd.daemon.runtime.StepClock;
 import io.sandboxd.daemon.template.TemplateBuild;
 import java.io.IOException;
@@ -45,7 +46,7 @@ final class JailFactory implements PoolItemFactory<TemplateBuild, Jail> {
      * A new jail for {@code template}: mounted and configured, allowed out, not started. One a create is already
      * waiting for starts with a short warm-up ({@link JailConfig#commandForWaitingCreate()}).
      */
-    private Jail prepare(TemplateBuild template, boolean createWaiting) {
+    private Jail prepare(TemplateBuild template, boolean createWaiting, List<SandboxSpec.BindMount> volumes) {
         String id = "j" + HexFormat.of().formatHex(randomBytes());
         Path dir = config.sandboxesDir().resolve(id);
         NetworkSlot slot = networks.create();
@@ -59,14 +60,14 @@ final class JailFactory implements PoolItemFactory<TemplateBuild, Jail> {
             Files.createDirectories(jail.work());
             Files.createDirectories(jail.rootfs());
             HostCommand.check(List.of("mount", "-t", "overlay", "overlay", "-o",
-                    "lowerdir=" + template.rootfs() + ",upperdir=" + jail.upper() + ",workdir=" + jail.work(),
+                    "lowerdir=" + template.lowerDirs() + ",upperdir=" + jail.upper() + ",workdir=" + jail.work(),
                     jail.rootfs().toString()));
             Files.writeString(jail.resolvConf(), resolvConf());
             Files.writeString(jail.hosts(), "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
                     + slot.sandboxIp() + "\t" + Jail.HOSTNAME + "\n");
             Files.createFile(jail.log());
             OciSpec.write(OciSpec.build(config, createWaiting ? config.commandForWaitingCreate() : config.command(),
-                    jail, jail.limits()), jail.configJson());
+                    jail, jail.limits(), volumes), jail.configJson());
             return jail;
         } catch (IOException | RuntimeException e) {
             try {
@@ -84,8 +85,16 @@ final class JailFactory implements PoolItemFactory<TemplateBuild, Jail> {
     /** A started jail for the pool: prepared, then started; removed again if the start fails. */
     @Override
     public Jail make(TemplateBuild template, boolean forWaitingCreate) {
+        return make(template, forWaitingCreate, List.of());
+    }
+
+    /**
+     * A started jail with volumes mounted: mounts are fixed when runc starts a container, so a create with volumes
+     * gets a jail of its own (started now, with the short warm-up) instead of a pooled one.
+     */
+    Jail make(TemplateBuild template, boolean forWaitingCreate, List<SandboxSpec.BindMount> volumes) {
         StepClock clock = new StepClock();
-        Jail jail = prepare(template, forWaitingCreate);
+        Jail jail = prepare(template, forWaitingCreate, volumes);
         clock.lap("prepare");
         try {
             start(jail, clock);

@@ -8,7 +8,13 @@ import io.sandboxd.daemon.pool.WarmPool;
 import io.sandboxd.daemon.host.DirectoryTrees;
 import io.sandboxd.daemon.host.HostCommand;
 import io.sandboxd.daemon.host.MountTable;
+import io.sandboxd.daemon.envd.EnvdLaunch;
+import io.sandboxd.daemon.network.EgressPolicy;
+import io.sandboxd.daemon.network.NetworkSlot;
+import io.sandboxd.daemon.runtime.AdoptedSandbox;
 import io.sandboxd.daemon.runtime.CapacityException;
+import io.sandboxd.daemon.runtime.PoolLevel;
+import io.sandboxd.daemon.runtime.NotAdoptableException;
 import io.sandboxd.daemon.runtime.PreparedTemplate;
 import io.sandboxd.daemon.runtime.SandboxRuntime;
 import io.sandboxd.daemon.runtime.SandboxRuntimeException;
@@ -28,6 +34,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -42,14 +49,21 @@ import java.util.stream.Stream;
  * rootfs, in its own network namespace, with envd as its first process. Creates take a started jail from the
  * template's warm pool and only adjust it (its CPU weight, cgroup limits when the spec differs from the pool's,
  * internet access when it is off, the record of which sandbox it is): no process is spawned on that path. When the
- * pool is empty a create waits for the next jail the refill agents (one per CPU) finish.
+ * pool is empty a create waits for the next jail the refill agents (one per CPU) finish. A create with volume mounts
+ * is the exception: runc fixes a container's mounts when it starts it, so that jail is started for the create.
  *
  * <p>Pause freezes the jail's cgroup; memory and files stay. Snapshots are not possible (CRIU does not work on
- * the hosts this runtime is for), and a daemon restart loses the jails' processes: {@link #reconcile()} removes
- * what the previous run left.
+ * the hosts this runtime is for). A jail does not depend on the daemon's process: a daemon killed with
+ * {@code kill -9} leaves its claimed jails running or paused, each with a {@link JailClaim} in its directory, and
+ * the next daemon takes them over with {@link #adopt}; {@link #reconcile()} then removes what was not adopted.
  */
 public final class JailRuntime implements SandboxRuntime {
     public static final String NAME = "jail";
+    /**
+     * A restarted daemon's {@link #reconcile()} removes every jail of the previous run (their processes are not
+     * re-attached), so jails must not be left behind at shutdown: {@code serve --on-shutdown pause|keep} is refused.
+     */
+    public static final boolean ADOPTS_SANDBOXES_AT_START = false;
     private static final System.Logger LOG = System.getLogger(JailRuntime.class.getName());
 
     private final JailConfig config;
@@ -156,6 +170,22 @@ public final class JailRuntime implements SandboxRuntime {
     }
 
     /**
+     * Stops creating sandboxes of a deleted template: its pooled jails are destroyed (sandboxes already handed out
+     * are the orchestrator's; it refuses the delete while any exist).
+     */
+    public void dropTemplate(String templateId) {
+        WarmPool<TemplateBuild, Jail> pool = pools.remove(templateId);
+        if (pool == null) {
+            return;
+        }
+        List<RuntimeException> failures = new ArrayList<>();
+        pool.drain(new SandboxRuntimeException("template '" + templateId + "' was deleted")).forEach(j -> destroyInto(failures, j));
+        if (!failures.isEmpty()) {
+            throw failures.getFirst();
+        }
+    }
+
+    /**
      * Waits until the template's pool holds its full number of started jails (for start-up and benchmarks).
      *
      * @return false if {@code timeout} passed first
@@ -196,7 +226,7 @@ public final class JailRuntime implements SandboxRuntime {
         Jail jail = null;
         StepClock clock = new StepClock();
         try {
-            jail = takeLiveJail(pool, clock);
+            jail = spec.mounts().isEmpty() ? takeLiveJail(pool, clock) : factory.make(pool.key(), true, spec.mounts());
             OciSpec.Limits want = new OciSpec.Limits(spec.cpuCount(), spec.memoryMB(), config.pidsLimit());
             synchronized (jail) {
                 // A pooled jail runs at the lowest CPU weight (see OciSpec#POOLED_CPU_SHARES); claimed, it gets its own.
@@ -212,7 +242,18 @@ public final class JailRuntime implements SandboxRuntime {
                     clock.lap("egress rules");
                 }
             }
-            JailSandbox sandbox = new JailSandbox(jail, spec.sandboxId(), Instant.now(), runc, networks, this::destroyClaimed);
+            Instant startedAt = Instant.now();
+            // Before the handle exists: a daemon that dies after this can hand the sandbox to the next one.
+            new JailClaim(spec.sandboxId(), jail.id(), jail.slot().index(), jail.slot().sandboxIp(), EnvdLaunch.PORT,
+                    pool.key().templateId(), pool.key().buildId(), config.cgroupParent(), want.cpuCount(),
+                    want.memoryMB(), want.pids(), startedAt).writeTo(jail.dir());
+            clock.lap("claim");
+            JailSandbox sandbox = new JailSandbox(jail, spec.sandboxId(), startedAt, runc, networks, this::destroyClaimed);
+            Map<String, Object> details = pool.key().metadata().details();
+            if (StartCommand.has(details)) {
+                StartCommand.run(sandbox, spec.templateId(), details, StartCommand.READY_TIMEOUT);
+                clock.lap("start and ready commands");
+            }
             claimed.add(sandbox);
             clock.log(LOG, "jail create " + spec.sandboxId() + " (" + jail.id() + ")");
             return sandbox;
@@ -226,6 +267,74 @@ public final class JailRuntime implements SandboxRuntime {
             }
             throw e;
         }
+    }
+
+    /**
+     * Takes over the jail whose {@link JailClaim} names {@code sandboxId}, left by a daemon that died: its runc
+     * container must be running or paused, its overlay mounted, its template build and network slot there. The
+     * slot is claimed again with {@code policy} (this runtime's firewall table is new). A jail that fails any check
+     * is left as it is; {@link #reconcile()} removes it.
+     */
+    @Override
+    public synchronized AdoptedSandbox adopt(String sandboxId, EgressPolicy policy) {
+        ensureOpen();
+        if (claimed.stream().anyMatch(s -> s.sandboxId().equals(sandboxId))) {
+            throw new NotAdoptableException(sandboxId, "this runtime already runs it");
+        }
+        JailClaim claim = findClaim(sandboxId).orElseThrow(() -> new NotAdoptableException(sandboxId,
+                "no jail under " + config.sandboxesDir() + " claims it"));
+        Path dir = config.sandboxesDir().resolve(claim.jailId());
+        Runc.Status status = runc.state(claim.jailId()).orElseThrow(() -> new NotAdoptableException(sandboxId,
+                "runc has no container " + claim.jailId()));
+        if (status != Runc.Status.RUNNING && status != Runc.Status.PAUSED) {
+            throw new NotAdoptableException(sandboxId, "its container " + claim.jailId() + " is "
+                    + status.name().toLowerCase(java.util.Locale.ROOT));
+        }
+        if (!claim.cgroupParent().equals(config.cgroupParent())) {
+            throw new NotAdoptableException(sandboxId, "its cgroups are under " + claim.cgroupParent()
+                    + ", this daemon's under " + config.cgroupParent());
+        }
+        Path rootfs = dir.resolve("rootfs");
+        if (MountTable.under(dir).stream().noneMatch(m -> m.mountPoint().equals(rootfs))) {
+            throw new NotAdoptableException(sandboxId, "its root file system " + rootfs + " is not mounted");
+        }
+        TemplateBuild template = templates.find(claim.templateId(), claim.buildId()).orElseThrow(() ->
+                new NotAdoptableException(sandboxId, "its template build " + claim.templateId() + "/" + claim.buildId()
+                        + " is gone"));
+        NetworkSlot slot;
+        try {
+            slot = networks.adopt(claim.slotIndex(), policy);
+        } catch (RuntimeException e) {
+            throw new NotAdoptableException(sandboxId, "its network slot " + claim.slotIndex() + ": " + e.getMessage(), e);
+        }
+        if (!slot.sandboxIp().equals(claim.sandboxIp())) {
+            networks.forget(slot);
+            throw new NotAdoptableException(sandboxId, "its address was " + claim.sandboxIp() + ", slot "
+                    + claim.slotIndex() + " of this daemon's network is " + slot.sandboxIp());
+        }
+        Jail jail = new Jail(claim.jailId(), dir, slot, template,
+                new OciSpec.Limits(claim.cpuCount(), claim.memoryMB(), claim.pidsLimit()));
+        jail.markStarted(); // CPU use is averaged from here: the old daemon's samples died with it
+        JailSandbox sandbox = new JailSandbox(jail, sandboxId, claim.startedAt(), runc, networks, this::destroyClaimed);
+        claimed.add(sandbox);
+        LOG.log(System.Logger.Level.INFO, "adopted sandbox " + sandboxId + " (" + claim.jailId() + ", "
+                + status.name().toLowerCase(java.util.Locale.ROOT) + ")");
+        return new AdoptedSandbox(sandbox, status == Runc.Status.PAUSED);
+    }
+
+    /** The claim naming {@code sandboxId} among the jail directories; unreadable claims are logged and skipped. */
+    private Optional<JailClaim> findClaim(String sandboxId) {
+        for (Path dir : inventory().jailDirs()) {
+            try {
+                Optional<JailClaim> c = JailClaim.read(dir);
+                if (c.isPresent() && c.get().sandboxId().equals(sandboxId)) {
+                    return c;
+                }
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "ignoring the claim in " + dir + ": " + e.getMessage());
+            }
+        }
+        return Optional.empty();
     }
 
     /** A killed sandbox's jail: removed from the host, then forgotten. */
@@ -342,6 +451,11 @@ public final class JailRuntime implements SandboxRuntime {
     }
 
     @Override
+    public boolean adoptsSandboxesAtStart() {
+        return ADOPTS_SANDBOXES_AT_START;
+    }
+
+    @Override
     public void close() {
         if (closed) {
             return;
@@ -376,8 +490,29 @@ public final class JailRuntime implements SandboxRuntime {
         }
     }
 
+    /**
+     * For tests that play a daemon killed with {@code kill -9}: stops the pool refills and leaves everything else
+     * on the host as a dead process would (jails, mounts, slots, firewall table). {@link #close()} still works.
+     */
+    void stopRefillsAsIfKilled() {
+        refiller.stop();
+    }
+
     /** Failed pool refills so far (the refill thread logs each one). */
     public long poolErrors() {
+        return refiller.errors();
+    }
+
+    @Override
+    public List<PoolLevel> poolLevels() {
+        List<PoolLevel> levels = new ArrayList<>();
+        pools.forEach((templateId, p) -> levels.add(new PoolLevel(templateId, p.readyCount(), p.preparingCount(),
+                p.waitingCount(), p.target())));
+        return levels;
+    }
+
+    @Override
+    public long poolStartFailures() {
         return refiller.errors();
     }
 

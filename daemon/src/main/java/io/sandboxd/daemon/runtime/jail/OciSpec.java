@@ -7,6 +7,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.sandboxd.daemon.envd.EnvdAotCache;
 import io.sandboxd.daemon.envd.EnvdInstall;
 import io.sandboxd.daemon.envd.EnvdLaunch;
+import io.sandboxd.daemon.host.OpenFilesLimit;
+import io.sandboxd.daemon.runtime.SandboxSpec;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -38,7 +40,6 @@ final class OciSpec {
             "/proc/sysrq-trigger");
     /** Sandboxes die before the daemon when the host runs out of memory. */
     private static final int OOM_SCORE_ADJ = 500;
-    private static final long NOFILE_WANTED = 65536;
 
     private OciSpec() {
     }
@@ -64,6 +65,12 @@ final class OciSpec {
 
     /** As {@link #build(JailConfig, Jail, Limits)} with {@code command} as the jail's first process. */
     static ObjectNode build(JailConfig config, List<String> command, Jail jail, Limits limits) {
+        return build(config, command, jail, limits, List.of());
+    }
+
+    /** As {@link #build(JailConfig, List, Jail, Limits)} with volumes bind-mounted read-write after the jail's own mounts. */
+    static ObjectNode build(JailConfig config, List<String> command, Jail jail, Limits limits,
+                            List<SandboxSpec.BindMount> volumes) {
         ObjectNode root = JSON.createObjectNode();
         root.put("ociVersion", "1.0.2");
 
@@ -82,7 +89,7 @@ final class OciSpec {
         }
         ObjectNode nofile = process.putArray("rlimits").addObject();
         nofile.put("type", "RLIMIT_NOFILE");
-        long nofileLimit = nofileLimit();
+        long nofileLimit = OpenFilesLimit.forContainers();
         nofile.put("hard", nofileLimit);
         nofile.put("soft", nofileLimit);
         process.put("noNewPrivileges", config.noNewPrivileges());
@@ -114,6 +121,11 @@ final class OciSpec {
         // where a host-side write could follow a symlink out of it.
         mount(mounts, "/etc/resolv.conf", "bind", jail.resolvConf().toString(), "bind", "nosuid", "nodev", "noexec");
         mount(mounts, "/etc/hosts", "bind", jail.hosts().toString(), "bind", "nosuid", "nodev", "noexec");
+        // runc creates a missing destination inside the rootfs without following links out of it. No rbind: a
+        // volume is one directory, and nothing mounted under it on the host is the sandbox's business.
+        for (SandboxSpec.BindMount v : volumes) {
+            mount(mounts, v.destination(), "bind", v.source().toString(), "bind", "nosuid", "nodev");
+        }
 
         ObjectNode linux = root.putObject("linux");
         ArrayNode ns = linux.putArray("namespaces");
@@ -140,24 +152,6 @@ final class OciSpec {
         strings(linux.putArray("maskedPaths"), MASKED_PATHS);
         strings(linux.putArray("readonlyPaths"), READONLY_PATHS);
         return root;
-    }
-
-    /**
-     * The open-files limit for jails: 65536, or the daemon's own hard limit if that is lower (raising a hard limit
-     * needs CAP_SYS_RESOURCE, which runc has dropped by the time it sets limits, so a higher value fails the start).
-     */
-    static long nofileLimit() {
-        try {
-            for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/self/limits"))) {
-                if (line.startsWith("Max open files")) {
-                    String[] f = line.substring("Max open files".length()).trim().split("\\s+");
-                    return f[1].equals("unlimited") ? NOFILE_WANTED : Math.min(NOFILE_WANTED, Long.parseLong(f[1]));
-                }
-            }
-        } catch (IOException | RuntimeException e) {
-            // fall through: the kernel default hard limit is always allowed
-        }
-        return 4096;
     }
 
     static void write(ObjectNode spec, Path configJson) {

@@ -255,6 +255,7 @@ class JailIsolationTest {
                 assertTrue(HostCommand.check(List.of("curl", "-s", "-m", "5", "http://127.0.0.1:" + loopback.port() + "/"))
                         .contains(LISTENER_BODY), "control: the loopback listener answers the host");
 
+                System.out.println("probing " + targets.size() + " addresses from " + (from == a ? "A" : "B") + ": " + targets);
                 for (Who who : Who.values()) {
                     int before = any.accepted() + loopback.accepted();
                     Map<String, String> got = probe(from, who, targets);

@@ -132,7 +132,7 @@ class OciSpecTest {
         assertThrows(IllegalArgumentException.class, () -> JailConfig.forCommand(dataDir, List.of(), 0));
         assertThrows(IllegalArgumentException.class, () -> JailConfig.forCommand(dataDir, List.of("/bin/sh"), 0).withCgroupParent("../x"));
         assertThrows(IllegalArgumentException.class, () -> JailConfig.forCommand(dataDir, List.of("/bin/sh"), 0).withPoolSize(-1));
-        assertTrue(OciSpec.nofileLimit() >= 1024);
+        assertTrue(io.sandboxd.daemon.host.OpenFilesLimit.forContainers() >= 1024);
     }
 
     @Test
@@ -153,5 +153,25 @@ class OciSpecTest {
 
         JailConfig shell = JailConfig.forCommand(dataDir, List.of("/bin/sh", "-c", "sleep 1000"), 0);
         assertEquals(shell.command(), shell.commandForWaitingCreate(), "a command without the option is left alone");
+    }
+
+    @Test
+    void volumesAreBoundReadWriteAfterTheJailsOwnMounts() throws Exception {
+        Path jar = Files.writeString(dataDir.resolve("envd.jar"), "jar");
+        NetworkSlot slot = new NetworkSlot(3, "sbx-3", "sbxh3", 0x0a0b000d, 0x0a0b000e);
+        TemplateBuild t = new TemplateBuild("base", "b1", dataDir.resolve("templates/base/b1"),
+                new TemplateMetadata("base", "b1", "test", "2026-11-22T00:00:00Z", 1, Map.of()));
+        Jail jail = new Jail("jabc", dataDir.resolve("sandboxes/jabc"), slot, t, new OciSpec.Limits(2, 512, 100));
+        Path volume = dataDir.resolve("volumes/v1");
+        JsonNode spec = OciSpec.build(JailConfig.defaults(dataDir, jar), EnvdLaunch.COMMAND, jail, jail.limits(),
+                List.of(new io.sandboxd.daemon.runtime.SandboxSpec.BindMount(volume, "/mnt/data")));
+        JsonNode m = mountAt(spec, "/mnt/data");
+        assertEquals("bind", m.path("type").asText());
+        assertEquals(volume.toString(), m.path("source").asText());
+        assertEquals(List.of("bind", "nosuid", "nodev"), texts(m.path("options")), "read-write, one directory (no rbind)");
+        JsonNode mounts = spec.path("mounts");
+        assertEquals("/mnt/data", mounts.get(mounts.size() - 1).path("destination").asText(), "last: nothing covers it");
+        assertThrows(AssertionError.class, () -> mountAt(specFor(JailConfig.defaults(dataDir, jar)), "/mnt/data"),
+                "a jail without volumes has no such mount");
     }
 }
