@@ -20,6 +20,7 @@ import io.sandboxd.daemon.template.TemplateStore;
 import io.sandboxd.daemon.template.build.BuildLog;
 import io.sandboxd.daemon.template.build.LayerCache;
 import io.sandboxd.daemon.template.build.LayeredBuilder;
+import io.sandboxd.daemon.template.build.Step;
 import io.sandboxd.daemon.template.build.StepFailedException;
 import io.sandboxd.daemon.template.build.StepHash;
 import io.sandboxd.daemon.template.build.StepState;
@@ -177,7 +178,7 @@ public final class TemplateBuildService implements TemplateService, AutoCloseabl
             step = "finalize";
             LayeredBuilder.Result r;
             try {
-                r = builder.build(base, request.steps(), request.force(), new LayerCache(store.root(), team.id()),
+                r = builder.build(base, steps(request), request.force(), new LayerCache(store.root(), team.id()),
                         hash -> Optional.of(uploadPath(team.id(), hash)).filter(Files::isRegularFile), log);
             } catch (StepFailedException e) {
                 step = e.step();
@@ -275,12 +276,20 @@ public final class TemplateBuildService implements TemplateService, AutoCloseabl
         }
     }
 
+    private static List<Step> steps(BuildRequest request) {
+        return request.steps().stream()
+                .map(s -> new Step(s.type(), s.args(), s.filesHash(), s.force()))
+                .toList();
+    }
+
     @Override
     public Status status(Team team, String templateId, String buildId, int logsOffset) {
         TemplateRecord t = owned(team, templateId);
         BuildRecord b = build(t, buildId);
         BuildLog log = logs.get(b.id());
-        List<LogLine> lines = log == null ? List.of() : log.from(logsOffset);
+        List<LogLine> lines = log == null ? List.of() : log.from(logsOffset).stream()
+                .map(e -> new LogLine(e.timestamp(), e.level(), e.message(), e.step()))
+                .toList();
         return new Status(t.id(), buildId, b.status().name().toLowerCase(), lines, b.reason(),
                 b.status() == BuildStatus.ERROR ? failedSteps.get(b.id()) : null);
     }

@@ -1,7 +1,7 @@
 package io.sandboxd.daemon.template.build;
 
-import io.sandboxd.api.template.TemplateService.LogLine;
 import java.time.Clock;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -10,8 +10,11 @@ public final class BuildLog {
     /** Entries kept per build; a step printing more is cut with one line saying so. */
     static final int MAX_ENTRIES = 20_000;
 
+    /** One line of the log. */
+    public record Entry(Instant timestamp, String level, String message, String step) {}
+
     private final Clock clock;
-    private final List<LogLine> entries = new ArrayList<>();
+    private final List<Entry> entries = new ArrayList<>();
     private boolean truncated;
 
     public BuildLog(Clock clock) {
@@ -22,11 +25,11 @@ public final class BuildLog {
         if (entries.size() >= MAX_ENTRIES) {
             if (!truncated) {
                 truncated = true;
-                entries.add(new LogLine(clock.instant(), "warn", "log cut at " + MAX_ENTRIES + " lines", step));
+                entries.add(new Entry(clock.instant(), "warn", "log cut at " + MAX_ENTRIES + " lines", step));
             }
             return;
         }
-        entries.add(new LogLine(clock.instant(), level, message, step));
+        entries.add(new Entry(clock.instant(), level, message, step));
     }
 
     public void info(String message, String step) {
@@ -38,7 +41,7 @@ public final class BuildLog {
     }
 
     /** The entries from {@code offset} on. */
-    public synchronized List<LogLine> from(int offset) {
+    public synchronized List<Entry> from(int offset) {
         return offset >= entries.size() ? List.of() : List.copyOf(entries.subList(offset, entries.size()));
     }
 }

@@ -1,6 +1,5 @@
 package io.sandboxd.daemon.template.build;
 
-import io.sandboxd.api.template.BuildStep;
 import io.sandboxd.daemon.host.DirectoryTrees;
 import io.sandboxd.daemon.host.HostCommand;
 import java.io.IOException;
@@ -67,7 +66,7 @@ public final class LayeredBuilder {
     }
 
     /** @param forceAll rebuild every step (the SDK's {@code skipCache}) */
-    public Result build(Base base, List<BuildStep> steps, boolean forceAll, LayerCache cache, Uploads uploads,
+    public Result build(Base base, List<Step> steps, boolean forceAll, LayerCache cache, Uploads uploads,
                         BuildLog log) {
         List<String> stack = new ArrayList<>(base.lowerDirs());
         String hash = base.hash();
@@ -76,7 +75,7 @@ public final class LayeredBuilder {
         int built = 0;
         boolean forceRest = forceAll;
         for (int i = 0; i < steps.size(); i++) {
-            BuildStep step = steps.get(i);
+            Step step = steps.get(i);
             String name = String.valueOf(i + 1);
             hash = StepHash.of(hash, step);
             String title = "[" + name + "/" + steps.size() + "] " + describe(step);
@@ -100,7 +99,7 @@ public final class LayeredBuilder {
     }
 
     /** The state after {@code step}, derived from the step alone. */
-    static StepState apply(StepState state, BuildStep step) {
+    static StepState apply(StepState state, Step step) {
         return switch (step.type()) {
             case "USER" -> state.withUser(step.args().getFirst());
             case "WORKDIR" -> state.withWorkdir(absolute(state.workdir(), step.args().getFirst()));
@@ -115,7 +114,7 @@ public final class LayeredBuilder {
         };
     }
 
-    private Path runStep(String name, BuildStep step, StepState state, List<String> stack, String hash,
+    private Path runStep(String name, Step step, StepState state, List<String> stack, String hash,
                          LayerCache cache, Uploads uploads, BuildLog log) {
         Path tmp = cache.begin(hash);
         try {
@@ -167,7 +166,7 @@ public final class LayeredBuilder {
         }
     }
 
-    private void copy(String name, BuildStep step, StepState state, String lower, Path tmp, Uploads uploads,
+    private void copy(String name, Step step, StepState state, String lower, Path tmp, Uploads uploads,
                       BuildLog log) {
         String src = step.args().get(0);
         String dest = step.args().get(1);
@@ -242,7 +241,7 @@ public final class LayeredBuilder {
         return "'" + s.replace("'", "'\\''") + "'";
     }
 
-    static String describe(BuildStep step) {
+    static String describe(Step step) {
         String args = String.join(" ", step.args().subList(0, Math.min(2, step.args().size())));
         return step.type() + " " + (args.length() > 200 ? args.substring(0, 200) + "…" : args);
     }

@@ -1,6 +1,5 @@
 package io.sandboxd.daemon.template.build;
 
-import io.sandboxd.api.template.BuildStep;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -21,7 +20,7 @@ public final class StepHash {
         return sha256("base\0" + baseTemplateId + "\0" + baseBuildId);
     }
 
-    public static String of(String parent, BuildStep step) {
+    public static String of(String parent, Step step) {
         StringBuilder b = new StringBuilder("step\0").append(parent).append('\0').append(step.type());
         b.append('\0').append(step.args().size());
         for (String a : step.args()) {
