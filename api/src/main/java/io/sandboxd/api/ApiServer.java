@@ -9,6 +9,7 @@ import io.sandboxd.api.http.RestResponse;
 import io.sandboxd.api.http.Router;
 import io.sandboxd.api.metrics.ApiMetrics;
 import io.sandboxd.api.sandbox.SandboxEndpoints;
+import io.sandboxd.api.sandbox.SnapshotEndpoints;
 import io.sandboxd.api.sandbox.SandboxService;
 import io.sandboxd.api.secret.SecretEndpoints;
 import io.sandboxd.api.team.TeamEndpoints;
@@ -55,6 +56,12 @@ public final class ApiServer implements AutoCloseable {
         }
         new SandboxEndpoints(services.sandboxes()).register(router);
         Set<String> served = new HashSet<>();
+        if (services.snapshots() != null) {
+            new SnapshotEndpoints(services.snapshots()).register(router);
+            served.add("/snapshots");
+        } else {
+            SandboxEndpoints.registerWithoutSnapshots(router);
+        }
         if (services.volumes() != null) {
             new VolumeEndpoints(services.volumes()).register(router);
             served.add("/volumes");

@@ -58,8 +58,12 @@ public final class SandboxEndpoints {
                 .add(GET, "/sandboxes/{sandboxID}/metrics", this::metrics)
                 .add(GET, "/sandboxes/{sandboxID}/logs", this::logsV1)
                 .add(GET, "/v2/sandboxes/{sandboxID}/logs", this::logsV2)
-                .add(POST, "/sandboxes/{sandboxID}/fork", notYet("forking sandboxes"))
-                .add(PUT, "/sandboxes/{sandboxID}/network", this::updateNetwork)
+                .add(PUT, "/sandboxes/{sandboxID}/network", this::updateNetwork);
+    }
+
+    /** The snapshot and fork routes of a daemon that does not capture sandboxes: a clear 501 each. */
+    public static void registerWithoutSnapshots(Router router) {
+        router.add(POST, "/sandboxes/{sandboxID}/fork", notYet("forking sandboxes"))
                 .add(POST, "/sandboxes/{sandboxID}/snapshots", notYet("sandbox snapshots"));
     }
 

@@ -10,6 +10,7 @@ import io.sandboxd.daemon.envd.HttpEnvdClient;
 import io.sandboxd.daemon.metrics.DaemonMetrics;
 import io.sandboxd.daemon.orchestrator.Orchestrator;
 import io.sandboxd.daemon.orchestrator.SecretManager;
+import io.sandboxd.daemon.orchestrator.SnapshotManager;
 import io.sandboxd.daemon.orchestrator.TemplateBuildService;
 import io.sandboxd.daemon.template.TemplateStore;
 import io.sandboxd.daemon.orchestrator.VolumeManager;
@@ -188,6 +189,10 @@ final class ServeCommand implements Callable<Integer> {
                 err.println("sandboxd: template " + id + " ready (built earlier)");
             }
 
+            SnapshotManager snapshots = new SnapshotManager(st.templates(), new TemplateStore(dataDir), jail, orchestrator,
+                    Clock.systemUTC()).sweepingEvery(Duration.ofSeconds(30));
+            open.push(snapshots);
+
             TimeoutScheduler timers = TimeoutScheduler.start(orchestrator);
             open.push(timers);
             OrchestratorRouter router = new OrchestratorRouter(orchestrator);
@@ -197,7 +202,7 @@ final class ServeCommand implements Callable<Integer> {
             StoreApiKeyStore keyStore = new StoreApiKeyStore(st.keys());
             ApiServer api = ApiServer.start(new InetSocketAddress(bind, apiPort), ApiServices.of(orchestrator, keyStore)
                     .withVolumes(volumes).withSecrets(secrets).withTeamKeys(new StoreTeamKeys(st.keys(), keyStore, tokens))
-                    .withMetrics(metrics).withTemplates(templateBuilds), 2);
+                    .withMetrics(metrics).withTemplates(templateBuilds).withSnapshots(snapshots), 2);
             open.push(api);
 
             Team team = st.teams().ensureDefault();

@@ -28,7 +28,7 @@ import java.util.function.Supplier;
 public final class DaemonMetrics implements ApiMetrics {
     /** Creates of a warm pool take milliseconds, an empty pool's about a second, a stuck one up to its wait. */
     /** What {@link #operationFailed} counts. */
-    static final List<String> OPERATIONS = List.of("kill", "pause", "resume", "stats", "network");
+    static final List<String> OPERATIONS = List.of("kill", "pause", "resume", "stats", "network", "snapshot");
     static final double[] CREATE_BUCKETS = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
 
     /** Why a kill, pause or resume happened. */

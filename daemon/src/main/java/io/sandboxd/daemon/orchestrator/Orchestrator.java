@@ -27,6 +27,7 @@ import io.sandboxd.daemon.runtime.AdoptedSandbox;
 import io.sandboxd.daemon.runtime.PreparedTemplate;
 import io.sandboxd.daemon.runtime.RunningSandbox;
 import io.sandboxd.daemon.runtime.SandboxRuntime;
+import io.sandboxd.daemon.runtime.SandboxSnapshot;
 import io.sandboxd.daemon.runtime.SandboxSpec;
 import io.sandboxd.daemon.runtime.StepClock;
 import io.sandboxd.daemon.runtime.SandboxStats;
@@ -36,6 +37,7 @@ import io.sandboxd.daemon.store.SandboxRepository.Lifecycle;
 import io.sandboxd.daemon.store.SandboxRepository.SandboxRecord;
 import io.sandboxd.daemon.store.Store;
 import java.lang.System.Logger.Level;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -601,6 +603,40 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
         } catch (SandboxException e) {
             return sandboxes.find(sandboxId).map(s -> s.state() == Lifecycle.RUNNING).orElse(false);
         }
+    }
+
+    /** A sandbox's files captured for a snapshot or a fork, with the record it was taken from. */
+    record Capture(SandboxRecord source, SandboxSnapshot snapshot) {}
+
+    /**
+     * Captures a running or paused sandbox's files into {@code layer} ({@link RunningSandbox#snapshot}); the sandbox
+     * keeps its state, ID and TTL.
+     */
+    Capture capture(Team team, String sandboxId, Path layer) {
+        return SandboxLogContext.call(sandboxId, () -> {
+            SandboxRecord r = find(team, sandboxId);
+            if (r.state() != Lifecycle.RUNNING && r.state() != Lifecycle.PAUSED) {
+                throw SandboxException.conflict("sandbox " + r.id() + " is " + r.state().name().toLowerCase()
+                        + "; try again when that finishes");
+            }
+            RunningSandbox handle = handleOf(r.id());
+            try {
+                return new Capture(r, handle.snapshot(layer));
+            } catch (RuntimeException e) {
+                metrics.operationFailed("snapshot");
+                throw RuntimeErrors.map(runtime.name(), "capturing sandbox " + r.id(), e);
+            }
+        });
+    }
+
+    /**
+     * What a fork of {@code source} is created with: its metadata, security and network settings, a new TTL. Its
+     * environment variables are not carried: they went to the source's envd and are kept nowhere (they may hold
+     * secrets); the fork's processes start afresh anyway.
+     */
+    static CreateSandbox forkOf(SandboxDetail source, String templateId, Duration timeout) {
+        return new CreateSandbox(templateId, timeout, source.metadata(), Map.of(), source.envdAccessToken() != null,
+                source.allowInternetAccess(), source.network(), OnTimeout.KILL, true, false, List.of());
     }
 
     @Override

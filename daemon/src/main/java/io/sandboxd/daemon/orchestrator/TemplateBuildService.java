@@ -111,7 +111,7 @@ public final class TemplateBuildService implements TemplateService, AutoCloseabl
             throw SandboxException.conflict("the template name '" + alias + "' is taken");
         }
         if (t == null) {
-            t = repo.create(newTemplateId(), team.id(), false, cpu, mem, List.of(alias));
+            t = repo.create(TemplateIds.next(), team.id(), false, cpu, mem, List.of(alias));
         }
         BuildRecord b = repo.createBuild(t.id(), cpu, mem, 0, JailRuntime.NAME);
         logs.put(b.id(), new BuildLog(clock));
@@ -328,6 +328,12 @@ public final class TemplateBuildService implements TemplateService, AutoCloseabl
             throw SandboxException.conflict("template '" + templateIdOrName + "' is used by " + n
                     + " sandbox(es): kill them first");
         }
+        List<String> dependents = store.dependentsOf(t.id());
+        if (!dependents.isEmpty()) {
+            throw SandboxException.conflict("template '" + templateIdOrName + "' holds layers that template(s) "
+                    + String.join(", ", dependents) + " are built on (snapshots of its sandboxes, or builds from it):"
+                    + " delete those first");
+        }
         orchestrator.forgetTemplate(t.id());
         runtime.dropTemplate(t.id());
         repo.delete(t.id());
@@ -344,7 +350,7 @@ public final class TemplateBuildService implements TemplateService, AutoCloseabl
     }
 
     private TemplateRecord visible(Team team, String ref) {
-        TemplateRecord t = repo.findByIdOrAlias(ref).orElseThrow(() -> notFound(ref));
+        TemplateRecord t = repo.findByIdOrAlias(untagged(ref)).orElseThrow(() -> notFound(ref));
         if (t.teamId() != null && !t.teamId().equals(team.id()) && !t.isPublic()) {
             throw notFound(ref);
         }
@@ -377,13 +383,14 @@ public final class TemplateBuildService implements TemplateService, AutoCloseabl
         return store.root().resolve("_files").resolve(teamId).resolve(hash + ".tar");
     }
 
-    private String newTemplateId() {
-        String alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
-        StringBuilder b = new StringBuilder(20);
-        for (int i = 0; i < 20; i++) {
-            b.append(alphabet.charAt(random.nextInt(alphabet.length())));
-        }
-        return b.toString();
+    /**
+     * A reference as the SDKs write it ({@code name}, {@code name:default}, {@code namespace/name:default}: what a
+     * snapshot's ID looks like) as the ID or alias it is stored under; other tags stay and so find nothing.
+     */
+    static String untagged(String ref) {
+        String r = ref.endsWith(":default") ? ref.substring(0, ref.length() - ":default".length()) : ref;
+        int slash = r.lastIndexOf('/');
+        return slash < 0 ? r : r.substring(slash + 1);
     }
 
     private static SandboxException notFound(String ref) {

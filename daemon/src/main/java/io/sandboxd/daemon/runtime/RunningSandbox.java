@@ -32,11 +32,13 @@ public interface RunningSandbox {
     void resume();
 
     /**
-     * Captures the sandbox so it can be restored later or used as a template.
+     * Captures the sandbox's files (what it changed over its template) into {@code layer}, a directory that must not
+     * exist yet, holding the sandbox still while copying so the copy is consistent; a running sandbox runs again
+     * afterwards, a paused one stays paused.
      *
-     * @throws UnsupportedRuntimeOperationException where the runtime cannot capture process state
+     * @throws UnsupportedRuntimeOperationException where the runtime cannot capture the sandbox
      */
-    SandboxSnapshot snapshot();
+    SandboxSnapshot snapshot(Path layer);
 
     /**
      * Replaces where the sandbox may connect to, at once and as a whole (E2B's {@code PUT /sandboxes/{id}/network});

@@ -112,12 +112,79 @@ public final class TemplateRepository {
         }
     }
 
-    /** The team's templates and the built-in ones (no team), oldest first. */
+    /** Whether a template was made from a sandbox, and how. */
+    public enum SnapshotKind {
+        /** {@code POST /sandboxes/{id}/snapshots}: listed under {@code /snapshots}, kept until deleted. */
+        SNAPSHOT,
+        /** The capture a fork's sandboxes start from: listed nowhere, removed once no sandbox uses it. */
+        FORK;
+
+        String sql() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    public record SnapshotRecord(TemplateRecord template, String sourceSandboxId, SnapshotKind kind) {}
+
+    /** Records that {@code templateId} was made from {@code sourceSandboxId}. */
+    public void markSnapshot(String templateId, String sourceSandboxId, SnapshotKind kind) {
+        try (Connection c = db.getConnection();
+             PreparedStatement st = c.prepareStatement("INSERT INTO template_snapshots (template_id, source_sandbox_id,"
+                     + " kind) VALUES (?, ?, ?) ON CONFLICT (template_id) DO NOTHING")) {
+            st.setString(1, templateId);
+            st.setString(2, sourceSandboxId);
+            st.setString(3, kind.sql());
+            st.executeUpdate();
+        } catch (SQLException e) {
+            throw new StoreException("recording snapshot template " + templateId, e);
+        }
+    }
+
+    /** What {@link #markSnapshot} recorded of the template, if it is one. */
+    public Optional<SnapshotRecord> snapshot(String templateId) {
+        List<SnapshotRecord> found = snapshots("t.template_id = ?", templateId);
+        return found.isEmpty() ? Optional.empty() : Optional.of(found.getFirst());
+    }
+
+    /** The team's snapshots of {@code kind}, oldest first. */
+    public List<SnapshotRecord> snapshots(String teamId, SnapshotKind kind) {
+        return snapshots("t.kind = ? AND s.team_id = ?::uuid", kind.sql(), teamId);
+    }
+
+    /** Every team's snapshots of {@code kind}, oldest first. */
+    public List<SnapshotRecord> snapshotsOfKind(SnapshotKind kind) {
+        return snapshots("t.kind = ?", kind.sql());
+    }
+
+    private List<SnapshotRecord> snapshots(String where, String... args) {
+        List<SnapshotRecord> out = new ArrayList<>();
+        try (Connection c = db.getConnection();
+             PreparedStatement st = c.prepareStatement("SELECT t.template_id, t.source_sandbox_id, t.kind FROM "
+                     + "template_snapshots t JOIN templates s ON s.id = t.template_id WHERE " + where
+                     + " ORDER BY t.created_at, t.template_id")) {
+            for (int i = 0; i < args.length; i++) {
+                st.setString(i + 1, args[i]);
+            }
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    String id = rs.getString(1);
+                    String source = rs.getString(2);
+                    SnapshotKind kind = SnapshotKind.valueOf(rs.getString(3).toUpperCase(Locale.ROOT));
+                    find(c, id).ifPresent(t -> out.add(new SnapshotRecord(t, source, kind)));
+                }
+            }
+        } catch (SQLException e) {
+            throw new StoreException("listing snapshots", e);
+        }
+        return out;
+    }
+
+    /** The team's templates and the built-in ones (no team), oldest first; snapshots are not among them. */
     public List<TemplateRecord> listVisible(String teamId) {
         List<TemplateRecord> out = new ArrayList<>();
         try (Connection c = db.getConnection();
-             PreparedStatement st = c.prepareStatement("SELECT id FROM templates WHERE team_id IS NULL OR team_id = ? "
-                     + "ORDER BY created_at, id")) {
+             PreparedStatement st = c.prepareStatement("SELECT id FROM templates WHERE (team_id IS NULL OR team_id = ?) "
+                     + "AND id NOT IN (SELECT template_id FROM template_snapshots) ORDER BY created_at, id")) {
             st.setObject(1, UUID.fromString(teamId), Types.OTHER);
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {

@@ -4,6 +4,8 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
@@ -62,6 +64,35 @@ public final class TemplateStore {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot list " + dir, e);
         }
+    }
+
+    /**
+     * Templates other than {@code templateId} with a build that mounts a layer inside {@code templateId}'s directory
+     * (a snapshot of a sandbox that ran a snapshot, a template built from one): deleting {@code templateId} would pull
+     * their layers away.
+     */
+    public List<String> dependentsOf(String templateId) {
+        Path own = templateDir(templateId);
+        List<String> out = new ArrayList<>();
+        if (!Files.isDirectory(root)) {
+            return out;
+        }
+        try (Stream<Path> dirs = Files.list(root)) {
+            for (Path d : dirs.toList()) {
+                String id = d.getFileName().toString();
+                if (id.equals(templateId) || !ID.matcher(id).matches() || !Files.isDirectory(d)) {
+                    continue;
+                }
+                boolean uses = builds(id).stream().anyMatch(b -> Arrays.stream(b.lowerDirs().split(":"))
+                        .map(Path::of).anyMatch(p -> p.startsWith(own)));
+                if (uses) {
+                    out.add(id);
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list " + root, e);
+        }
+        return out;
     }
 
     static String checkId(String what, String id) {

@@ -250,7 +250,7 @@ public final class FakeRuntime implements SandboxRuntime {
         }
 
         @Override
-        public SandboxSnapshot snapshot() {
+        public SandboxSnapshot snapshot(Path layer) {
             throw new UnsupportedRuntimeOperationException("fake", "snapshot", "the fake runtime captures nothing");
         }
 

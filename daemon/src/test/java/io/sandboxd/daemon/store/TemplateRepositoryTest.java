@@ -50,4 +50,35 @@ class TemplateRepositoryTest extends FreshStoreTest {
                 () -> t.updateBuild(java.util.UUID.randomUUID(), BuildStatus.READY, null, null));
         assertTrue(t.findBuild(second.id()).isPresent());
     }
+
+    @Test
+    void snapshotsAreTemplatesKeptOutOfTheTemplateListAndFoundByKindAndSource() {
+        TemplateRepository t = store.templates();
+        var team = store.teams().ensureDefault();
+        var other = store.teams().ensure("other");
+        t.create("plain", team.id(), false, 1, 256, List.of("plain"));
+        t.create("snap1", team.id(), false, 1, 256, List.of("my-snap"));
+        t.create("fork1", team.id(), false, 1, 256, List.of());
+        t.create("theirs", other.id(), false, 1, 256, List.of());
+        t.markSnapshot("snap1", "sbx1", TemplateRepository.SnapshotKind.SNAPSHOT);
+        t.markSnapshot("fork1", "sbx1", TemplateRepository.SnapshotKind.FORK);
+        t.markSnapshot("theirs", "sbx9", TemplateRepository.SnapshotKind.SNAPSHOT);
+
+        assertEquals(List.of("plain"), t.listVisible(team.id()).stream().map(TemplateRepository.TemplateRecord::id).toList());
+        var snaps = t.snapshots(team.id(), TemplateRepository.SnapshotKind.SNAPSHOT);
+        assertEquals(1, snaps.size(), "only the team's own snapshots, not its forks");
+        assertEquals("snap1", snaps.getFirst().template().id());
+        assertEquals("sbx1", snaps.getFirst().sourceSandboxId());
+        assertEquals(List.of("fork1"), t.snapshots(team.id(), TemplateRepository.SnapshotKind.FORK).stream()
+                .map(r -> r.template().id()).toList());
+        assertEquals(TemplateRepository.SnapshotKind.FORK, t.snapshot("fork1").orElseThrow().kind());
+        assertEquals(List.of("snap1", "theirs"), t.snapshotsOfKind(TemplateRepository.SnapshotKind.SNAPSHOT).stream()
+                .map(r -> r.template().id()).toList());
+        assertEquals(Optional.empty(), t.snapshot("plain"));
+
+        t.delete("snap1");
+        assertEquals(Optional.empty(), t.snapshot("snap1"), "the snapshot row goes with its template");
+        assertThrows(StoreException.class, () -> t.markSnapshot("fork1x", "sbx1", TemplateRepository.SnapshotKind.FORK),
+                "a snapshot row needs its template");
+    }
 }

@@ -11,7 +11,6 @@ import io.sandboxd.daemon.runtime.KilledSandboxException;
 import io.sandboxd.daemon.runtime.RunningSandbox;
 import io.sandboxd.daemon.runtime.SandboxSnapshot;
 import io.sandboxd.daemon.runtime.SandboxStats;
-import io.sandboxd.daemon.runtime.UnsupportedRuntimeOperationException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
@@ -19,6 +18,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.Consumer;
@@ -34,6 +34,8 @@ public final class JailSandbox implements RunningSandbox {
     private final Runc runc;
     private final Consumer<Jail> destroy;
     private final SandboxNetworks networks;
+    /** A copy of a sandbox's files longer than this fails the snapshot (it is a 10 GiB disk at most). */
+    static final Duration SNAPSHOT_COPY_TIMEOUT = Duration.ofMinutes(10);
     private boolean killed;
 
     JailSandbox(Jail jail, String sandboxId, Instant startedAt, Runc runc, SandboxNetworks networks, Consumer<Jail> destroy) {
@@ -82,11 +84,41 @@ public final class JailSandbox implements RunningSandbox {
         }
     }
 
+    /**
+     * Copies the jail's overlay upper directory, whiteouts and xattrs included ({@code cp -a}), with the jail frozen
+     * so no process writes mid-copy. Only files are captured: runc checkpoints need CRIU, which fails on this kernel,
+     * so a sandbox started from the capture starts its processes afresh.
+     */
     @Override
-    public SandboxSnapshot snapshot() {
-        throw new UnsupportedRuntimeOperationException(JailRuntime.NAME, "snapshot",
-                "a jail's processes cannot be captured (runc checkpoints need CRIU, which fails on this kernel); "
-                        + "pause keeps a jail's memory and files while the daemon runs");
+    public SandboxSnapshot snapshot(Path layer) {
+        synchronized (jail) {
+            live();
+            if (Files.exists(layer)) {
+                throw new IllegalArgumentException("snapshot layer " + layer + " exists already");
+            }
+            boolean running = runc.state(jail.id()).map(st -> st == Runc.Status.RUNNING).orElse(false);
+            if (running) {
+                runc.pause(jail.id());
+            }
+            try {
+                Files.createDirectories(layer.getParent());
+                HostCommand.run(List.of("cp", "-a", "--", jail.upper().toString(), layer.toString()), null,
+                        SNAPSHOT_COPY_TIMEOUT).orThrow();
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot create " + layer.getParent(), e);
+            } catch (RuntimeException e) {
+                DirectoryTrees.deleteRecursively(layer);
+                throw e;
+            } finally {
+                if (running) {
+                    runc.resume(jail.id());
+                }
+            }
+            List<String> lower = new ArrayList<>();
+            lower.add(layer.toString());
+            lower.addAll(List.of(jail.template().lowerDirs().split(":")));
+            return new SandboxSnapshot(sandboxId, jail.template().templateId(), jail.template().buildId(), lower, false);
+        }
     }
 
     @Override

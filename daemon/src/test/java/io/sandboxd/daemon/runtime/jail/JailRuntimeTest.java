@@ -6,16 +6,17 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.sandboxd.daemon.network.FakeInternet;
 import io.sandboxd.daemon.network.NetworkConfig;
 import io.sandboxd.daemon.host.HostAssumptions;
 import io.sandboxd.daemon.host.HostCommand;
 import io.sandboxd.daemon.envd.EnvdLaunch;
 import io.sandboxd.daemon.runtime.KilledSandboxException;
+import io.sandboxd.daemon.runtime.SandboxSnapshot;
 import io.sandboxd.daemon.runtime.SandboxSpec;
 import io.sandboxd.daemon.runtime.SandboxStats;
 import io.sandboxd.daemon.runtime.TemplateNotPreparedException;
-import io.sandboxd.daemon.runtime.UnsupportedRuntimeOperationException;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -367,16 +368,47 @@ class JailRuntimeTest {
     }
 
     @Test
-    void misuseGetsClearErrors() {
+    void aSnapshotCopiesTheJailsChangesWithWhiteoutsAndLeavesItsStateAsItWas() throws Exception {
         SandboxSpec spec = spec(1, 128, false);
         create(spec);
+        Path layer = dataDir.resolve("snapshots").resolve(spec.sandboxId());
         try {
-            UnsupportedRuntimeOperationException snap = assertThrows(UnsupportedRuntimeOperationException.class,
-                    () -> h(spec.sandboxId()).snapshot());
-            assertTrue(snap.getMessage().startsWith("snapshot is not supported by the jail runtime"), snap.getMessage());
+            sh(spec.sandboxId(), "mkdir -p /srv/app && echo kept > /srv/app/file && rm /bin/true");
+            SandboxSnapshot snap = h(spec.sandboxId()).snapshot(layer);
+            assertEquals(layer.toString(), snap.lowerDirs().getFirst(), "the capture is the top layer");
+            assertEquals(TinyRootfs.TEMPLATE_ID, snap.templateId());
+            assertTrue(snap.lowerDirs().size() >= 2, "the template's layers stay under it: " + snap.lowerDirs());
+            assertFalse(snap.memory(), "a jail's processes are not captured");
+            assertEquals("kept\n", Files.readString(layer.resolve("srv/app/file")));
+            // the deleted file is an overlay whiteout (a 0/0 character device), so it stays deleted above the template
+            String whiteout = HostCommand.check(List.of("stat", "-c", "%F %t:%T", layer.resolve("bin/true").toString()));
+            assertEquals("character special file 0:0", whiteout.strip());
+            assertEquals("running", runcStatus(spec.sandboxId()), "a running jail runs again after the copy");
+            assertEquals("kept\n", sh(spec.sandboxId(), "cat /srv/app/file"));
+
+            h(spec.sandboxId()).pause();
+            Path second = layer.resolveSibling(spec.sandboxId() + "-paused");
+            h(spec.sandboxId()).snapshot(second);
+            assertEquals("paused", runcStatus(spec.sandboxId()), "a paused jail stays paused");
+            h(spec.sandboxId()).resume();
+
+            var again = assertThrows(IllegalArgumentException.class, () -> h(spec.sandboxId()).snapshot(layer));
+            assertTrue(again.getMessage().contains("exists already"), again.getMessage());
         } finally {
             h(spec.sandboxId()).kill();
         }
+        assertThrows(KilledSandboxException.class, () -> h(spec.sandboxId()).snapshot(layer.resolveSibling("late")));
+        assertFalse(Files.exists(layer.resolveSibling("late")));
+    }
+
+    private static String runcStatus(String sandboxId) throws Exception {
+        String json = HostCommand.check(List.of("runc", "--root", dataDir.resolve("runc").toString(), "state",
+                h(sandboxId).runtimeId()));
+        return new ObjectMapper().readTree(json).path("status").asText();
+    }
+
+    @Test
+    void misuseGetsClearErrors() {
         var e = assertThrows(TemplateNotPreparedException.class,
                 () -> create(new SandboxSpec("x1", "unknown", 1, 128, Map.of(), false)));
         assertTrue(e.getMessage().contains("not prepared"), e.getMessage());
