@@ -1223,3 +1223,149 @@ describe('e2e: template builds', { skip: skip ?? false, timeout: 20 * 60_000 }, 
     await sbx.kill()
   })
 })
+
+describe('e2e: snapshots and forks (SDK 2.51)', { skip: skip ?? false, timeout: 20 * 60_000 }, () => {
+  before(startDaemon, { timeout: 20 * 60_000 })
+  after(stopDaemon, { timeout: 90_000 })
+
+  let Sandbox
+  before(async () => { ({ Sandbox } = await import('e2b-2.51')) })
+  const name = `sbxp-snap-${process.pid}`
+
+  test('snapshots: a running sandbox captured by name, listed, started from with its files, deleted once unused', async () => {
+    const src = await Sandbox.create()
+    const made = []
+    try {
+      await src.files.write('/home/user/state.txt', 'captured state\n')
+      await src.commands.run('rm /home/user/.bashrc && mkdir -p /tmp/gone && echo later > /home/user/later.txt', { user: 'user' })
+      const t0 = performance.now()
+      const snap = await src.createSnapshot({ name })
+      const snapshotMs = performance.now() - t0
+      assert.equal(snap.snapshotId, `${name}:default`)
+      assert.deepEqual(snap.names, [`${name}:default`])
+      // the source runs on as it was
+      assert.equal((await Sandbox.getInfo(src.sandboxId)).state, 'running')
+      assert.equal((await src.commands.run('cat /home/user/state.txt')).stdout, 'captured state\n')
+
+      const listed = await Sandbox.listSnapshots({ sandboxId: src.sandboxId }).nextItems()
+      assert.deepEqual(listed.map((s) => s.snapshotId), [snap.snapshotId])
+      assert.equal((await Sandbox.listSnapshots({ sandboxId: 'nosuchsandbox' }).nextItems()).length, 0)
+      const templates = await api('GET', '/templates')
+      assert.equal(templates.status, 200)
+      assert.ok(!templates.json.some((t) => (t.aliases ?? []).includes(name)), 'snapshots are not in the template list')
+
+      const t1 = performance.now()
+      const child = await Sandbox.create(snap.snapshotId)
+      const createMs = performance.now() - t1
+      made.push(child)
+      assert.equal((await child.commands.run('cat /home/user/state.txt')).stdout, 'captured state\n')
+      assert.equal((await child.commands.run('test -e /home/user/.bashrc; echo $?')).stdout.trim(), '1',
+        'a file deleted before the capture stays deleted (the overlay whiteout is kept)')
+      assert.equal((await child.commands.run('whoami && pwd')).stdout, 'user\n/home/user\n')
+      await child.files.write('/home/user/child.txt', 'only here')
+      assert.equal((await src.commands.run('test -e /home/user/child.txt; echo $?')).stdout.trim(), '1',
+        'the child writes its own files, not the source\'s')
+      // by the bare name too, as Sandbox.create(name) is usually written
+      const byName = await Sandbox.create(name)
+      made.push(byName)
+      assert.equal((await byName.commands.run('cat /home/user/later.txt')).stdout, 'later\n')
+
+      // in use: refused, clearly; unused: deleted; again: false (404)
+      const refused = await api('DELETE', `/templates/${encodeURIComponent(snap.snapshotId)}`)
+      assert.equal(refused.status, 409, JSON.stringify(refused.json))
+      assert.match(refused.json.message, /used by 2 sandbox/)
+      for (const s of made.splice(0)) await s.kill()
+      assert.equal(await Sandbox.deleteSnapshot(snap.snapshotId), true)
+      assert.equal(await Sandbox.deleteSnapshot(snap.snapshotId), false)
+      assert.equal((await Sandbox.listSnapshots({ sandboxId: src.sandboxId }).nextItems()).length, 0)
+      await assert.rejects(Sandbox.create(snap.snapshotId), /not found/)
+      console.log(`# snapshot of a sandbox: ${snapshotMs.toFixed(0)} ms; create from it: ${createMs.toFixed(0)} ms`)
+    } finally {
+      for (const s of made) await s.kill().catch(() => {})
+      await src.kill()
+    }
+  })
+
+  test('snapshots: a paused sandbox stays paused; unnamed snapshots are named by ID; a snapshot of a snapshot survives its parent only while needed', async () => {
+    const src = await Sandbox.create()
+    let child
+    try {
+      await src.files.write('/home/user/one.txt', '1')
+      assert.equal(await src.pause(), true)
+      const first = await Sandbox.createSnapshot(src.sandboxId)
+      assert.match(first.snapshotId, /^[a-z0-9]{20}:default$/)
+      assert.deepEqual(first.names, [])
+      assert.equal((await Sandbox.getInfo(src.sandboxId)).state, 'paused', 'a paused sandbox stays paused')
+      await src.connect()
+      assert.equal((await src.commands.run('cat /home/user/one.txt')).stdout, '1')
+
+      child = await Sandbox.create(first.snapshotId)
+      await child.files.write('/home/user/two.txt', '2')
+      const second = await child.createSnapshot()
+      await child.kill()
+      child = undefined
+      const parentDelete = await api('DELETE', `/templates/${encodeURIComponent(first.snapshotId)}`)
+      assert.equal(parentDelete.status, 409, 'the second snapshot stands on the first one\'s layer')
+      assert.match(parentDelete.json.message, /built on/)
+      const grandchild = await Sandbox.create(second.snapshotId)
+      try {
+        assert.equal((await grandchild.commands.run('cat /home/user/one.txt /home/user/two.txt')).stdout, '12')
+      } finally {
+        await grandchild.kill()
+      }
+      assert.equal(await Sandbox.deleteSnapshot(second.snapshotId), true)
+      assert.equal(await Sandbox.deleteSnapshot(first.snapshotId), true)
+
+      await assert.rejects(Sandbox.createSnapshot('nosuchsandbox'), (e) => e.name === 'SandboxNotFoundError')
+      const badName = await api('POST', `/sandboxes/${src.sandboxId}/snapshots`, { name: 'Bad Name!' })
+      assert.equal(badName.status, 400)
+    } finally {
+      if (child) await child.kill().catch(() => {})
+      await src.kill()
+    }
+  })
+
+  test('fork: count sandboxes from one capture, each with the source\'s files, the source untouched, the capture swept when they are gone', async () => {
+    const src = await Sandbox.create({ metadata: { purpose: 'fork-source' } })
+    let forks = []
+    try {
+      await src.files.write('/home/user/work.txt', 'half done')
+      const endBefore = (await Sandbox.getInfo(src.sandboxId)).endAt
+      const t0 = performance.now()
+      forks = await src.fork({ count: 2, timeoutMs: 120_000 })
+      const forkMs = performance.now() - t0
+      assert.equal(forks.length, 2)
+      for (const f of forks) {
+        assert.ok(!(f instanceof Error), String(f))
+        assert.notEqual(f.sandboxId, src.sandboxId)
+        assert.equal((await f.commands.run('cat /home/user/work.txt')).stdout, 'half done')
+        const info = await Sandbox.getInfo(f.sandboxId)
+        assert.equal(info.metadata.purpose, 'fork-source', 'a fork keeps the source\'s metadata')
+      }
+      await forks[0].files.write('/home/user/work.txt', 'fork 0 went on')
+      assert.equal((await forks[1].commands.run('cat /home/user/work.txt')).stdout, 'half done')
+      assert.equal((await src.commands.run('cat /home/user/work.txt')).stdout, 'half done')
+      const srcInfo = await Sandbox.getInfo(src.sandboxId)
+      assert.equal(srcInfo.state, 'running')
+      assert.equal(String(srcInfo.endAt), String(endBefore), 'the source keeps its TTL')
+      assert.equal((await Sandbox.listSnapshots({ sandboxId: src.sandboxId }).nextItems()).length, 0,
+        'a fork\'s capture is not a snapshot')
+
+      const captureTemplate = (await Sandbox.getInfo(forks[0].sandboxId)).templateId
+      const captureDir = path.join(dataDir, 'templates', captureTemplate)
+      assert.ok(existsSync(captureDir), captureDir)
+      for (const f of forks) await f.kill()
+      forks = []
+      await waitFor('the fork capture to be swept', async () => !existsSync(captureDir), 60_000)
+
+      const bad = await api('POST', `/sandboxes/${src.sandboxId}/fork`, { count: 0 })
+      assert.equal(bad.status, 400)
+      const missing = await api('POST', '/sandboxes/nosuchsandbox/fork', {})
+      assert.equal(missing.status, 404)
+      console.log(`# fork of a sandbox into 2: ${forkMs.toFixed(0)} ms`)
+    } finally {
+      for (const f of forks) if (!(f instanceof Error)) await f.kill().catch(() => {})
+      await src.kill()
+    }
+  })
+})
