@@ -1101,6 +1101,7 @@ describe('e2e: template builds', { skip: skip ?? false, timeout: 20 * 60_000 }, 
     assert.match(text, /\[5\/8\] COPY app/, text)
     assert.ok(!text.includes('(cached)'), `nothing of this run was built before:\n${text}`)
     assert.match(text, /build finished/, text)
+    assert.match(text, /a sandbox of the template is ready with its start command running/, text)
     assert.ok(first.logs.every((l) => ['debug', 'info', 'warn', 'error'].includes(l.level)), 'log levels')
     assert.equal(await Template.exists(name), true)
 
@@ -1117,7 +1118,8 @@ describe('e2e: template builds', { skip: skip ?? false, timeout: 20 * 60_000 }, 
       assert.equal(await run('stat -c %U /opt/app/hello.txt /opt/work /opt/work/marker.txt'), 'user\nuser\nuser',
         'copy, workdir and RUN as the template user')
       assert.equal(await run('cat /opt/work/marker.txt'), 'one')
-      assert.match(await run('curl -s http://127.0.0.1:8123/'), /Directory listing/, 'the start command runs at create')
+      assert.match(await run('curl -s http://127.0.0.1:8123/'), /Directory listing/,
+        'the start command already runs: it ran, and passed its ready check, when the pool started the jail')
       const del = await api('DELETE', `/templates/${name}`)
       assert.equal(del.status, 409, JSON.stringify(del.json))
     } finally {

@@ -35,6 +35,7 @@ import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HexFormat;
@@ -59,6 +60,8 @@ public final class TemplateBuildService implements TemplateService, AutoCloseabl
     private static final String DEFAULT_BASE_IMAGE = "e2bdev/base";
     static final int DEFAULT_CPU = 2;
     static final int DEFAULT_MEMORY_MB = 1024;
+    /** A jail start plus the ready command's own limit ({@code StartCommand.READY_TIMEOUT}, 60 s). */
+    static final Duration START_COMMAND_WAIT = Duration.ofSeconds(90);
 
     private final TemplateRepository repo;
     private final TemplateStore store;
@@ -187,6 +190,9 @@ public final class TemplateBuildService implements TemplateService, AutoCloseabl
             writeBuild(t.id(), b.id().toString(), r, request);
             log.info("preparing sandboxes of the template", "finalize");
             PreparedTemplate prepared = runtime.prepareTemplate(t.id(), line -> log.info(line, "finalize"));
+            if (request.startCmd() != null || request.readyCmd() != null) {
+                awaitStartCommand(t.id(), b.id().toString(), request, log);
+            }
             repo.updateBuild(b.id(), BuildStatus.READY, null, Orchestrator.ENVD_VERSION);
             orchestrator.registerTemplate(prepared, b.cpuCount(), b.memoryMb());
             log.info(String.format("build finished in %.1f s: %d step(s) built, %d cached", (System.nanoTime() - t0) / 1e9,
@@ -198,6 +204,33 @@ public final class TemplateBuildService implements TemplateService, AutoCloseabl
             failedSteps.put(b.id(), step);
             repo.updateBuild(b.id(), BuildStatus.ERROR, message, null);
         }
+    }
+
+    /**
+     * The start command runs in every jail of the template as the pool starts it: the build is ready once the first
+     * such jail passed the ready command, so a broken start or ready command fails the build, not the first create.
+     * On failure the template goes back to its previous build (or out of the pool), and this build's files go.
+     */
+    private void awaitStartCommand(String templateId, String buildId, BuildRequest request, BuildLog log) {
+        log.info("start command: " + (request.startCmd() == null ? "(none)" : request.startCmd())
+                + "; waiting for the ready command" + (request.readyCmd() == null ? "" : " '" + request.readyCmd() + "'"),
+                "finalize");
+        long t0 = System.nanoTime();
+        if (runtime.awaitPooled(templateId, 1, START_COMMAND_WAIT)) {
+            log.info(String.format("a sandbox of the template is ready with its start command running (%.1f s)",
+                    (System.nanoTime() - t0) / 1e9), "finalize");
+            return;
+        }
+        String why = runtime.lastPoolStartError().orElse("no sandbox of the template became ready");
+        DirectoryTrees.deleteRecursively(store.buildDir(templateId, buildId));
+        if (store.latest(templateId).isPresent()) {
+            runtime.prepareTemplate(templateId, line -> { });
+        } else {
+            orchestrator.forgetTemplate(templateId);
+            runtime.dropTemplate(templateId);
+        }
+        throw new StepFailedException("finalize", "the start or ready command did not get a sandbox ready within "
+                + START_COMMAND_WAIT.toSeconds() + " s: " + why);
     }
 
     private LayeredBuilder.Base base(BuildRequest request, BuildLog log) {

@@ -22,6 +22,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Makes and unmakes jails: the network slot, the overlay mount, the bundle, the runc container, the readiness
@@ -120,7 +121,10 @@ final class JailFactory implements PoolItemFactory<TemplateBuild, Jail> {
         return "template " + template.templateId();
     }
 
-    /** Starts the jail's container and waits until its first process is ready (see {@link JailConfig#readinessPort()}). */
+    /**
+     * Starts the jail's container, waits until its first process is ready (see {@link JailConfig#readinessPort()}),
+     * then runs the template's start command and waits for its ready command ({@link StartCommand}).
+     */
     private void start(Jail jail, StepClock clock) {
         runc.runDetached(jail.id(), jail.dir(), jail.log());
         jail.markStarted();
@@ -135,6 +139,11 @@ final class JailFactory implements PoolItemFactory<TemplateBuild, Jail> {
                 throw new EnvdException("jail " + jail.id() + ": " + e.getMessage(), e);
             }
             clock.lap("ready");
+        }
+        Map<String, Object> details = jail.template().metadata().details();
+        if (StartCommand.has(details)) {
+            StartCommand.run(runc, jail, jail.template().templateId(), details, StartCommand.READY_TIMEOUT);
+            clock.lap("start and ready commands");
         }
     }
 

@@ -195,8 +195,22 @@ public final class JailRuntime implements SandboxRuntime {
         if (pool == null) {
             throw new TemplateNotPreparedException(NAME, templateId);
         }
+        return awaitPooled(templateId, pool.target(), timeout);
+    }
+
+    /**
+     * Waits until the template's pool holds {@code count} started jails: for a template with a start command, that
+     * the command ran and its ready command passed in a real jail (a template build checks it before it is ready).
+     *
+     * @return false if {@code timeout} passed first
+     */
+    public boolean awaitPooled(String templateId, int count, Duration timeout) {
+        WarmPool<TemplateBuild, Jail> pool = pools.get(templateId);
+        if (pool == null) {
+            throw new TemplateNotPreparedException(NAME, templateId);
+        }
         long deadline = System.nanoTime() + timeout.toNanos();
-        while (pool.readyCount() < pool.target()) {
+        while (pool.readyCount() < Math.min(count, pool.target())) {
             if (System.nanoTime() > deadline) {
                 return false;
             }
@@ -208,6 +222,11 @@ public final class JailRuntime implements SandboxRuntime {
             }
         }
         return true;
+    }
+
+    /** Why the last pool start failed (any template), if one did. */
+    public Optional<String> lastPoolStartError() {
+        return Optional.ofNullable(refiller.lastError()).map(e -> String.valueOf(e.getMessage()));
     }
 
     /** Started jails waiting in the template's pool. */
@@ -248,12 +267,8 @@ public final class JailRuntime implements SandboxRuntime {
                     pool.key().templateId(), pool.key().buildId(), config.cgroupParent(), want.cpuCount(),
                     want.memoryMB(), want.pids(), startedAt).writeTo(jail.dir());
             clock.lap("claim");
+            // The template's start command already runs in it: JailFactory ran it when it started the jail.
             JailSandbox sandbox = new JailSandbox(jail, spec.sandboxId(), startedAt, runc, networks, this::destroyClaimed);
-            Map<String, Object> details = pool.key().metadata().details();
-            if (StartCommand.has(details)) {
-                StartCommand.run(sandbox, spec.templateId(), details, StartCommand.READY_TIMEOUT);
-                clock.lap("start and ready commands");
-            }
             claimed.add(sandbox);
             clock.log(LOG, "jail create " + spec.sandboxId() + " (" + jail.id() + ")");
             return sandbox;

@@ -7,10 +7,11 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A template's start and ready commands ({@code setStartCmd}/{@code setReadyCmd}): at create the start command is
- * started in the sandbox (detached, through a login shell, as the template's user, in its working directory) and
- * the create returns once the ready command exits 0. The jail runtime cannot snapshot processes, so this happens at
- * every create rather than once at build time.
+ * A template's start and ready commands ({@code setStartCmd}/{@code setReadyCmd}): the start command is started in
+ * the jail (detached, through a login shell, as the template's user, in its working directory) and the jail counts
+ * as started once the ready command exits 0. The jail runtime cannot snapshot processes, so this runs when a jail
+ * of the template is started for the warm pool: a create then claims a jail whose server already runs, as a
+ * sandbox restored from E2B's build-time snapshot has it.
  */
 final class StartCommand {
     static final Duration READY_TIMEOUT = Duration.ofSeconds(60);
@@ -29,12 +30,12 @@ final class StartCommand {
         return text(details, START) != null || text(details, READY) != null;
     }
 
-    static void run(JailSandbox sandbox, String templateId, Map<String, Object> details, Duration timeout) {
+    static void run(Runc runc, Jail jail, String templateId, Map<String, Object> details, Duration timeout) {
         String user = text(details, USER) == null ? "root" : text(details, USER);
         String workdir = text(details, WORKDIR) == null ? "/" : text(details, WORKDIR);
         String start = text(details, START);
         if (start != null) {
-            sandbox.execDetached(shell(user, workdir, start));
+            runc.execDetached(jail.id(), shell(user, workdir, start), jail.log());
         }
         String ready = text(details, READY);
         if (ready == null) {
@@ -43,7 +44,7 @@ final class StartCommand {
         long deadline = System.nanoTime() + timeout.toNanos();
         HostCommand.Result last = null;
         while (System.nanoTime() < deadline) {
-            last = sandbox.exec(shell(user, workdir, ready), Duration.ofSeconds(10));
+            last = runc.exec(jail.id(), shell(user, workdir, ready), Duration.ofSeconds(10));
             if (last.ok()) {
                 return;
             }
