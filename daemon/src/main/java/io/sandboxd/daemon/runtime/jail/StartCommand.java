@@ -15,6 +15,7 @@ import java.util.Map;
 final class StartCommand {
     static final Duration READY_TIMEOUT = Duration.ofSeconds(60);
     private static final Duration READY_INTERVAL = Duration.ofMillis(100);
+    private static final Duration MIN_TRY = Duration.ofSeconds(1);
 
     private StartCommand() {
     }
@@ -29,7 +30,33 @@ final class StartCommand {
         return text(details, START) != null || text(details, READY) != null;
     }
 
+    /** Where the commands run: a sandbox's {@code runc exec}, waited for or detached. */
+    interface Target {
+        HostCommand.Result exec(List<String> command, Duration timeout);
+
+        void execDetached(List<String> command);
+    }
+
     static void run(JailSandbox sandbox, String templateId, Map<String, Object> details, Duration timeout) {
+        run(new Target() {
+            @Override
+            public HostCommand.Result exec(List<String> command, Duration t) {
+                return sandbox.exec(command, t);
+            }
+
+            @Override
+            public void execDetached(List<String> command) {
+                sandbox.execDetached(command);
+            }
+        }, templateId, details, timeout);
+    }
+
+    /**
+     * Each try of the ready command may take the rest of {@code timeout}: {@code waitForTimeout(20_000)} (what the
+     * SDK's Dockerfile parser makes of a CMD) is {@code sleep 20}, which a fixed per-try limit shorter than that
+     * would kill on every try, so the create could never succeed.
+     */
+    static void run(Target sandbox, String templateId, Map<String, Object> details, Duration timeout) {
         String user = text(details, USER) == null ? "root" : text(details, USER);
         String workdir = text(details, WORKDIR) == null ? "/" : text(details, WORKDIR);
         String start = text(details, START);
@@ -43,7 +70,8 @@ final class StartCommand {
         long deadline = System.nanoTime() + timeout.toNanos();
         HostCommand.Result last = null;
         while (System.nanoTime() < deadline) {
-            last = sandbox.exec(shell(user, workdir, ready), Duration.ofSeconds(10));
+            long left = Math.max(deadline - System.nanoTime(), MIN_TRY.toNanos());
+            last = sandbox.exec(shell(user, workdir, ready), Duration.ofNanos(left));
             if (last.ok()) {
                 return;
             }
