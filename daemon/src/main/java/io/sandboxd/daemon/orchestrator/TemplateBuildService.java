@@ -187,6 +187,8 @@ public final class TemplateBuildService implements TemplateService, AutoCloseabl
                 step = e.step();
                 throw e;
             }
+            log.info(String.format("steps done in %.1f s: %d built, %d cached", (System.nanoTime() - t0) / 1e9,
+                    r.builtSteps(), r.cachedSteps()), "finalize");
             writeBuild(t.id(), b.id().toString(), r, request);
             log.info("preparing sandboxes of the template", "finalize");
             PreparedTemplate prepared = runtime.prepareTemplate(t.id(), line -> log.info(line, "finalize"));

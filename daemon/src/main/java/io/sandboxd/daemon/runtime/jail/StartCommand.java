@@ -16,6 +16,7 @@ import java.util.Map;
 final class StartCommand {
     static final Duration READY_TIMEOUT = Duration.ofSeconds(60);
     private static final Duration READY_INTERVAL = Duration.ofMillis(100);
+    private static final Duration MIN_TRY = Duration.ofSeconds(1);
 
     private StartCommand() {
     }
@@ -30,12 +31,39 @@ final class StartCommand {
         return text(details, START) != null || text(details, READY) != null;
     }
 
+    /** Where the commands run: a sandbox's {@code runc exec}, waited for or detached. */
+    interface Target {
+        HostCommand.Result exec(List<String> command, Duration timeout);
+
+        void execDetached(List<String> command);
+    }
+
+    /** In a started jail, before it is pooled or handed out (see {@code JailFactory}). */
     static void run(Runc runc, Jail jail, String templateId, Map<String, Object> details, Duration timeout) {
+        run(new Target() {
+            @Override
+            public HostCommand.Result exec(List<String> command, Duration t) {
+                return runc.exec(jail.id(), command, t);
+            }
+
+            @Override
+            public void execDetached(List<String> command) {
+                runc.execDetached(jail.id(), command, jail.log());
+            }
+        }, templateId, details, timeout);
+    }
+
+    /**
+     * Each try of the ready command may take the rest of {@code timeout}: {@code waitForTimeout(20_000)} (what the
+     * SDK's Dockerfile parser makes of a CMD) is {@code sleep 20}, which a fixed per-try limit shorter than that
+     * would kill on every try, so the create could never succeed.
+     */
+    static void run(Target jail, String templateId, Map<String, Object> details, Duration timeout) {
         String user = text(details, USER) == null ? "root" : text(details, USER);
         String workdir = text(details, WORKDIR) == null ? "/" : text(details, WORKDIR);
         String start = text(details, START);
         if (start != null) {
-            runc.execDetached(jail.id(), shell(user, workdir, start), jail.log());
+            jail.execDetached(shell(user, workdir, start));
         }
         String ready = text(details, READY);
         if (ready == null) {
@@ -44,7 +72,8 @@ final class StartCommand {
         long deadline = System.nanoTime() + timeout.toNanos();
         HostCommand.Result last = null;
         while (System.nanoTime() < deadline) {
-            last = runc.exec(jail.id(), shell(user, workdir, ready), Duration.ofSeconds(10));
+            long left = Math.max(deadline - System.nanoTime(), MIN_TRY.toNanos());
+            last = jail.exec(shell(user, workdir, ready), Duration.ofNanos(left));
             if (last.ok()) {
                 return;
             }

@@ -59,6 +59,21 @@ public final class CopyPaths {
         return null;
     }
 
+    private static final String NAME = "[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}";
+
+    /**
+     * What {@code chown} is given for a COPY's owner: Dockerfile's {@code COPY --chown} names {@code user},
+     * {@code user:group} or numeric ids ({@code 1000:1000}); a user alone means that user and its login group.
+     *
+     * @return the {@code chown} owner argument, or null when {@code owner} is neither form
+     */
+    public static String chownSpec(String owner) {
+        if (owner.matches(NAME + ":" + NAME)) {
+            return owner;
+        }
+        return owner.matches(NAME) ? owner + ":" : null;
+    }
+
     static boolean hasDotDot(String path) {
         return List.of(path.split("/")).contains("..");
     }

@@ -38,7 +38,7 @@ public final class LayeredBuilder {
             else
               echo "'$1' is not among the uploaded files" >&2; exit 1
             fi
-            if [ -n "$owner" ]; then chown -R "$owner:" "$target"; fi
+            if [ -n "$owner" ]; then chown -R "$owner" "$target"; fi
             if [ -n "$mode" ]; then chmod -R "$mode" "$target"; fi
             echo "copied $1 to $target"
             """.formatted(BuildJail.COPY_SOURCE);
@@ -200,6 +200,13 @@ public final class LayeredBuilder {
             }
             String owner = step.args().size() > 2 && !step.args().get(2).isEmpty() ? step.args().get(2)
                     : state.user().equals("root") ? "" : state.user();
+            if (!owner.isEmpty()) {
+                String spec = CopyPaths.chownSpec(owner);
+                if (spec == null) {
+                    throw new StepFailedException(name, "COPY: owner '" + owner + "' is not user or user:group");
+                }
+                owner = spec;
+            }
             String mode = step.args().size() > 3 ? step.args().get(3) : "";
             if (!mode.isEmpty() && !mode.matches("[0-7]{3,4}")) {
                 throw new StepFailedException(name, "COPY: mode '" + mode + "' is not an octal mode");

@@ -1,5 +1,6 @@
 package io.sandboxd.daemon.template.build;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -41,5 +42,17 @@ class CopyPathsTest {
         String longName = "n".repeat(CopyPaths.MAX_PATH + 1);
         String message = CopyPaths.entryProblem(longName);
         assertTrue(message.contains("characters long") && message.length() < 200, "the message stays short");
+    }
+
+    @Test
+    void copyOwnersAreUserOrUserColonGroup() {
+        // Dockerfile's COPY --chown=user:user reaches the step as "user:user"; a bare user takes its login group.
+        assertEquals("user:", CopyPaths.chownSpec("user"));
+        assertEquals("user:user", CopyPaths.chownSpec("user:user"));
+        assertEquals("1000:1000", CopyPaths.chownSpec("1000:1000"));
+        assertEquals("www-data:adm", CopyPaths.chownSpec("www-data:adm"));
+        for (String bad : new String[] {"", ":user", "user:", "a:b:c", "-R", "user;id", "u$(id)", "x".repeat(40)}) {
+            assertNull(CopyPaths.chownSpec(bad), bad);
+        }
     }
 }
