@@ -43,13 +43,13 @@ let logOutput = ''
 let env
 
 /** Starts serve on `dir` (the shared cached data dir unless a block has its own); hooks pass a context, not a dir. */
-async function startDaemon(dir) {
+async function startDaemon(dir, extraArgs = []) {
   if (typeof dir !== 'string') dir = dataDir
   const envFile = path.join(dir, 'sandboxd.env')
   mkdirSync(dir, { recursive: true })
   const [api, proxy] = [await freePort(), await freePort()]
   daemon = spawn(path.join(repo, 'sandboxd'), ['serve', '--data-dir', dir, '--api-port', String(api),
-    '--proxy-port', String(proxy), '--warm-pool', '1', '--log-format', 'json'], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] })
+    '--proxy-port', String(proxy), '--warm-pool', '1', '--log-format', 'json', ...extraArgs], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] })
   daemon.stdout.on('data', (d) => { output += d })
   daemon.stderr.on('data', (d) => { output += d; logOutput += d })
   const deadline = Date.now() + 15 * 60_000 // the first run builds the base template
@@ -980,6 +980,38 @@ describe('e2e: kill -9 of the daemon keeps its sandboxes (SDK 2.51)', { skip: sk
       assert.equal(await b2.kill(), true)
     } finally {
       await Promise.all([a.kill().catch(() => {}), b.kill().catch(() => {})])
+    }
+    await stopDaemon()
+    assert.deepEqual(leftovers(), { mounts: [], netns: [], veths: [], cgroups: [], runc: [] }, 'nothing is left on the host')
+  })
+
+  test('SIGTERM with --on-shutdown pause leaves sandboxes paused for the next start, which resumes them with files and processes', async () => {
+    const { Sandbox } = await import('e2b-2.51')
+    await startDaemon(k9Dir, ['--on-shutdown', 'pause'])
+    const a = await Sandbox.create({ timeoutMs: 600_000 })
+    const kept = await Sandbox.create({ timeoutMs: 600_000 })
+    try {
+      await a.files.write('/home/user/term.txt', 'kept across a clean restart')
+      await a.commands.run('sleep 3600', { background: true })
+      assert.equal(await kept.pause(), true)
+      await stopDaemon()
+      assert.match(output, /on-shutdown pause: 0 killed, 1 paused, 1 left as they were/, output.slice(-3000))
+      const left = leftovers()
+      assert.equal(left.runc.length, 2, `both jails outlive the daemon: ${JSON.stringify(left)}`)
+      assert.equal(left.mounts.length >= 2, true, 'their file systems stay mounted')
+      output = ''
+      await startDaemon(k9Dir)
+      assert.match(output, new RegExp(`adopted sandbox ${a.sandboxId} \\(paused\\)`), output)
+      assert.match(output, new RegExp(`adopted sandbox ${kept.sandboxId} \\(paused\\)`), output)
+      assert.equal((await Sandbox.getInfo(a.sandboxId)).state, 'paused')
+      const a2 = await Sandbox.connect(a.sandboxId)
+      assert.equal(await a2.files.read('/home/user/term.txt'), 'kept across a clean restart')
+      const procs = (await a2.commands.run("for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline; echo; done 2>/dev/null")).stdout
+      assert.match(procs, /^sleep 3600 $/m, `a process started before the shutdown runs:\n${procs}`)
+      assert.equal(await a2.kill(), true)
+      assert.equal(await kept.kill(), true)
+    } finally {
+      await Promise.all([a.kill().catch(() => {}), kept.kill().catch(() => {})])
     }
     await stopDaemon()
     assert.deepEqual(leftovers(), { mounts: [], netns: [], veths: [], cgroups: [], runc: [] }, 'nothing is left on the host')

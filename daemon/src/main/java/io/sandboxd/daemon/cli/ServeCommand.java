@@ -94,8 +94,8 @@ final class ServeCommand implements Callable<Integer> {
 
     @Option(names = "--on-shutdown", defaultValue = "kill", paramLabel = "kill|pause|keep",
             converter = ShutdownPolicyConverter.class,
-            description = "What SIGTERM does to the sandboxes: kill them (default), pause them or keep them running."
-                    + " pause and keep need a runtime that adopts sandboxes at start; the jail runtime does not yet.")
+            description = "What SIGTERM does to the sandboxes: kill them (default), pause them or keep them running;"
+                    + " paused and kept sandboxes are adopted again by the next start on the same data dir.")
     ShutdownPolicy onShutdown = ShutdownPolicy.KILL;
 
     @Option(names = "--mirror", description = "Debian mirror for the base template. Default: the host's apt mirror.")
@@ -113,12 +113,6 @@ final class ServeCommand implements Callable<Integer> {
             err.println("sandboxd serve: the vm runtime needs hardware KVM and a guest kernel; not available in this version."
                     + " Use --runtime jail.");
             return EXIT_NOT_AVAILABLE;
-        }
-        if (onShutdown.leavesSandboxes() && !JailRuntime.ADOPTS_SANDBOXES_AT_START) {
-            err.println("sandboxd serve: --on-shutdown " + onShutdown.optionName() + " would leave sandboxes that the"
-                    + " next start of the jail runtime removes instead of adopting (it does not re-attach jails yet);"
-                    + " use --on-shutdown kill");
-            return EXIT_USAGE;
         }
         CliLogging.quietLibraries();
         CliLogging.use(logFormat);

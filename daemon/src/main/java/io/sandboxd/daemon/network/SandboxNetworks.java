@@ -253,6 +253,18 @@ public final class SandboxNetworks implements AutoCloseable {
         }
     }
 
+    /**
+     * For a shutdown that leaves sandboxes running: the egress proxy stops, the firewall table and the slots stay
+     * (the next start rebuilds the table when it adopts them, as after a crash).
+     */
+    public void closeKeepingFirewall() {
+        try {
+            proxy.close();
+        } finally {
+            policies.clear();
+        }
+    }
+
     private static void deleteLink(String name) {
         HostCommand.Result r = HostCommand.run(List.of("ip", "link", "del", name));
         if (!r.ok() && Files.exists(Path.of("/sys/class/net", name))) {

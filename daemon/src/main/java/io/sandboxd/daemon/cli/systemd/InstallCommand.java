@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.sandboxd.daemon.cli.admin.AdminException;
 import io.sandboxd.daemon.cli.admin.ExitCode;
 import io.sandboxd.daemon.orchestrator.ShutdownPolicy;
-import io.sandboxd.daemon.runtime.jail.JailRuntime;
 import java.io.PrintWriter;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
@@ -124,11 +123,6 @@ public final class InstallCommand implements Callable<Integer> {
             default -> throw new AdminException(ExitCode.USAGE, "--on-shutdown: expected kill, pause or keep, not '"
                     + onShutdown + "'");
         };
-        if (policy.leavesSandboxes() && !JailRuntime.ADOPTS_SANDBOXES_AT_START) {
-            // serve would refuse to start with it: better said now than by a failing service
-            throw new AdminException(ExitCode.USAGE, "--on-shutdown " + onShutdown + ": serve refuses it on the jail"
-                    + " runtime, whose next start removes the sandboxes left instead of adopting them; use kill");
-        }
         if (!dataDir.isAbsolute() || !unitDir.isAbsolute()) {
             throw new AdminException(ExitCode.USAGE, "--data-dir and --unit-dir must be absolute paths");
         }

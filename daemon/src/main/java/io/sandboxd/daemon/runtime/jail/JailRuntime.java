@@ -60,10 +60,10 @@ import java.util.stream.Stream;
 public final class JailRuntime implements SandboxRuntime {
     public static final String NAME = "jail";
     /**
-     * A restarted daemon's {@link #reconcile()} removes every jail of the previous run (their processes are not
-     * re-attached), so jails must not be left behind at shutdown: {@code serve --on-shutdown pause|keep} is refused.
+     * A restarted daemon {@link #adopt adopts} the jails its store lists (their claim files, containers, mounts and
+     * slots are still there), so {@code serve --on-shutdown pause|keep} can leave them for the next start.
      */
-    public static final boolean ADOPTS_SANDBOXES_AT_START = false;
+    public static final boolean ADOPTS_SANDBOXES_AT_START = true;
     private static final System.Logger LOG = System.getLogger(JailRuntime.class.getName());
 
     private final JailConfig config;
@@ -468,6 +468,39 @@ public final class JailRuntime implements SandboxRuntime {
     @Override
     public boolean adoptsSandboxesAtStart() {
         return ADOPTS_SANDBOXES_AT_START;
+    }
+
+    /**
+     * Shutdown that leaves the handed-out jails as they are (running or paused) for the next start to adopt: the
+     * pool's jails go, the refills stop, the egress proxy stops; the firewall table stays, so a sandbox's rules keep
+     * holding while no daemon runs (its proxied domains fail closed: nothing answers the redirected port).
+     */
+    @Override
+    public void closeLeavingSandboxes() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        refiller.stop();
+        List<RuntimeException> failures = new ArrayList<>();
+        for (WarmPool<TemplateBuild, Jail> pool : pools.values()) {
+            for (Jail j : pool.drain(new SandboxRuntimeException("the jail runtime is closed"))) {
+                destroyInto(failures, j);
+            }
+        }
+        LOG.log(System.Logger.Level.INFO, "leaving " + claimed.size() + " sandbox(es) for the next start to adopt");
+        claimed.clear();
+        try {
+            networks.closeKeepingFirewall();
+        } catch (RuntimeException e) {
+            failures.add(e);
+        }
+        if (!failures.isEmpty()) {
+            SandboxRuntimeException e = new SandboxRuntimeException("closing the jail runtime left something behind: "
+                    + failures.getFirst().getMessage());
+            failures.forEach(e::addSuppressed);
+            throw e;
+        }
     }
 
     @Override
