@@ -483,11 +483,7 @@ public final class JailRuntime implements SandboxRuntime {
         closed = true;
         refiller.stop();
         List<RuntimeException> failures = new ArrayList<>();
-        for (WarmPool<TemplateBuild, Jail> pool : pools.values()) {
-            for (Jail j : pool.drain(new SandboxRuntimeException("the jail runtime is closed"))) {
-                destroyInto(failures, j);
-            }
-        }
+        drainPools(failures);
         LOG.log(System.Logger.Level.INFO, "leaving " + claimed.size() + " sandbox(es) for the next start to adopt");
         claimed.clear();
         try {
@@ -495,12 +491,7 @@ public final class JailRuntime implements SandboxRuntime {
         } catch (RuntimeException e) {
             failures.add(e);
         }
-        if (!failures.isEmpty()) {
-            SandboxRuntimeException e = new SandboxRuntimeException("closing the jail runtime left something behind: "
-                    + failures.getFirst().getMessage());
-            failures.forEach(e::addSuppressed);
-            throw e;
-        }
+        throwIfAny(failures);
     }
 
     @Override
@@ -511,11 +502,7 @@ public final class JailRuntime implements SandboxRuntime {
         closed = true;
         refiller.stop();
         List<RuntimeException> failures = new ArrayList<>();
-        for (WarmPool<TemplateBuild, Jail> pool : pools.values()) {
-            for (Jail j : pool.drain(new SandboxRuntimeException("the jail runtime is closed"))) {
-                destroyInto(failures, j);
-            }
-        }
+        drainPools(failures);
         // through the handles, so one the orchestrator still holds knows it was killed
         for (JailSandbox s : List.copyOf(claimed)) {
             try {
@@ -530,12 +517,7 @@ public final class JailRuntime implements SandboxRuntime {
             failures.add(e);
         }
         removeEmptyCgroupParents();
-        if (!failures.isEmpty()) {
-            SandboxRuntimeException e = new SandboxRuntimeException("closing the jail runtime left something behind: "
-                    + failures.getFirst().getMessage());
-            failures.forEach(e::addSuppressed);
-            throw e;
-        }
+        throwIfAny(failures);
     }
 
     /**
@@ -562,6 +544,23 @@ public final class JailRuntime implements SandboxRuntime {
     @Override
     public long poolStartFailures() {
         return refiller.errors();
+    }
+
+    private void drainPools(List<RuntimeException> failures) {
+        for (WarmPool<TemplateBuild, Jail> pool : pools.values()) {
+            for (Jail j : pool.drain(new SandboxRuntimeException("the jail runtime is closed"))) {
+                destroyInto(failures, j);
+            }
+        }
+    }
+
+    private static void throwIfAny(List<RuntimeException> failures) {
+        if (!failures.isEmpty()) {
+            SandboxRuntimeException e = new SandboxRuntimeException("closing the jail runtime left something behind: "
+                    + failures.getFirst().getMessage());
+            failures.forEach(e::addSuppressed);
+            throw e;
+        }
     }
 
     private void destroyInto(List<RuntimeException> failures, Jail j) {
