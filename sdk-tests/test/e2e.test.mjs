@@ -1179,6 +1179,52 @@ describe('e2e: template builds', { skip: skip ?? false, timeout: 20 * 60_000 }, 
     assert.equal(await Template.exists(name), false)
   })
 
+  test('template builds: tags name builds (name:tag, build tags, assignTags, removeTags, getTags)', async () => {
+    const tname = `sbxp-tags-${process.pid}`
+    const version = (v) => Template().fromBaseImage().runCmd(`echo ${v}-${runId} > /opt/version.txt`, { user: 'root' })
+    const made = []
+    const versionOf = async (ref) => {
+      const s = await Sandbox.create(ref)
+      made.push(s)
+      return (await s.commands.run('cat /opt/version.txt')).stdout.trim().replace(`-${runId}`, '')
+    }
+    try {
+      await Template.build(version('one'), `${tname}:v1`, { cpuCount: 1, memoryMB: 512 })
+      await Template.build(version('two'), tname, { tags: ['v2', 'latest'], cpuCount: 1, memoryMB: 512 })
+      assert.equal(await versionOf(`${tname}:v1`), 'one')
+      assert.equal(await versionOf(`${tname}:v2`), 'two')
+      assert.equal(await versionOf(`${tname}:latest`), 'two')
+      assert.equal(await versionOf(tname), 'two', 'default names the newest ready build')
+
+      const tags = await Template.getTags(tname)
+      const byTag = Object.fromEntries(tags.map((t) => [t.tag, t.buildId]))
+      assert.deepEqual(Object.keys(byTag).sort(), ['default', 'latest', 'v1', 'v2'])
+      assert.equal(byTag.default, byTag.v2)
+      assert.notEqual(byTag.v1, byTag.v2)
+      assert.ok(tags.every((t) => t.createdAt instanceof Date && !Number.isNaN(t.createdAt.getTime())))
+
+      const assigned = await Template.assignTags(`${tname}:v1`, 'stable')
+      assert.equal(assigned.buildId, byTag.v1)
+      assert.deepEqual(assigned.tags, ['stable'])
+      assert.equal(await versionOf(`${tname}:stable`), 'one')
+
+      await Template.removeTags(tname, 'v1')
+      await assert.rejects(Sandbox.create(`${tname}:v1`), /has no tag 'v1'/)
+      assert.equal(await versionOf(`${tname}:stable`), 'one', 'the build stays while another tag names it')
+      await assert.rejects(Template.assignTags(`${tname}:nope`, 'x'), /has no tag 'nope'/)
+      await assert.rejects(Template.assignTags(`${tname}:v2`, 'Bad Tag'), /must be 1-64/)
+      await assert.rejects(Template.removeTags(tname, 'default'), /cannot be removed/)
+      await assert.rejects(Template.build(version('bad'), `${tname}:Not_Valid!`, { cpuCount: 1, memoryMB: 512 }), /tag/)
+    } finally {
+      for (const s of made) await s.kill().catch(() => {})
+    }
+    const templateId = (await api('GET', `/templates/${tname}`)).json.templateID
+    assert.ok(readdirSync(path.join(dataDir, 'templates')).some((d) => d.startsWith(`${templateId}-t`)), 'tags are offered')
+    assert.equal((await api('DELETE', `/templates/${tname}`)).status, 204)
+    assert.deepEqual(readdirSync(path.join(dataDir, 'templates')).filter((d) => d.startsWith(templateId)), [],
+      'the template and its tags\' directories are gone')
+  })
+
   test('template builds: fromImage pulls an OCI image from a registry (with credentials) and builds on it', async () => {
     const reg = await startRegistry({ user: 'e2e', password: 'pw-e2e' })
     try {

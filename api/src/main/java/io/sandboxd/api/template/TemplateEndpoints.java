@@ -41,6 +41,9 @@ public final class TemplateEndpoints {
 
     public void register(Router router) {
         router.add(POST, "/v3/templates", this::create)
+                .add(POST, "/templates/tags", this::assignTags)
+                .add(DELETE, "/templates/tags", this::removeTags)
+                .add(GET, "/templates/{templateID}/tags", this::tags)
                 .add(GET, "/templates", this::list)
                 .add(GET, "/templates/aliases/{alias}", this::alias)
                 .add(GET, "/templates/{templateID}", this::get)
@@ -74,6 +77,48 @@ public final class TemplateEndpoints {
         c.tags().forEach(out.putArray("tags")::add);
         c.names().forEach(out.putArray("aliases")::add);
         return RestResponse.json(202, out);
+    }
+
+    private RestResponse assignTags(RestRequest r) {
+        JsonFields body = JsonFields.of(r.json(), false);
+        String target = body.string("target", null);
+        if (target == null || target.isBlank()) {
+            throw HttpError.badRequest("Field 'target' (\"name:tag\") is required");
+        }
+        List<String> tags = requiredTags(body);
+        TemplateService.Assigned a = service.assignTags(r.requireTeam(), target, tags);
+        ObjectNode out = Json.object().put("buildID", a.buildId());
+        a.tags().forEach(out.putArray("tags")::add);
+        return RestResponse.json(201, out);
+    }
+
+    private RestResponse removeTags(RestRequest r) {
+        JsonFields body = JsonFields.of(r.json(), false);
+        String name = body.string("name", null);
+        if (name == null || name.isBlank()) {
+            throw HttpError.badRequest("Field 'name' is required");
+        }
+        service.removeTags(r.requireTeam(), name, requiredTags(body));
+        return RestResponse.noContent();
+    }
+
+    private RestResponse tags(RestRequest r) {
+        ArrayNode out = Json.MAPPER.createArrayNode();
+        for (TemplateService.TagInfo t : service.tags(r.requireTeam(), r.pathParam("templateID"))) {
+            out.addObject().put("tag", t.tag()).put("buildID", t.buildId()).put("createdAt", t.createdAt().toString());
+        }
+        return RestResponse.json(200, out);
+    }
+
+    private static List<String> requiredTags(JsonFields body) {
+        if (!body.has("tags")) {
+            throw HttpError.badRequest("Field 'tags' is required");
+        }
+        List<String> tags = body.stringList("tags");
+        if (tags.isEmpty()) {
+            throw HttpError.badRequest("Field 'tags' must name at least one tag");
+        }
+        return tags;
     }
 
     private RestResponse filesLink(RestRequest r) {

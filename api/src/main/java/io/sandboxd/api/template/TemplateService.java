@@ -47,4 +47,23 @@ public interface TemplateService {
 
     /** 409 while sandboxes of it exist. */
     void delete(Team team, String templateIdOrName);
+
+    /** A tag and the build it names. */
+    record TagInfo(String tag, String buildId, Instant createdAt) {}
+
+    /** @param buildId the build {@code target} named, which the tags now name too */
+    record Assigned(String buildId, List<String> tags) {}
+
+    /**
+     * Points {@code tags} at the build {@code target} ({@code name:tag}, or {@code name} for its default) names.
+     *
+     * @throws io.sandboxd.api.sandbox.SandboxException NOT_FOUND for an unknown template or tag, INVALID for a bad tag
+     */
+    Assigned assignTags(Team team, String target, List<String> tags);
+
+    /** Removes tags from the team's template {@code name}; {@code default} cannot be removed (INVALID). */
+    void removeTags(Team team, String name, List<String> tags);
+
+    /** The template's tags, {@code default} (its newest ready build) first. */
+    List<TagInfo> tags(Team team, String templateIdOrName);
 }

@@ -35,6 +35,8 @@ import io.sandboxd.daemon.store.NetworkRow;
 import io.sandboxd.daemon.store.SandboxRepository;
 import io.sandboxd.daemon.store.SandboxRepository.Lifecycle;
 import io.sandboxd.daemon.store.SandboxRepository.SandboxRecord;
+import io.sandboxd.daemon.store.TemplateRepository.BuildRecord;
+import io.sandboxd.daemon.store.TemplateRepository.TemplateRecord;
 import io.sandboxd.daemon.store.Store;
 import java.lang.System.Logger.Level;
 import java.nio.file.Path;
@@ -212,7 +214,17 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
         templates.register(prepared, cpuCount, memoryMb, DISK_SIZE_MB, ENVD_VERSION);
     }
 
-    /** Takes a deleted template out of the creates' reach. */
+    /** Makes a tagged build the runtime prepared (as {@code TemplateStore.taggedId}) available as {@code name:tag}. */
+    public void registerTagged(PreparedTemplate prepared, TemplateRecord template, BuildRecord build) {
+        templates.registerTagged(prepared, template, build);
+    }
+
+    /** Takes a removed tag out of the creates' reach. */
+    public void forgetTagged(String taggedId) {
+        templates.forgetTagged(taggedId);
+    }
+
+    /** Takes a deleted template (and its tags) out of the creates' reach. */
     public void forgetTemplate(String templateId) {
         templates.forget(templateId);
     }
@@ -281,7 +293,7 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
         Instant startedAt = clock.instant();
         RunningSandbox started;
         try {
-            started = runtime.create(new SandboxSpec(id, template.template().id(), template.template().cpuCount(),
+            started = runtime.create(new SandboxSpec(id, template.runtimeId(), template.template().cpuCount(),
                     template.template().memoryMb(), envVars, egress, mounts.stream()
                     .map(m -> new SandboxSpec.BindMount(m.hostDir(), m.path())).toList()));
         } catch (RuntimeException e) {

@@ -74,6 +74,8 @@ public final class TemplateBuildService implements TemplateService, AutoCloseabl
             Thread.ofPlatform().name("template-build").daemon().factory());
     private final Map<UUID, BuildLog> logs = new ConcurrentHashMap<>();
     private final Map<UUID, String> failedSteps = new ConcurrentHashMap<>();
+    /** The tags a build gets once it is ready (besides {@code default}, which always names the newest build). */
+    private final Map<UUID, List<String>> pendingTags = new ConcurrentHashMap<>();
     /** "templateID/hash" → the upload link's token, for uploads not done yet. */
     private final Map<String, String> uploadTokens = new ConcurrentHashMap<>();
     private final SecureRandom random = new SecureRandom();
@@ -97,9 +99,12 @@ public final class TemplateBuildService implements TemplateService, AutoCloseabl
             throw SandboxException.invalid("template name '" + name + "' must be 1-128 of [a-z0-9._-], starting with a"
                     + " letter or digit (optionally ':tag')");
         }
-        if (!tag.equals("default") || tags.stream().anyMatch(t -> !t.equals("default"))) {
-            throw new SandboxException(Reason.NOT_IMPLEMENTED, "template tags other than 'default' are not "
-                    + "implemented in sandboxd yet");
+        List<String> wanted = new ArrayList<>();
+        for (String t : tags.isEmpty() ? List.of(tag) : concat(tag.equals("default") ? List.of() : List.of(tag), tags)) {
+            checkTag(t);
+            if (!wanted.contains(t)) {
+                wanted.add(t);
+            }
         }
         int cpu = cpuCount == null ? DEFAULT_CPU : cpuCount;
         int mem = memoryMB == null ? DEFAULT_MEMORY_MB : memoryMB;
@@ -118,7 +123,8 @@ public final class TemplateBuildService implements TemplateService, AutoCloseabl
         }
         BuildRecord b = repo.createBuild(t.id(), cpu, mem, 0, JailRuntime.NAME);
         logs.put(b.id(), new BuildLog(clock));
-        return new Created(t.id(), b.id().toString(), List.of(alias), List.of("default"), t.isPublic());
+        pendingTags.put(b.id(), List.copyOf(wanted));
+        return new Created(t.id(), b.id().toString(), List.of(alias), wanted, t.isPublic());
     }
 
     @Override
@@ -197,6 +203,13 @@ public final class TemplateBuildService implements TemplateService, AutoCloseabl
             }
             repo.updateBuild(b.id(), BuildStatus.READY, null, Orchestrator.ENVD_VERSION);
             orchestrator.registerTemplate(prepared, b.cpuCount(), b.memoryMb());
+            BuildRecord ready = repo.findBuild(b.id()).orElseThrow();
+            for (String tag : pendingTags.getOrDefault(b.id(), List.of())) {
+                if (!tag.equals("default")) {
+                    tag(t, ready, tag);
+                    log.info("tagged '" + tag + "'", "finalize");
+                }
+            }
             log.info(String.format("build finished in %.1f s: %d step(s) built, %d cached", (System.nanoTime() - t0) / 1e9,
                     r.builtSteps(), r.cachedSteps()), "finalize");
         } catch (RuntimeException e) {
@@ -369,6 +382,9 @@ public final class TemplateBuildService implements TemplateService, AutoCloseabl
                     + String.join(", ", dependents) + " are built on (snapshots of its sandboxes, or builds from it):"
                     + " delete those first");
         }
+        for (TemplateRepository.TagRecord tag : repo.tags(t.id())) {
+            untag(t, tag.tag());
+        }
         orchestrator.forgetTemplate(t.id());
         runtime.dropTemplate(t.id());
         repo.delete(t.id());
@@ -418,6 +434,98 @@ public final class TemplateBuildService implements TemplateService, AutoCloseabl
         return store.root().resolve("_files").resolve(teamId).resolve(hash + ".tar");
     }
 
+    static final Pattern TAG = Pattern.compile("[a-z0-9][a-z0-9._-]{0,63}");
+
+    private static void checkTag(String tag) {
+        if (!TAG.matcher(tag).matches()) {
+            throw SandboxException.invalid("tag '" + tag + "' must be 1-64 of [a-z0-9._-], starting with a letter or"
+                    + " digit");
+        }
+    }
+
+    private static List<String> concat(List<String> a, List<String> b) {
+        List<String> out = new ArrayList<>(a);
+        out.addAll(b);
+        return out;
+    }
+
+    /** Points {@code tag} at {@code build} and offers that build to creates of {@code name:tag}. */
+    private void tag(TemplateRecord t, BuildRecord build, String tag) {
+        repo.setTag(t.id(), tag, build.id());
+        store.linkTagged(t.id(), tag, build.id().toString());
+        PreparedTemplate prepared = runtime.prepareTemplate(TemplateStore.taggedId(t.id(), tag), line -> { });
+        orchestrator.registerTagged(prepared, t, build);
+    }
+
+    private void untag(TemplateRecord t, String tag) {
+        String id = TemplateStore.taggedId(t.id(), tag);
+        orchestrator.forgetTagged(id);
+        runtime.dropTemplate(id);
+        store.unlinkTagged(t.id(), tag);
+    }
+
+    @Override
+    public Assigned assignTags(Team team, String target, List<String> tags) {
+        int colon = target.indexOf(':');
+        String name = colon < 0 ? target : target.substring(0, colon);
+        String from = colon < 0 ? "default" : target.substring(colon + 1);
+        TemplateRecord t = owned(team, name);
+        UUID buildId;
+        if (from.equals("default")) {
+            buildId = repo.latestReadyBuild(t.id()).map(BuildRecord::id).orElseThrow(() ->
+                    new SandboxException(Reason.NOT_FOUND, "template '" + name + "' has no ready build"));
+        } else {
+            buildId = repo.tags(t.id()).stream().filter(r -> r.tag().equals(from)).findFirst()
+                    .map(TemplateRepository.TagRecord::buildId).orElseThrow(() ->
+                            new SandboxException(Reason.NOT_FOUND, "template '" + name + "' has no tag '" + from + "'"));
+        }
+        for (String tag : tags) {
+            checkTag(tag);
+            if (tag.equals("default")) {
+                throw SandboxException.invalid("the 'default' tag always names the newest ready build; it cannot be"
+                        + " assigned");
+            }
+        }
+        BuildRecord build = repo.findBuild(buildId).orElseThrow();
+        for (String tag : tags) {
+            tag(t, build, tag);
+        }
+        return new Assigned(buildId.toString(), List.copyOf(tags));
+    }
+
+    @Override
+    public void removeTags(Team team, String name, List<String> tags) {
+        TemplateRecord t = owned(team, untagged(name));
+        for (String tag : tags) {
+            if (tag.equals("default")) {
+                throw SandboxException.invalid("the 'default' tag always names the newest ready build; it cannot be"
+                        + " removed");
+            }
+        }
+        List<String> known = repo.tags(t.id()).stream().map(TemplateRepository.TagRecord::tag).toList();
+        for (String tag : tags) {
+            if (!known.contains(tag)) {
+                throw new SandboxException(Reason.NOT_FOUND, "template '" + name + "' has no tag '" + tag + "'");
+            }
+        }
+        for (String tag : tags) {
+            repo.removeTag(t.id(), tag);
+            untag(t, tag);
+        }
+    }
+
+    @Override
+    public List<TagInfo> tags(Team team, String templateIdOrName) {
+        TemplateRecord t = visible(team, templateIdOrName);
+        List<TagInfo> out = new ArrayList<>();
+        repo.latestReadyBuild(t.id()).ifPresent(b -> out.add(new TagInfo("default", b.id().toString(),
+                Optional.ofNullable(b.finishedAt()).orElse(b.createdAt()))));
+        for (TemplateRepository.TagRecord r : repo.tags(t.id())) {
+            out.add(new TagInfo(r.tag(), r.buildId().toString(), r.createdAt()));
+        }
+        return out;
+    }
+
     /**
      * A reference as the SDKs write it ({@code name}, {@code name:default}, {@code namespace/name:default}: what a
      * snapshot's ID looks like) as the ID or alias it is stored under; other tags stay and so find nothing.
@@ -455,6 +563,12 @@ public final class TemplateBuildService implements TemplateService, AutoCloseabl
                 }
                 orchestrator.registerTemplate(runtime.prepareTemplate(id, line -> { }), t.get().cpuCount(),
                         t.get().memoryMb());
+                for (TemplateRepository.TagRecord tag : repo.tags(id)) {
+                    Optional<BuildRecord> build = repo.findBuild(tag.buildId());
+                    if (build.isPresent() && store.find(id, tag.buildId().toString()).isPresent()) {
+                        tag(t.get(), build.get(), tag.tag());
+                    }
+                }
                 out.add(id);
             }
         } catch (IOException e) {

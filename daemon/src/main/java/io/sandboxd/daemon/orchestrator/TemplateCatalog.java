@@ -6,6 +6,7 @@ import io.sandboxd.daemon.store.TemplateRepository;
 import io.sandboxd.daemon.store.TemplateRepository.BuildRecord;
 import io.sandboxd.daemon.store.TemplateRepository.BuildStatus;
 import io.sandboxd.daemon.store.TemplateRepository.TemplateRecord;
+import io.sandboxd.daemon.template.TemplateStore;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -15,8 +16,12 @@ import java.util.concurrent.ConcurrentHashMap;
  * how a create's {@code templateID} (id, alias, {@code name:tag}) resolves to one of them.
  */
 final class TemplateCatalog {
-    /** A template sandboxes can start from now. */
-    record Ready(TemplateRecord template, BuildRecord build) {}
+    /**
+     * A template sandboxes can start from now.
+     *
+     * @param runtimeId what the runtime prepared it as: the template ID, or for a tag its {@code TemplateStore.taggedId}
+     */
+    record Ready(TemplateRecord template, BuildRecord build, String runtimeId) {}
 
     private final TemplateRepository templates;
     private final String runtimeName;
@@ -37,14 +42,25 @@ final class TemplateCatalog {
                     BuildRecord b = templates.createBuild(t.id(), cpuCount, memoryMb, diskSizeMb, runtimeName);
                     return templates.updateBuild(b.id(), BuildStatus.READY, null, envdVersion);
                 });
-        Ready r = new Ready(t, build);
+        Ready r = new Ready(t, build, t.id());
         ready.put(t.id(), r);
         return r;
+    }
+
+    /** A tagged build the runtime prepared as {@code prepared.templateId()} ({@code TemplateStore.taggedId}). */
+    void registerTagged(PreparedTemplate prepared, TemplateRecord t, BuildRecord build) {
+        ready.put(prepared.templateId(), new Ready(t, build, prepared.templateId()));
     }
 
     /** A deleted template: creates no longer find it. */
     void forget(String templateId) {
         ready.remove(templateId);
+        ready.keySet().removeIf(k -> k.startsWith(templateId + TemplateStore.TAG_MARK));
+    }
+
+    /** A removed tag: creates of {@code name:tag} no longer find it. */
+    void forgetTagged(String taggedId) {
+        ready.remove(taggedId);
     }
 
     /** The template a create names; NOT_FOUND when it does not exist or is not prepared on this host. */
@@ -52,19 +68,25 @@ final class TemplateCatalog {
         String ref = reference == null || reference.isBlank() ? "base" : reference;
         int colon = ref.indexOf(':');
         String name = colon < 0 ? ref : ref.substring(0, colon);
-        if (colon >= 0 && !ref.substring(colon + 1).equals("default")) {
-            throw new SandboxException(SandboxException.Reason.NOT_FOUND, "template '" + reference
-                    + "' not found: sandboxd serves only the default tag of its templates");
-        }
+        String tag = colon < 0 ? "default" : ref.substring(colon + 1);
         // Creates name a template by ID almost always: that needs no store lookup.
         Ready r = ready.get(name);
-        if (r == null) {
-            TemplateRecord t = templates.findByIdOrAlias(name).orElse(null);
-            r = t == null ? null : ready.get(t.id());
+        TemplateRecord t = r != null ? r.template() : templates.findByIdOrAlias(name).orElse(null);
+        if (t != null && !tag.equals("default")) {
+            Ready tagged = ready.get(TemplateStore.taggedId(t.id(), tag));
+            if (tagged == null) {
+                throw new SandboxException(SandboxException.Reason.NOT_FOUND, "template '" + reference
+                        + "' not found: '" + name + "' has no tag '" + tag + "' ready on this host");
+            }
+            return tagged;
+        }
+        if (r == null && t != null) {
+            r = ready.get(t.id());
         }
         if (r == null) {
             throw new SandboxException(SandboxException.Reason.NOT_FOUND, "template '" + reference
-                    + "' not found (ready on this host: " + String.join(", ", ready.keySet()) + ")");
+                    + "' not found (ready on this host: " + String.join(", ", ready.keySet().stream()
+                    .filter(k -> !k.contains(TemplateStore.TAG_MARK)).sorted().toList()) + ")");
         }
         return r;
     }

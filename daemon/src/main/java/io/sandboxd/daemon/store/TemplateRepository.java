@@ -112,6 +112,58 @@ public final class TemplateRepository {
         }
     }
 
+    /** A tag of a template and the build it names. */
+    public record TagRecord(String templateId, String tag, UUID buildId, Instant createdAt) {}
+
+    /** Points {@code tag} of the template at {@code buildId}, moving it if it named another build. */
+    public TagRecord setTag(String templateId, String tag, UUID buildId) {
+        try (Connection c = db.getConnection();
+             PreparedStatement st = c.prepareStatement("INSERT INTO template_tags (template_id, tag, build_id) "
+                     + "VALUES (?, ?, ?) ON CONFLICT (template_id, tag) DO UPDATE SET build_id = EXCLUDED.build_id, "
+                     + "created_at = now() RETURNING created_at")) {
+            st.setString(1, templateId);
+            st.setString(2, tag);
+            st.setObject(3, buildId);
+            try (ResultSet rs = st.executeQuery()) {
+                rs.next();
+                return new TagRecord(templateId, tag, buildId, rs.getTimestamp(1).toInstant());
+            }
+        } catch (SQLException e) {
+            throw new StoreException("tagging build " + buildId + " of " + templateId + " as " + tag, e);
+        }
+    }
+
+    /** @return whether the tag existed */
+    public boolean removeTag(String templateId, String tag) {
+        try (Connection c = db.getConnection();
+             PreparedStatement st = c.prepareStatement("DELETE FROM template_tags WHERE template_id = ? AND tag = ?")) {
+            st.setString(1, templateId);
+            st.setString(2, tag);
+            return st.executeUpdate() == 1;
+        } catch (SQLException e) {
+            throw new StoreException("removing tag " + tag + " of " + templateId, e);
+        }
+    }
+
+    /** The template's stored tags (not {@code default}), by name. */
+    public List<TagRecord> tags(String templateId) {
+        List<TagRecord> out = new ArrayList<>();
+        try (Connection c = db.getConnection();
+             PreparedStatement st = c.prepareStatement("SELECT tag, build_id, created_at FROM template_tags "
+                     + "WHERE template_id = ? ORDER BY tag")) {
+            st.setString(1, templateId);
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    out.add(new TagRecord(templateId, rs.getString(1), rs.getObject(2, UUID.class),
+                            rs.getTimestamp(3).toInstant()));
+                }
+            }
+        } catch (SQLException e) {
+            throw new StoreException("listing tags of " + templateId, e);
+        }
+        return out;
+    }
+
     /** Whether a template was made from a sandbox, and how. */
     public enum SnapshotKind {
         /** {@code POST /sandboxes/{id}/snapshots}: listed under {@code /snapshots}, kept until deleted. */

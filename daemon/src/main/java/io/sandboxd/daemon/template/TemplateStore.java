@@ -67,6 +67,57 @@ public final class TemplateStore {
     }
 
     /**
+     * The directory name under which a tagged build of {@code templateId} is offered to the runtime:
+     * {@code templates/<taggedId>/<buildID>} is a link to the build's own directory, so the runtime, which prepares
+     * the newest build of a template directory, prepares the tagged one there.
+     */
+    public static String taggedId(String templateId, String tag) {
+        try {
+            byte[] h = java.security.MessageDigest.getInstance("SHA-256").digest(tag.getBytes(
+                    java.nio.charset.StandardCharsets.UTF_8));
+            return checkId("template", templateId) + TAG_MARK + java.util.HexFormat.of().formatHex(h, 0, 6);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new AssertionError("SHA-256 is required of every JDK", e);
+        }
+    }
+
+    /** What {@link #taggedId} puts between the template ID and the tag's hash. */
+    public static final String TAG_MARK = "-t";
+
+    /** Offers build {@code buildId} of {@code templateId} under {@link #taggedId}; returns that directory. */
+    public Path linkTagged(String templateId, String tag, String buildId) {
+        Path dir = templateDir(taggedId(templateId, tag));
+        try {
+            Files.createDirectories(dir);
+            try (Stream<Path> old = Files.list(dir)) {
+                for (Path p : old.toList()) {
+                    Files.delete(p); // links only: the tag named another build before
+                }
+            }
+            Files.createSymbolicLink(dir.resolve(checkId("build", buildId)), buildDir(templateId, buildId));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot link the tagged build under " + dir, e);
+        }
+        return dir;
+    }
+
+    /** Removes what {@link #linkTagged} made (never the build itself). */
+    public void unlinkTagged(String templateId, String tag) {
+        Path dir = templateDir(taggedId(templateId, tag));
+        if (!Files.isDirectory(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        try (Stream<Path> links = Files.list(dir)) {
+            for (Path p : links.toList()) {
+                Files.delete(p);
+            }
+            Files.delete(dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot remove " + dir, e);
+        }
+    }
+
+    /**
      * Templates other than {@code templateId} with a build that mounts a layer inside {@code templateId}'s directory
      * (a snapshot of a sandbox that ran a snapshot, a template built from one): deleting {@code templateId} would pull
      * their layers away.
@@ -80,7 +131,8 @@ public final class TemplateStore {
         try (Stream<Path> dirs = Files.list(root)) {
             for (Path d : dirs.toList()) {
                 String id = d.getFileName().toString();
-                if (id.equals(templateId) || !ID.matcher(id).matches() || !Files.isDirectory(d)) {
+                if (id.equals(templateId) || id.startsWith(templateId + TAG_MARK) || !ID.matcher(id).matches()
+                        || !Files.isDirectory(d)) {
                     continue;
                 }
                 boolean uses = builds(id).stream().anyMatch(b -> Arrays.stream(b.lowerDirs().split(":"))

@@ -81,4 +81,24 @@ class TemplateRepositoryTest extends FreshStoreTest {
         assertThrows(StoreException.class, () -> t.markSnapshot("fork1x", "sbx1", TemplateRepository.SnapshotKind.FORK),
                 "a snapshot row needs its template");
     }
+
+    @Test
+    void tagsNameBuildsMoveWhenAssignedAgainAndGoWithTheirBuild() {
+        TemplateRepository t = store.templates();
+        var team = store.teams().ensureDefault();
+        t.create("tagged", team.id(), false, 1, 256, List.of("tagged"));
+        var b1 = t.createBuild("tagged", 1, 256, 1024, "jail");
+        var b2 = t.createBuild("tagged", 1, 256, 1024, "jail");
+        t.setTag("tagged", "v1", b1.id());
+        t.setTag("tagged", "stable", b1.id());
+        assertEquals(List.of("stable", "v1"), t.tags("tagged").stream().map(TemplateRepository.TagRecord::tag).toList());
+        t.setTag("tagged", "stable", b2.id());
+        assertEquals(b2.id(), t.tags("tagged").getFirst().buildId(), "a tag assigned again moves");
+        assertTrue(t.removeTag("tagged", "v1"));
+        assertEquals(false, t.removeTag("tagged", "v1"));
+        assertThrows(StoreException.class, () -> t.setTag("tagged", "default", b1.id()), "default is never stored");
+        assertThrows(StoreException.class, () -> t.setTag("tagged", "Bad Tag", b1.id()));
+        t.delete("tagged");
+        assertEquals(List.of(), t.tags("tagged"));
+    }
 }
