@@ -157,6 +157,7 @@ final class ServeCommand implements Callable<Integer> {
             Orchestrator orchestrator = new Orchestrator(st, jail, tokens, new HttpEnvdClient(), domain,
                     Clock.systemUTC(), volumes, metrics, secrets);
             open.push(named("the sandboxes (--on-shutdown " + onShutdown.optionName() + ")", () -> {
+                // plain stderr: at SIGTERM the logging framework may already be shut down by its own hook
                 err.println("sandboxd: shutting down: " + orchestrator.shutdown(onShutdown).line());
                 err.flush();
             }));
@@ -180,7 +181,7 @@ final class ServeCommand implements Callable<Integer> {
                     orchestrator, System.getenv().getOrDefault("SANDBOXD_BUILD_JAIL_PREFIX", "sbxb"), Clock.systemUTC());
             open.push(templateBuilds);
             for (String id : templateBuilds.restoreBuilt()) {
-                err.println("sandboxd: template " + id + " ready (built earlier)");
+                status.accept("sandboxd: template " + id + " ready (built earlier)");
             }
 
             SnapshotManager snapshots = new SnapshotManager(st.templates(), new TemplateStore(dataDir), jail, orchestrator,
