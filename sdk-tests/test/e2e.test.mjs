@@ -1468,6 +1468,13 @@ describe('e2e: code-interpreter template', { skip: skip ?? false, timeout: 30 * 
       assert.deepEqual(sh.logs.stdout, ['bash says 42\n'])
       await assert.rejects(sbx.runCode('1', { language: 'r' }), /language 'r' is not available in this template/)
 
+      // The SDK's timeoutMs aborts the request; the proxy closes the port's connection and the server interrupts
+      // the cell, so the context is free again at once rather than after the cell's 60 s.
+      await assert.rejects(sbx.runCode('import time\nfor _ in range(60): time.sleep(1)', { timeoutMs: 1500 }), /timed out/)
+      const t2 = performance.now()
+      assert.equal((await sbx.runCode('"after the timeout"')).text, 'after the timeout')
+      assert.ok(performance.now() - t2 < 10_000, `the next cell waited ${(performance.now() - t2).toFixed(0)} ms`)
+
       // The port is reached through the proxy by host name as well (the SDK itself routes by headers).
       const health = await viaProxyHost(sbx, 49999, 'GET', '/health')
       assert.equal(health.status, 200, health.body)
@@ -1486,6 +1493,19 @@ describe('e2e: code-interpreter template', { skip: skip ?? false, timeout: 30 * 
         + `runCode('1+1') p50 ${times[10].toFixed(1)} ms, max ${times[19].toFixed(1)} ms`)
     } finally {
       await sbx.kill()
+    }
+
+    // A secure sandbox with private traffic: the SDK sends the traffic token (and the envd token on /execute);
+    // the port refuses a request without it at the proxy.
+    const priv = await CodeInterpreter.Sandbox.create(name, { secure: true, network: { allowPublicTraffic: false } })
+    try {
+      assert.match(priv.trafficAccessToken ?? '', /^[0-9a-f]{64}$/)
+      assert.equal((await priv.runCode('6*7')).text, '42')
+      const pctx = await priv.createCodeContext()
+      assert.equal((await priv.runCode('"own"', { context: pctx })).text, 'own')
+      assert.equal((await viaProxyHost(priv, 49999, 'GET', '/health')).status, 403)
+    } finally {
+      await priv.kill()
     }
     assert.equal((await api('DELETE', `/templates/${name}`)).status, 204)
     assert.equal(await sdk.Template.exists(name), false)

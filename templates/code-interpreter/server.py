@@ -27,8 +27,11 @@ import json
 import logging
 import os
 import queue
+import select
+import socket
 import sys
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -158,9 +161,10 @@ class Context:
             finally:
                 self.manager.shutdown_kernel(now=True)
 
-    def execute(self, code, env_vars, emit):
-        """Runs one cell; `emit(line)` gets each line as it comes and may raise when the caller has gone (the
-        kernel is then interrupted and the cell's remaining output drained, so the next cell starts clean)."""
+    def execute(self, code, env_vars, emit, gone=lambda: False):
+        """Runs one cell; `emit(line)` gets each line as it comes and may raise OSError when the caller has gone,
+        `gone()` says so while the cell is quiet. The kernel is then interrupted and the cell's remaining output
+        drained, so that the next cell starts clean."""
         with self.lock:
             restore = None
             if env_vars:
@@ -168,7 +172,7 @@ class Context:
             try:
                 if self.wrap == "bash":
                     code = "get_ipython().run_cell_magic('bash', '', %r)" % code
-                self._run(code, emit, silent=False)
+                self._run(code, emit, silent=False, gone=gone)
             finally:
                 if restore:
                     self._run(restore, lambda _line: None, silent=True)
@@ -184,30 +188,34 @@ class Context:
                 "    _sbx_os.environ.pop(_k, None) if _v is None else _sbx_os.environ.__setitem__(_k, _v)\n"
                 "del _sbx_saved\n")
 
-    def _run(self, code, emit, silent):
+    def _run(self, code, emit, silent, gone=lambda: False):
         msg_id = self.client.execute(code, silent=silent, store_history=not silent, allow_stdin=False)
-        gone = False
+        left = False
         while True:
             try:
                 msg = self.client.get_iopub_msg(timeout=POLL_SECONDS)
             except queue.Empty:
                 if not self.manager.is_alive():
-                    if not gone:
+                    if not left:
                         emit({"type": "error", "name": "KernelDied", "value": "the kernel exited while running this cell",
                               "traceback": ""})
                     break
+                if not left and gone():
+                    left = True
+                    LOG.info("client went away during a cell of context %s: interrupting it", self.id)
+                    self.manager.interrupt_kernel()
                 continue
             if msg.get("parent_header", {}).get("msg_id") != msg_id:
                 continue
             if msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
                 break
             line = iopub_line(msg)
-            if line is None or gone:
+            if line is None or left:
                 continue
             try:
                 emit(line)
             except OSError:
-                gone = True
+                left = True
                 LOG.info("client went away during a cell of context %s: interrupting it", self.id)
                 self.manager.interrupt_kernel()
         self._drain_reply(msg_id)
@@ -241,7 +249,9 @@ class Contexts:
                 cid = self.defaults.get(language)
                 if cid in self.by_id:
                     return self.by_id[cid]
+            t0 = time.monotonic()
             ctx = Context(str(uuid.uuid4()), language, self.cwd, default=True)
+            LOG.info("default %s context %s started in %.2f s", language, ctx.id, time.monotonic() - t0)
             with self.lock:
                 self.by_id[ctx.id] = ctx
                 self.defaults[language] = ctx.id
@@ -384,8 +394,16 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
             self.wfile.flush()
 
+        def gone():
+            # The request was read whole, so a readable socket now means the client closed it (or sent junk).
+            try:
+                readable, _, _ = select.select([self.connection], [], [], 0)
+                return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+            except OSError:
+                return True
+
         try:
-            ctx.execute(code, env_vars, emit)
+            ctx.execute(code, env_vars, emit, gone)
             emit({"type": "end_of_execution"})
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()

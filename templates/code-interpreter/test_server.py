@@ -158,6 +158,19 @@ class ServerTest(unittest.TestCase):
         self.assertEqual(status, 400)
         self.assertIn("'javascript'", reason)
 
+    def test_a_client_that_goes_away_interrupts_its_cell(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        conn.request("POST", "/execute", body=json.dumps({"code": "import time\nfor _ in range(60): time.sleep(1)"}),
+                     headers={"Content-Type": "application/json"})
+        r = conn.getresponse()
+        self.assertEqual(json.loads(r.readline())["type"], "number_of_executions")
+        conn.sock.shutdown(socket.SHUT_RDWR)
+        conn.close()
+        t0 = time.monotonic()
+        lines, _ = self.execute("'after'")
+        self.assertEqual(self.of(lines, "result")[0]["text"], "after")
+        self.assertLess(time.monotonic() - t0, 10, "the sleeping cell was interrupted, not waited for")
+
     def test_bad_requests(self):
         self.assertEqual(self.call("POST", "/execute", {"language": "python"})[0], 400)
         self.assertEqual(self.call("GET", "/nope")[0], 404)
