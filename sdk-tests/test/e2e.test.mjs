@@ -1408,6 +1408,18 @@ describe('e2e: code-interpreter template', { skip: skip ?? false, timeout: 30 * 
     const text = logs.map((l) => `${l.level} ${l.message}`).join('\n')
     assert.match(text, /build finished/, text)
     assert.equal(await sdk.Template.exists(name), true)
+    // The SDK's default name too, as the script does: all cached, and Sandbox.create() with no name works.
+    const again = []
+    await recipeScript.build(sdk, { name: recipeScript.SDK_DEFAULT_NAME, onBuildLogs: (l) => again.push(l) })
+    assert.match(again.map((l) => l.message).join('\n'), /0 step\(s\) built/)
+    assert.equal(CodeInterpreter.Sandbox.defaultTemplate, recipeScript.SDK_DEFAULT_NAME)
+    const unnamed = await CodeInterpreter.Sandbox.create()
+    try {
+      assert.equal((await unnamed.runCode('2**10')).text, '1024')
+    } finally {
+      await unnamed.kill()
+    }
+    assert.equal((await api('DELETE', `/templates/${recipeScript.SDK_DEFAULT_NAME}`)).status, 204)
 
     const t0 = performance.now()
     const sbx = await CodeInterpreter.Sandbox.create(name)

@@ -4,6 +4,9 @@
 //
 //   node templates/code-interpreter/build.mjs [--name code-interpreter] [--env-file /var/lib/sandboxd/sandboxd.env]
 //
+// Without --name it is built twice, as `code-interpreter` and as `code-interpreter-v1` (the name the SDK's
+// `Sandbox.create()` asks for when given none); the second build is all layer-cache hits.
+//
 // E2B_API_URL / E2B_API_KEY / E2B_DOMAIN come from the environment, else from the daemon's sandboxd.env.
 // EXTRA_APT_PACKAGES (space separated, e.g. "python3-numpy python3-pandas python3-matplotlib") adds Debian packages.
 import { existsSync, readFileSync } from 'node:fs'
@@ -13,6 +16,8 @@ import { pathToFileURL } from 'node:url'
 
 const here = import.meta.dirname
 export const TEMPLATE_NAME = 'code-interpreter'
+/** `Sandbox.defaultTemplate` of @e2b/code-interpreter 2.x. */
+export const SDK_DEFAULT_NAME = 'code-interpreter-v1'
 export const PORT = 49999
 /** Debian packages (bookworm): the kernel, the client library; the base image already has python3 and curl. */
 export const APT_PACKAGES = ['python3-ipykernel', 'python3-jupyter-client']
@@ -66,10 +71,12 @@ async function main(argv) {
     throw new Error('the E2B SDK is not installed: run `npm ci` in sdk-tests/ first')
   }
   const sdk = await import(pathToFileURL(entry).href)
-  const name = arg('--name', TEMPLATE_NAME)
+  const names = argv.includes('--name') ? [arg('--name')] : [TEMPLATE_NAME, SDK_DEFAULT_NAME]
   const extraPackages = (process.env.EXTRA_APT_PACKAGES ?? '').split(/\s+/).filter(Boolean)
-  const ms = await build(sdk, { name, extraPackages, onBuildLogs: (l) => console.log(`${l.level} ${l.message}`) })
-  console.log(`template '${name}' built in ${(ms / 1000).toFixed(1)} s against ${process.env.E2B_API_URL}`)
+  for (const name of names) {
+    const ms = await build(sdk, { name, extraPackages, onBuildLogs: (l) => console.log(`${l.level} ${l.message}`) })
+    console.log(`template '${name}' built in ${(ms / 1000).toFixed(1)} s against ${process.env.E2B_API_URL}`)
+  }
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
