@@ -151,8 +151,11 @@ class Context:
 
     def restart(self):
         with self.lock:
-            self.manager.restart_kernel(now=True)
-            self._connect()
+            self._restart()
+
+    def _restart(self):
+        self.manager.restart_kernel(now=True)  # also for a dead one: same connection file and arguments
+        self._connect()
 
     def shutdown(self):
         with self.lock:
@@ -166,6 +169,12 @@ class Context:
         `gone()` says so while the cell is quiet. The kernel is then interrupted and the cell's remaining output
         drained, so that the next cell starts clean."""
         with self.lock:
+            if not self.manager.is_alive():
+                # It died in an earlier cell (os._exit, out of memory): a fresh one, and the caller is told.
+                LOG.info("kernel of context %s is dead: restarting it", self.id)
+                self._restart()
+                emit({"type": "stderr", "text": "[the kernel of this context had exited; it was restarted and its "
+                      "state is lost]\n", "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat()})
             restore = None
             if env_vars:
                 restore = self._set_env(env_vars)
@@ -199,7 +208,7 @@ class Context:
                     if not left:
                         emit({"type": "error", "name": "KernelDied", "value": "the kernel exited while running this cell",
                               "traceback": ""})
-                    break
+                    return  # no reply will come
                 if not left and gone():
                     left = True
                     LOG.info("client went away during a cell of context %s: interrupting it", self.id)
@@ -403,7 +412,13 @@ class Handler(BaseHTTPRequestHandler):
                 return True
 
         try:
-            ctx.execute(code, env_vars, emit, gone)
+            try:
+                ctx.execute(code, env_vars, emit, gone)
+            except OSError:
+                raise
+            except Exception as e:  # noqa: BLE001 - the status line is gone: the failure is the stream's last line
+                LOG.exception("execution in context %s failed", ctx.id)
+                emit({"type": "error", "name": type(e).__name__, "value": str(e), "traceback": ""})
             emit({"type": "end_of_execution"})
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()

@@ -171,6 +171,17 @@ class ServerTest(unittest.TestCase):
         self.assertEqual(self.of(lines, "result")[0]["text"], "after")
         self.assertLess(time.monotonic() - t0, 10, "the sleeping cell was interrupted, not waited for")
 
+    def test_a_dead_kernel_is_reported_then_restarted(self):
+        status, ctx, _ = self.call("POST", "/contexts", {})
+        self.assertEqual(status, 200)
+        self.execute("before = 1", context_id=ctx["id"])
+        lines, _ = self.execute("import os\nos._exit(1)", context_id=ctx["id"])
+        self.assertEqual(self.of(lines, "error")[0]["name"], "KernelDied", lines)
+        lines, _ = self.execute("'before' in globals()", context_id=ctx["id"])
+        self.assertIn("restarted", "".join(s["text"] for s in self.of(lines, "stderr")))
+        self.assertEqual(self.of(lines, "result")[0]["text"], "False")
+        self.call("DELETE", "/contexts/%s" % ctx["id"])
+
     def test_bad_requests(self):
         self.assertEqual(self.call("POST", "/execute", {"language": "python"})[0], 400)
         self.assertEqual(self.call("GET", "/nope")[0], 404)
