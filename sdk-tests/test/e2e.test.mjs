@@ -1602,3 +1602,157 @@ describe('e2e: snapshots and forks (SDK 2.51)', { skip: skip ?? false, timeout: 
     }
   })
 })
+
+describe('e2e: code-interpreter template', { skip: skip ?? false, timeout: 30 * 60_000 }, () => {
+  // Build jails carry this prefix so that leftovers of a test run are recognisable on the host.
+  before(async () => { process.env.SANDBOXD_BUILD_JAIL_PREFIX = 'sbxp'; await startDaemon() }, { timeout: 20 * 60_000 })
+  after(stopDaemon, { timeout: 90_000 })
+
+  // The template is built by the repo's own script, with the same SDK builder a user has; the sandbox is driven by
+  // the unmodified @e2b/code-interpreter package.
+  let sdk, CodeInterpreter, recipeScript
+  before(async () => {
+    sdk = await import('e2b-2.51')
+    CodeInterpreter = await import('@e2b/code-interpreter')
+    recipeScript = await import('../../templates/code-interpreter/build.mjs')
+  })
+  const name = 'code-interpreter'
+
+  /** One request to the proxy by host name (`<port>-<sandboxID>.<domain>`), not by the SDK's E2b-Sandbox-* headers. */
+  async function viaProxyHost(sbx, port, method, urlPath) {
+    const http = await import('node:http')
+    const proxy = new URL(env.E2B_SANDBOX_URL)
+    return new Promise((resolve, reject) => {
+      const req = http.request({ host: proxy.hostname, port: Number(proxy.port), method, path: urlPath,
+        headers: { Host: `${port}-${sbx.sandboxId}.${env.E2B_DOMAIN}` } }, (res) => {
+        let body = ''
+        res.setEncoding('utf8')
+        res.on('data', (d) => { body += d })
+        res.on('end', () => resolve({ status: res.statusCode, body }))
+      })
+      req.on('error', reject)
+      req.end()
+    })
+  }
+
+  test('code-interpreter: built by templates/code-interpreter/build.mjs, runCode through the proxy to Jupyter kernels', async () => {
+    const logs = []
+    const buildMs = await recipeScript.build(sdk, { name, onBuildLogs: (l) => logs.push(l) })
+    const text = logs.map((l) => `${l.level} ${l.message}`).join('\n')
+    assert.match(text, /build finished/, text)
+    assert.equal(await sdk.Template.exists(name), true)
+    // The SDK's default name too, as the script does: all cached, and Sandbox.create() with no name works.
+    const again = []
+    await recipeScript.build(sdk, { name: recipeScript.SDK_DEFAULT_NAME, onBuildLogs: (l) => again.push(l) })
+    assert.match(again.map((l) => l.message).join('\n'), /0 step\(s\) built/)
+    assert.equal(CodeInterpreter.Sandbox.defaultTemplate, recipeScript.SDK_DEFAULT_NAME)
+    const unnamed = await CodeInterpreter.Sandbox.create()
+    try {
+      assert.equal((await unnamed.runCode('2**10')).text, '1024')
+    } finally {
+      await unnamed.kill()
+    }
+    assert.equal((await api('DELETE', `/templates/${recipeScript.SDK_DEFAULT_NAME}`)).status, 204)
+
+    const t0 = performance.now()
+    const sbx = await CodeInterpreter.Sandbox.create(name)
+    const createMs = performance.now() - t0
+    try {
+      // The server's own self-test, in the sandbox it serves: real kernels, the template's packages.
+      const self = await sbx.commands.run('python3 /opt/code-interpreter/server.py --self-test 2>&1', { timeoutMs: 180_000 })
+        .catch((e) => e.result ?? e)
+      assert.equal(self.exitCode, 0, self.stdout ?? String(self))
+
+      const ex = await sbx.runCode('x = 1+1\nx')
+      assert.equal(ex.text, '2')
+      assert.equal(ex.error, undefined)
+      assert.ok(ex.executionCount >= 1, `executionCount ${ex.executionCount}`)
+
+      // stdout and stderr stream: the first line arrives while the cell still sleeps.
+      const seen = []
+      const t1 = performance.now()
+      const streamed = await sbx.runCode('import sys, time\nprint("first", flush=True)\ntime.sleep(1.5)\nprint("second")\n'
+        + 'print("to-stderr", file=sys.stderr)', {
+        onStdout: (m) => seen.push({ line: m.line, at: performance.now() - t1 }),
+        onStderr: (m) => seen.push({ line: m.line, err: true, at: performance.now() - t1 }),
+      })
+      const endAt = performance.now() - t1
+      assert.deepEqual(streamed.logs.stdout.join(''), 'first\nsecond\n')
+      assert.deepEqual(streamed.logs.stderr.join(''), 'to-stderr\n')
+      assert.equal(seen[0].line, 'first\n')
+      assert.ok(seen[0].at + 1000 < endAt, `'first' came at ${seen[0].at.toFixed(0)} ms, the cell ended at ${endAt.toFixed(0)} ms`)
+      assert.ok(seen.some((m) => m.err && m.line === 'to-stderr\n'), JSON.stringify(seen))
+
+      // An exception: name, value, traceback.
+      const failed = await sbx.runCode('def f():\n    raise ValueError("bad value")\nf()')
+      assert.equal(failed.error?.name, 'ValueError')
+      assert.equal(failed.error.value, 'bad value')
+      assert.match(failed.error.traceback, /raise ValueError\("bad value"\)/)
+      assert.equal(failed.text, undefined)
+
+      // State between calls of the default context; a second context does not see it.
+      await sbx.runCode('kept = 41')
+      assert.equal((await sbx.runCode('kept + 1')).text, '42')
+      assert.equal((await sbx.runCode('kept', { language: 'python' })).text, '41', "language 'python' is the default context")
+      const ctx = await sbx.createCodeContext({ cwd: '/tmp' })
+      assert.equal(ctx.language, 'python')
+      assert.equal(ctx.cwd, '/tmp')
+      const isolated = await sbx.runCode('kept', { context: ctx })
+      assert.equal(isolated.error?.name, 'NameError')
+      await sbx.runCode('mine = "second context"', { context: ctx })
+      assert.equal((await sbx.runCode('import os\nos.getcwd() + " " + mine', { context: ctx })).text, '/tmp second context')
+      assert.equal((await sbx.runCode('"mine" in globals()')).text, 'False')
+      assert.ok((await sbx.listCodeContexts()).some((c) => c.id === ctx.id))
+      await sbx.removeCodeContext(ctx)
+      assert.ok(!(await sbx.listCodeContexts()).some((c) => c.id === ctx.id))
+
+      // Per-run environment variables, bash (no state between cells) and a language this template lacks.
+      assert.equal((await sbx.runCode('import os\nos.environ["ONE_RUN"]', { envs: { ONE_RUN: 'yes' } })).text, 'yes')
+      assert.equal((await sbx.runCode('import os\nos.environ.get("ONE_RUN", "gone")')).text, 'gone')
+      const sh = await sbx.runCode('echo "bash says $((6*7))"', { language: 'bash' })
+      assert.deepEqual(sh.logs.stdout, ['bash says 42\n'])
+      await assert.rejects(sbx.runCode('1', { language: 'r' }), /language 'r' is not available in this template/)
+
+      // The SDK's timeoutMs aborts the request; the proxy closes the port's connection and the server interrupts
+      // the cell, so the context is free again at once rather than after the cell's 60 s.
+      await assert.rejects(sbx.runCode('import time\nfor _ in range(60): time.sleep(1)', { timeoutMs: 1500 }), /timed out/)
+      const t2 = performance.now()
+      assert.equal((await sbx.runCode('"after the timeout"')).text, 'after the timeout')
+      assert.ok(performance.now() - t2 < 10_000, `the next cell waited ${(performance.now() - t2).toFixed(0)} ms`)
+
+      // The port is reached through the proxy by host name as well (the SDK itself routes by headers).
+      const health = await viaProxyHost(sbx, 49999, 'GET', '/health')
+      assert.equal(health.status, 200, health.body)
+      const listed = await viaProxyHost(sbx, 49999, 'GET', '/contexts')
+      assert.ok(JSON.parse(listed.body).some((c) => c.language === 'python'), listed.body)
+
+      // Latency of a trivial cell through the SDK, the proxy and the kernel.
+      const times = []
+      for (let i = 0; i < 20; i++) {
+        const s = performance.now()
+        assert.equal((await sbx.runCode('1+1')).text, '2')
+        times.push(performance.now() - s)
+      }
+      times.sort((a, b) => a - b)
+      console.log(`code-interpreter: template build ${(buildMs / 1000).toFixed(1)} s, create ${createMs.toFixed(0)} ms, `
+        + `runCode('1+1') p50 ${times[10].toFixed(1)} ms, max ${times[19].toFixed(1)} ms`)
+    } finally {
+      await sbx.kill()
+    }
+
+    // A secure sandbox with private traffic: the SDK sends the traffic token (and the envd token on /execute);
+    // the port refuses a request without it at the proxy.
+    const priv = await CodeInterpreter.Sandbox.create(name, { secure: true, network: { allowPublicTraffic: false } })
+    try {
+      assert.match(priv.trafficAccessToken ?? '', /^[0-9a-f]{64}$/)
+      assert.equal((await priv.runCode('6*7')).text, '42')
+      const pctx = await priv.createCodeContext()
+      assert.equal((await priv.runCode('"own"', { context: pctx })).text, 'own')
+      assert.equal((await viaProxyHost(priv, 49999, 'GET', '/health')).status, 403)
+    } finally {
+      await priv.kill()
+    }
+    assert.equal((await api('DELETE', `/templates/${name}`)).status, 204)
+    assert.equal(await sdk.Template.exists(name), false)
+  })
+})

@@ -181,13 +181,18 @@ final class ProxyFrontendHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
-    /** Asks the client for more only when nothing is waiting and the sandbox side can take it. */
+    /**
+     * Asks the client for more only when nothing is waiting and the sandbox side can take it. While an answer is
+     * awaited the client is read too (at most one read's worth is held, a pipelined request waits in
+     * {@code pending}): otherwise a client that hangs up is not seen until the answer ends, and a long-running
+     * stream (a code cell the caller gave up on) keeps the sandbox's connection open for nothing.
+     */
     private void readMoreIfReady() {
         if (!pending.isEmpty() || !ctx.channel().isActive()) {
             return;
         }
         switch (state) {
-            case IDLE, DISCARDING -> ctx.read();
+            case IDLE, DISCARDING, AWAITING_RESPONSE -> ctx.read();
             case RELAYING, TUNNEL -> {
                 if (upstream.isWritable()) {
                     ctx.read();

@@ -336,6 +336,50 @@ class SandboxProxyTest {
     }
 
     @Test
+    void aClientThatHangsUpMidStreamClosesTheSandboxConnection() throws Exception {
+        try (ServerSocket slow = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            CompletableFuture<Long> upstreamSawEof = new CompletableFuture<>();
+            Thread.ofVirtual().start(() -> {
+                try (Socket up = slow.accept()) {
+                    InputStream in = up.getInputStream();
+                    ByteArrayOutputStream head = new ByteArrayOutputStream();
+                    while (!head.toString(StandardCharsets.US_ASCII).endsWith("\r\n\r\n")) {
+                        head.write(in.read());
+                    }
+                    in.readNBytes(2); // the body, "{}"
+                    OutputStream out = up.getOutputStream();
+                    // A stream that would go on for a minute: a code cell, a log tail.
+                    out.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nfirst\n\r\n"
+                            .getBytes(StandardCharsets.US_ASCII));
+                    out.flush();
+                    long t0 = System.nanoTime();
+                    up.setSoTimeout(60_000);
+                    int r = in.read();
+                    upstreamSawEof.complete(r < 0 ? (System.nanoTime() - t0) / 1_000_000 : -2);
+                } catch (IOException e) {
+                    upstreamSawEof.complete(-1L); // a reset is a hang-up too
+                }
+            });
+            table.put("slow", new SandboxRouter.Resolution.Found(
+                    new InetSocketAddress("127.0.0.1", slow.getLocalPort()), null));
+            try (Socket s = new Socket("127.0.0.1", proxy.port())) {
+                s.setSoTimeout(10_000);
+                s.getOutputStream().write(("POST /execute HTTP/1.1\r\nHost: 49999-slow." + DOMAIN + "\r\n"
+                        + "Content-Length: 2\r\n\r\n{}").getBytes(StandardCharsets.US_ASCII));
+                InputStream in = s.getInputStream();
+                assertEquals("HTTP/1.1 200 OK", readLine(in));
+                String line;
+                do {
+                    line = readLine(in);
+                } while (!line.equals("first"));
+            }
+            // Before: the proxy read nothing from the client until the answer ended, so it never saw it leave.
+            long waited = upstreamSawEof.get(10, TimeUnit.SECONDS);
+            assertTrue(waited != -2, "the sandbox side got bytes instead of its connection closing");
+        }
+    }
+
+    @Test
     void hostRuleOverARawConnection() throws Exception {
         try (Socket s = new Socket("127.0.0.1", proxy.port())) {
             s.setSoTimeout(10_000);
