@@ -308,7 +308,7 @@ public final class SandboxEndpoints {
         }
     }
 
-    private static int intParam(RestRequest r, String name, int fallback, int min, int max) {
+    static int intParam(RestRequest r, String name, int fallback, int min, int max) {
         String v = r.queryParam(name);
         if (v == null || v.isEmpty()) {
             return fallback;

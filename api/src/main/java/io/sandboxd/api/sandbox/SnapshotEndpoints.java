@@ -55,7 +55,7 @@ public final class SnapshotEndpoints {
     }
 
     private RestResponse list(RestRequest r) {
-        int limit = limit(r.queryParam("limit"));
+        int limit = SandboxEndpoints.intParam(r, "limit", SandboxEndpoints.MAX_PAGE, 1, SandboxEndpoints.MAX_PAGE);
         String sandboxId = emptyToNull(r.queryParam("sandboxID"));
         String name = emptyToNull(r.queryParam("name"));
         String after = emptyToNull(r.queryParam("nextToken"));
@@ -113,22 +113,6 @@ public final class SnapshotEndpoints {
         ArrayNode names = n.putArray("names");
         s.names().forEach(names::add);
         return n;
-    }
-
-    private static int limit(String v) {
-        if (v == null || v.isEmpty()) {
-            return SandboxEndpoints.MAX_PAGE;
-        }
-        try {
-            int n = Integer.parseInt(v);
-            if (n >= 1 && n <= SandboxEndpoints.MAX_PAGE) {
-                return n;
-            }
-        } catch (NumberFormatException ignored) {
-            // reported below
-        }
-        throw HttpError.badRequest("Query parameter 'limit' must be an integer in 1.." + SandboxEndpoints.MAX_PAGE
-                + ", got '" + v + "'");
     }
 
     private static String emptyToNull(String s) {

@@ -18,12 +18,8 @@ import io.sandboxd.daemon.store.TemplateRepository.TemplateRecord;
 import io.sandboxd.daemon.template.TemplateBuild;
 import io.sandboxd.daemon.template.TemplateMetadata;
 import io.sandboxd.daemon.template.TemplateStore;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.lang.System.Logger.Level;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -213,25 +209,16 @@ public final class SnapshotManager implements SnapshotService, AutoCloseable {
 
     /** The build: the layer stack and the source build's settings, so sandboxes of it start as the source did. */
     private void writeBuild(String templateId, String buildId, Orchestrator.Capture c, Path layer) {
-        Path work = store.templateDir(templateId).resolve(".build-" + buildId);
-        try {
-            Files.createDirectories(work);
-            Files.write(work.resolve(TemplateBuild.LAYERS_FILE), c.snapshot().lowerDirs());
-            Optional<TemplateBuild> from = store.find(c.snapshot().templateId(), c.snapshot().buildId());
-            Map<String, Object> details = new LinkedHashMap<>();
-            from.ifPresent(f -> details.putAll(f.metadata().details()));
-            details.put("snapshotOf", c.source().id());
-            details.put("sourceTemplate", c.snapshot().templateId());
-            details.put("sourceBuild", c.snapshot().buildId());
-            details.put("memory", c.snapshot().memory());
-            long below = from.map(f -> f.metadata().rootfsBytes()).orElse(0L);
-            new TemplateMetadata(templateId, buildId, "snapshot", clock.instant().toString(),
-                    below + DirectoryTrees.sizeOf(layer), details).writeTo(work);
-            Files.move(work, store.buildDir(templateId, buildId), StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException e) {
-            DirectoryTrees.deleteRecursively(work);
-            throw new UncheckedIOException("cannot write snapshot build " + buildId, e);
-        }
+        Optional<TemplateBuild> from = store.find(c.snapshot().templateId(), c.snapshot().buildId());
+        Map<String, Object> details = new LinkedHashMap<>();
+        from.ifPresent(f -> details.putAll(f.metadata().details()));
+        details.put("snapshotOf", c.source().id());
+        details.put("sourceTemplate", c.snapshot().templateId());
+        details.put("sourceBuild", c.snapshot().buildId());
+        details.put("memory", c.snapshot().memory());
+        long below = from.map(f -> f.metadata().rootfsBytes()).orElse(0L);
+        store.writeLayeredBuild(c.snapshot().lowerDirs(), new TemplateMetadata(templateId, buildId, "snapshot",
+                clock.instant().toString(), below + DirectoryTrees.sizeOf(layer), details));
     }
 
     private void remove(String templateId) {

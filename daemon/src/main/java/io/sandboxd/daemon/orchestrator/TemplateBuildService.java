@@ -299,29 +299,20 @@ public final class TemplateBuildService implements TemplateService, AutoCloseabl
     }
 
     private void writeBuild(String templateId, String buildId, LayeredBuilder.Result r, BuildRequest request) {
-        Path dir = store.templateDir(templateId);
-        Path work = dir.resolve(".build-" + buildId);
-        try {
-            Files.createDirectories(work);
-            Files.write(work.resolve(TemplateBuild.LAYERS_FILE), r.lowerDirs());
-            Map<String, Object> details = new LinkedHashMap<>();
-            details.put("user", r.state().user());
-            details.put("workdir", r.state().workdir());
-            details.put("env", r.state().env());
-            if (request.startCmd() != null) {
-                details.put("startCmd", request.startCmd());
-            }
-            if (request.readyCmd() != null) {
-                details.put("readyCmd", request.readyCmd());
-            }
-            details.put("steps", request.steps().size());
-            details.put("cachedSteps", r.cachedSteps());
-            new TemplateMetadata(templateId, buildId, "layered", clock.instant().toString(), 0, details).writeTo(work);
-            Files.move(work, store.buildDir(templateId, buildId), StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException e) {
-            DirectoryTrees.deleteRecursively(work);
-            throw new UncheckedIOException("cannot write build " + buildId, e);
+        Map<String, Object> details = new LinkedHashMap<>();
+        details.put("user", r.state().user());
+        details.put("workdir", r.state().workdir());
+        details.put("env", r.state().env());
+        if (request.startCmd() != null) {
+            details.put("startCmd", request.startCmd());
         }
+        if (request.readyCmd() != null) {
+            details.put("readyCmd", request.readyCmd());
+        }
+        details.put("steps", request.steps().size());
+        details.put("cachedSteps", r.cachedSteps());
+        store.writeLayeredBuild(r.lowerDirs(), new TemplateMetadata(templateId, buildId, "layered",
+                clock.instant().toString(), 0, details));
     }
 
     private static List<Step> steps(BuildRequest request) {

@@ -1,9 +1,11 @@
 package io.sandboxd.daemon.template;
 
+import io.sandboxd.daemon.host.DirectoryTrees;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -63,6 +65,23 @@ public final class TemplateStore {
                     .toList();
         } catch (IOException e) {
             throw new UncheckedIOException("cannot list " + dir, e);
+        }
+    }
+
+    /**
+     * Writes a layered build (its layer list, top first, and {@code metadata}) under a work directory and moves it
+     * into place in one rename, so a half-written build is never found.
+     */
+    public void writeLayeredBuild(List<String> lowerDirs, TemplateMetadata metadata) {
+        Path work = templateDir(metadata.templateId()).resolve(".build-" + checkId("build", metadata.buildId()));
+        try {
+            Files.createDirectories(work);
+            Files.write(work.resolve(TemplateBuild.LAYERS_FILE), lowerDirs);
+            metadata.writeTo(work);
+            Files.move(work, buildDir(metadata.templateId(), metadata.buildId()), StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            DirectoryTrees.deleteRecursively(work);
+            throw new UncheckedIOException("cannot write build " + metadata.buildId(), e);
         }
     }
 
