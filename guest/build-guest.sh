@@ -47,6 +47,14 @@ echo "build-guest: unpacking $(basename "$src_tar")" >&2
 tar -C "$work" -xf "$src_tar"
 ksrc="$(find "$work" -mindepth 1 -maxdepth 1 -type d -name 'linux-source-*' | head -1)"
 cd "$ksrc"
+# PVM hosts run this (non-PVM) kernel in KVM's instruction emulator, which emulates int3 only in real mode: the
+# boot-time int3 self-test in alternative_instructions() would stop the guest there (KVM_INTERNAL_ERROR_EMULATION at
+# int3_selftest_ip). Nothing else in this config executes int3 on purpose (no kprobes, ftrace or BPF), so the test
+# kernel skips the self-test; hardware KVM never needed it skipped.
+alt=arch/x86/kernel/alternative.c
+grep -q "^$(printf '\t')int3_selftest();\$" "$alt" \
+  || { echo "build-guest: $alt no longer calls int3_selftest() as expected; update this patch" >&2; exit 4; }
+sed -i "s|^$(printf '\t')int3_selftest();\$|$(printf '\t')if (0) int3_selftest(); /* sandboxd: skipped, see guest/build-guest.sh */|" "$alt"
 echo "build-guest: configuring (tinyconfig + guest/kernel/sandboxd-test.config)" >&2
 make -s tinyconfig >&2
 ./scripts/kconfig/merge_config.sh -m .config "$here/kernel/sandboxd-test.config" >/dev/null

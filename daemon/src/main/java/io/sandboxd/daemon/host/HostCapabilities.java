@@ -4,6 +4,7 @@ import io.sandboxd.ffi.Kvm;
 import io.sandboxd.ffi.Libc;
 import io.sandboxd.ffi.NativeException;
 import io.sandboxd.ffi.Userfaultfd;
+import io.sandboxd.vmm.kvm.KvmBackend;
 import io.sandboxd.daemon.host.Capability.Status;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -71,9 +72,7 @@ public final class HostCapabilities {
             return new Capability("kvm", Status.MISSING,
                     "no /dev/kvm: load kvm_intel or kvm_amd (and enable virtualization in the firmware); the vm runtime is unavailable, the jail runtime still works");
         }
-        boolean pvm = Files.exists(root.resolve("sys/module/kvm_pvm"));
-        String hw = Files.exists(root.resolve("sys/module/kvm_intel")) ? "Intel VT-x"
-                : Files.exists(root.resolve("sys/module/kvm_amd")) ? "AMD-V" : null;
+        KvmBackend backend = KvmBackend.detect(root.resolve("sys/module"));
         if (probeDevices) {
             try {
                 int fd = Libc.open(dev.toString(), Libc.O_RDWR | Libc.O_CLOEXEC);
@@ -91,13 +90,14 @@ public final class HostCapabilities {
                         + " (check that /dev/kvm is readable and writable by this user)");
             }
         }
-        if (pvm) {
+        if (backend == KvmBackend.PVM) {
             return new Capability("kvm", Status.LIMITED,
                     "PVM (software KVM for nested hosts, module kvm_pvm): tiny guest programs run, a stock Linux guest "
                             + "does not boot; VMM tests run here, sandboxes use the jail runtime");
         }
-        if (hw != null) {
-            return new Capability("kvm", Status.OK, "hardware-backed (" + hw + "): microVM sandboxes available");
+        if (backend.hardware()) {
+            return new Capability("kvm", Status.OK, "hardware-backed (" + backend.description()
+                    + "): microVM sandboxes available");
         }
         return new Capability("kvm", Status.LIMITED,
                 "/dev/kvm works but its backend is unknown (no kvm_intel, kvm_amd or kvm_pvm module): treat as untested");
