@@ -16,6 +16,13 @@ import io.sandboxd.daemon.template.TemplateStore;
 import io.sandboxd.daemon.orchestrator.VolumeManager;
 import io.sandboxd.daemon.secret.SecretKeyFile;
 import io.sandboxd.daemon.orchestrator.OrchestratorRouter;
+import io.sandboxd.daemon.orchestrator.cluster.ClusterMember;
+import io.sandboxd.daemon.orchestrator.cluster.ClusterRouter;
+import io.sandboxd.daemon.orchestrator.cluster.ClusterSandboxService;
+import io.sandboxd.daemon.orchestrator.cluster.NodeInfo;
+import io.sandboxd.daemon.orchestrator.cluster.NodeServer;
+import io.sandboxd.api.proxy.SandboxRouter;
+import io.sandboxd.api.sandbox.SandboxService;
 import io.sandboxd.daemon.orchestrator.TimeoutScheduler;
 import io.sandboxd.daemon.orchestrator.ShutdownPolicy;
 import io.sandboxd.daemon.runtime.PreparedTemplate;
@@ -101,6 +108,34 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--mirror", description = "Debian mirror for the base template. Default: the host's apt mirror.")
     String mirror;
 
+    @Option(names = "--host-prefix", defaultValue = "sbx", paramLabel = "LETTERS",
+            description = "Prefix of everything this daemon makes on the host (network namespaces, veths, the nftables "
+                    + "table, runc's state dir, the cgroup): two daemons on one host need different ones. 2-5 lower-case"
+                    + " letters. Default: ${DEFAULT-VALUE}.")
+    String hostPrefix;
+
+    @Option(names = "--redis", defaultValue = "${env:SANDBOXD_REDIS_URL}", paramLabel = "URL",
+            description = "Join a cluster: redis://host:port of its catalog (live nodes, sandbox routes). Needs "
+                    + "--database-url shared by every node, and the same token-secret and secret-key files in every "
+                    + "node's data dir. Without it the daemon runs alone, with no Redis.")
+    String redis;
+
+    @Option(names = "--node-id", paramLabel = "ID",
+            description = "This node's name in the cluster (1-32 of [a-z0-9-]). Default: the host name.")
+    String nodeId;
+
+    @Option(names = "--node-address", paramLabel = "HOST",
+            description = "Where other nodes reach this one (its node service and proxy). Default: --bind.")
+    String nodeAddress;
+
+    @Option(names = "--node-port", defaultValue = "5008",
+            description = "Port of the gRPC node service (cluster only). Default: ${DEFAULT-VALUE}.")
+    int nodePort;
+
+    @Option(names = "--node-capacity", defaultValue = "64",
+            description = "Most sandboxes placement puts on this node (cluster only). Default: ${DEFAULT-VALUE}.")
+    int nodeCapacity;
+
     @Option(names = "--log-format", defaultValue = "text", description = "Log lines on stderr as text or json (one "
             + "object per line: time, level, logger, message, sandboxId). Default: ${DEFAULT-VALUE}.")
     CliLogging.LogFormat logFormat;
@@ -109,6 +144,14 @@ final class ServeCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
+        if (!hostPrefix.matches("[a-z]{2,5}")) {
+            err.println("sandboxd serve: --host-prefix must be 2-5 lower-case letters, not '" + hostPrefix + "'");
+            return EXIT_USAGE;
+        }
+        if (redis != null && store.databaseUrl == null) {
+            err.println("sandboxd serve: --redis (a cluster) needs --database-url: the nodes share one PostgreSQL");
+            return EXIT_USAGE;
+        }
         if (runtime == RuntimeChoice.vm) {
             err.println("sandboxd serve: the vm runtime needs hardware KVM and a guest kernel; not available in this version."
                     + " Use --runtime jail.");
@@ -135,11 +178,25 @@ final class ServeCommand implements Callable<Integer> {
 
             status.accept("sandboxd: opening the store" + (store.databaseUrl == null ? " (embedded PostgreSQL under "
                     + dataDir.resolve("db") + ")" : ""));
-            Store st = store.open();
+            Cluster cluster = redis == null ? null : Cluster.join(redis, clusterNodeId(), dataDir);
+            if (cluster != null) {
+                open.push(cluster.catalog());
+                status.accept("sandboxd: node " + cluster.nodeId() + " of the cluster at " + redis);
+            }
+            Store st = cluster == null ? store.open() : Store.openForNode(store.databaseUrl, cluster.nodeId());
             open.push(st);
             SandboxTokens tokens = TokenSecret.loadOrCreate(dataDir);
+            if (cluster != null) {
+                SecretKeyFile.loadOrCreate(dataDir);
+                cluster.checkSecrets(dataDir);
+            }
 
             JailConfig config = JailConfig.defaults(dataDir, jar);
+            if (!hostPrefix.equals(config.network().namePrefix())) {
+                config = config.withNetwork(config.network().withNamePrefix(hostPrefix))
+                        .withRuncRoot(Path.of("/run/sandboxd-" + hostPrefix + "/runc"))
+                        .withCgroupParent("sandboxd-" + hostPrefix);
+            }
             if (warmPool != null) {
                 config = config.withPoolSize(warmPool);
             }
@@ -178,7 +235,7 @@ final class ServeCommand implements Callable<Integer> {
             }
 
             TemplateBuildService templateBuilds = new TemplateBuildService(st.templates(), new TemplateStore(dataDir), jail,
-                    orchestrator, System.getenv().getOrDefault("SANDBOXD_BUILD_JAIL_PREFIX", "sbxb"), Clock.systemUTC());
+                    orchestrator, System.getenv().getOrDefault("SANDBOXD_BUILD_JAIL_PREFIX", hostPrefix + "b"), Clock.systemUTC());
             open.push(templateBuilds);
             for (String id : templateBuilds.restoreBuilt()) {
                 status.accept("sandboxd: template " + id + " ready (built earlier)");
@@ -190,12 +247,33 @@ final class ServeCommand implements Callable<Integer> {
 
             TimeoutScheduler timers = TimeoutScheduler.start(orchestrator);
             open.push(timers);
-            OrchestratorRouter router = new OrchestratorRouter(orchestrator);
-            open.push(router);
+            OrchestratorRouter localRouter = new OrchestratorRouter(orchestrator);
+            open.push(localRouter);
+            SandboxRouter router = localRouter;
+            SandboxService sandboxes = orchestrator;
+            ClusterMember member = null;
+            if (cluster != null) {
+                String advertised = nodeAddress != null ? nodeAddress : bind;
+                member = new ClusterMember(cluster.catalog(), orchestrator, new ClusterMember.Self(cluster.nodeId(),
+                        advertised + ":" + nodePort, advertised + ":" + proxyPort, nodeCapacity), Clock.systemUTC(),
+                        status);
+                NodeServer nodeServer = NodeServer.start(new InetSocketAddress(bind, nodePort), orchestrator, member);
+                open.push(nodeServer);
+                ClusterRouter clusterRouter = new ClusterRouter(localRouter, member);
+                open.push(clusterRouter);
+                router = clusterRouter;
+                sandboxes = new ClusterSandboxService(orchestrator, member);
+            }
             SandboxProxyServer proxy = SandboxProxyServer.start(new InetSocketAddress(bind, proxyPort), domain, router, 2);
             open.push(proxy);
+            if (member != null) {
+                // after the proxy listens: once the heartbeat is out, other nodes send traffic here
+                open.push(member.start());
+                status.accept("sandboxd: node service on " + bind + ":" + nodePort + "; "
+                        + member.membership().live().size() + " live node(s)");
+            }
             StoreApiKeyStore keyStore = new StoreApiKeyStore(st.keys());
-            ApiServer api = ApiServer.start(new InetSocketAddress(bind, apiPort), ApiServices.of(orchestrator, keyStore)
+            ApiServer api = ApiServer.start(new InetSocketAddress(bind, apiPort), ApiServices.of(sandboxes, keyStore)
                     .withVolumes(volumes).withSecrets(secrets).withTeamKeys(new StoreTeamKeys(st.keys(), keyStore, tokens))
                     .withMetrics(metrics).withTemplates(templateBuilds).withSnapshots(snapshots), 2);
             open.push(api);
@@ -249,6 +327,20 @@ final class ServeCommand implements Callable<Integer> {
                 // the hook closes everything
             }
             return EXIT_START_FAILED;
+        }
+    }
+
+    private String clusterNodeId() {
+        if (nodeId != null) {
+            return NodeInfo.checkId(nodeId);
+        }
+        try {
+            String host = java.net.InetAddress.getLocalHost().getHostName().toLowerCase(java.util.Locale.ROOT)
+                    .replaceAll("[^a-z0-9-]", "-");
+            return NodeInfo.checkId(host.length() > 32 ? host.substring(0, 32) : host);
+        } catch (java.net.UnknownHostException | IllegalArgumentException e) {
+            throw new IllegalArgumentException("cannot make a node id from the host name (" + e.getMessage()
+                    + "): pass --node-id");
         }
     }
 

@@ -742,6 +742,33 @@ public final class Orchestrator implements SandboxService, AutoCloseable {
         return table.live(sandboxId);
     }
 
+    /** A sandbox this process runs or holds paused, as other hosts of a cluster see it. */
+    public record HostedSandbox(String sandboxId, String teamId, String state) {}
+
+    /** Every sandbox this process runs or holds paused (in a transition too), for the node service and routes. */
+    public List<HostedSandbox> hosted() {
+        return table.all().stream().map(l -> new HostedSandbox(l.sandboxId(), l.teamId(),
+                l.state().name().toLowerCase(java.util.Locale.ROOT))).toList();
+    }
+
+    /** Whether this process runs (or holds paused) that sandbox. */
+    public boolean hosts(String sandboxId) {
+        return table.isLive(sandboxId);
+    }
+
+    /** Templates (and tagged builds) creates can start from on this host. */
+    public Set<String> readyTemplates() {
+        return templates.readyKeys();
+    }
+
+    /**
+     * The {@link #readyTemplates()} entry a create naming {@code reference} needs, whichever host has it; empty for
+     * a template the store does not know (a create then fails with the catalog's own NOT_FOUND).
+     */
+    public java.util.Optional<String> templateKey(String reference) {
+        return templates.keyOf(reference);
+    }
+
     /**
      * Clean shutdown with the {@link ShutdownPolicy#KILL} policy. Only a daemon that dies without this (kill -9, a
      * crash) leaves sandboxes for the next one to adopt.

@@ -95,6 +95,10 @@ final class SandboxTable {
         return List.copyOf(live.keySet());
     }
 
+    List<LiveSandbox> all() {
+        return List.copyOf(live.values());
+    }
+
     boolean isLive(String sandboxId) {
         return live.containsKey(sandboxId);
     }

@@ -63,6 +63,25 @@ final class TemplateCatalog {
         ready.remove(taggedId);
     }
 
+    /** What creates can start from here: template IDs, and tagged builds as their {@code TemplateStore.taggedId}. */
+    java.util.Set<String> readyKeys() {
+        return java.util.Set.copyOf(ready.keySet());
+    }
+
+    /**
+     * The {@link #readyKeys} entry a create's reference needs, looked up in the store (so it works for templates that
+     * are ready on other hosts only); empty when the store knows no such template.
+     */
+    java.util.Optional<String> keyOf(String reference) {
+        String ref = reference == null || reference.isBlank() ? "base" : reference;
+        int colon = ref.indexOf(':');
+        String name = colon < 0 ? ref : ref.substring(0, colon);
+        String tag = colon < 0 ? "default" : ref.substring(colon + 1);
+        Ready r = ready.get(name);
+        java.util.Optional<TemplateRecord> t = r != null ? java.util.Optional.of(r.template()) : templates.findByIdOrAlias(name);
+        return t.map(tr -> tag.equals("default") ? tr.id() : TemplateStore.taggedId(tr.id(), tag));
+    }
+
     /** The template a create names; NOT_FOUND when it does not exist or is not prepared on this host. */
     Ready resolve(String reference) {
         String ref = reference == null || reference.isBlank() ? "base" : reference;

@@ -33,9 +33,12 @@ public final class SandboxRepository {
             + "auto_pause_memory, auto_resume, runtime, started_at, end_at";
 
     private final DataSource db;
+    /** The node whose rows inserts write and reconciliation and TTL scans read ('' on a single host). */
+    private final String nodeId;
 
-    SandboxRepository(DataSource db) {
+    SandboxRepository(DataSource db, String nodeId) {
         this.db = db;
+        this.nodeId = nodeId;
     }
 
     /** The orchestrator's states; the API shows transitions as their nearest stable state. */
@@ -90,8 +93,8 @@ public final class SandboxRepository {
      */
     public void insert(SandboxRecord s) {
         try (Connection c = db.getConnection();
-             PreparedStatement st = c.prepareStatement("INSERT INTO sandboxes (" + COLUMNS + ") VALUES (?, ?, ?, ?, "
-                     + "?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?)"
+             PreparedStatement st = c.prepareStatement("INSERT INTO sandboxes (" + COLUMNS + ", node_id) VALUES (?, ?, ?, ?, "
+                     + "?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?)"
                      + " RETURNING set_config('synchronous_commit', 'off', true)")) {
             st.setString(1, s.id());
             st.setObject(2, UUID.fromString(s.teamId()));
@@ -113,6 +116,7 @@ public final class SandboxRepository {
             st.setString(18, s.runtime());
             st.setTimestamp(19, Timestamp.from(s.startedAt()));
             st.setTimestamp(20, Timestamp.from(s.endAt()));
+            st.setString(21, nodeId);
             try (ResultSet rs = st.executeQuery()) {
                 if (!rs.next()) {
                     throw new SQLException("the insert returned no row");
@@ -162,16 +166,29 @@ public final class SandboxRepository {
         return update("DELETE FROM sandboxes WHERE id = ?", id) == 1;
     }
 
-    /** Everything in these states (start-up reconciliation). */
+    /** This node's sandboxes in these states (start-up reconciliation). */
     public List<SandboxRecord> inStates(Set<Lifecycle> states) {
-        return query("SELECT " + COLUMNS + " FROM sandboxes WHERE state = ANY (?) ORDER BY started_at, id",
-                List.of((Object) states.stream().map(Lifecycle::sql).toArray(String[]::new)));
+        return query("SELECT " + COLUMNS + " FROM sandboxes WHERE node_id = ? AND state = ANY (?) ORDER BY started_at, id",
+                List.of(nodeId, (Object) states.stream().map(Lifecycle::sql).toArray(String[]::new)));
     }
 
-    /** Running sandboxes whose TTL ended at or before {@code now}. */
+    /** This node's running sandboxes whose TTL ended at or before {@code now}. */
     public List<SandboxRecord> expired(Instant now) {
-        return query("SELECT " + COLUMNS + " FROM sandboxes WHERE state = 'running' AND end_at <= ? "
-                + "ORDER BY end_at", List.of(Timestamp.from(now)));
+        return query("SELECT " + COLUMNS + " FROM sandboxes WHERE node_id = ? AND state = 'running' AND end_at <= ? "
+                + "ORDER BY end_at", List.of(nodeId, Timestamp.from(now)));
+    }
+
+    /** The node that runs sandbox {@code id} ('' on a single host), if the row exists. */
+    public Optional<String> nodeOf(String id) {
+        try (Connection c = db.getConnection();
+             PreparedStatement st = c.prepareStatement("SELECT node_id FROM sandboxes WHERE id = ?")) {
+            st.setString(1, id);
+            try (ResultSet rs = st.executeQuery()) {
+                return rs.next() ? Optional.of(rs.getString(1)) : Optional.empty();
+            }
+        } catch (SQLException e) {
+            throw new StoreException("reading the node of sandbox " + id, e);
+        }
     }
 
     /**

@@ -18,12 +18,16 @@ public final class Store implements AutoCloseable {
     private final SecretRepository secrets;
 
     private Store(EmbeddedPostgres embedded, Database database) {
+        this(embedded, database, "");
+    }
+
+    private Store(EmbeddedPostgres embedded, Database database, String nodeId) {
         this.embedded = embedded;
         this.database = database;
         this.teams = new TeamRepository(database.dataSource());
         this.keys = new KeyRepository(database.dataSource());
         this.templates = new TemplateRepository(database.dataSource());
-        this.sandboxes = new SandboxRepository(database.dataSource());
+        this.sandboxes = new SandboxRepository(database.dataSource(), nodeId);
         this.volumes = new VolumeRepository(database.dataSource());
         this.secrets = new SecretRepository(database.dataSource());
     }
@@ -43,6 +47,19 @@ public final class Store implements AutoCloseable {
             pg.close();
             throw e;
         }
+    }
+
+    /**
+     * {@code databaseUrl}, shared by the nodes of a cluster: this node's sandbox rows carry {@code nodeId}, and its
+     * reconciliation and TTL scans read only those.
+     */
+    public static Store openForNode(String databaseUrl, String nodeId) {
+        return new Store(null, Database.open(DatabaseUrl.parse(databaseUrl), 20), nodeId);
+    }
+
+    /** Over an already open database as {@code nodeId} (tests). */
+    public static Store over(Database database, String nodeId) {
+        return new Store(null, database, nodeId);
     }
 
     /** Over an already open database (tests). */

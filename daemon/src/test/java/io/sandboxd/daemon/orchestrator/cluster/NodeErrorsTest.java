@@ -1,0 +1,56 @@
+package io.sandboxd.daemon.orchestrator.cluster;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
+import io.grpc.stub.StreamObserver;
+import io.sandboxd.api.auth.Team;
+import io.sandboxd.api.sandbox.SandboxException;
+import io.sandboxd.api.sandbox.SandboxException.Reason;
+import io.sandboxd.daemon.orchestrator.cluster.proto.Empty;
+import io.sandboxd.daemon.orchestrator.cluster.proto.NodeServiceGrpc;
+import io.sandboxd.daemon.orchestrator.cluster.proto.SandboxRef;
+import org.junit.jupiter.api.Test;
+
+/** A refusal on the node that runs a sandbox reaches the API node with its reason; a dead node names itself. */
+class NodeErrorsTest {
+    @Test
+    void everyReasonCrossesTheNodeServiceAsItIs() throws Exception {
+        String name = "node-errors-" + System.nanoTime();
+        Reason[] next = {Reason.NOT_FOUND};
+        Server server = InProcessServerBuilder.forName(name).directExecutor()
+                .addService(new NodeServiceGrpc.NodeServiceImplBase() {
+                    @Override
+                    public void kill(SandboxRef request, StreamObserver<Empty> out) {
+                        out.onError(NodeErrors.toStatus(new SandboxException(next[0], "because " + next[0])));
+                    }
+                }).build().start();
+        ManagedChannel channel = InProcessChannelBuilder.forName(name).directExecutor().build();
+        try (RemoteNode node = new RemoteNode("b", "in-process", channel)) {
+            for (Reason r : Reason.values()) {
+                next[0] = r;
+                SandboxException e = assertThrows(SandboxException.class, () -> node.kill(new Team("t", "n"), "abc"));
+                assertEquals(r, e.reason());
+                assertEquals("because " + r, e.getMessage());
+            }
+        } finally {
+            server.shutdownNow();
+        }
+    }
+
+    @Test
+    void aNodeThatDoesNotAnswerIsA502NamingIt() {
+        // nothing listens on port 1 of loopback
+        try (RemoteNode node = new RemoteNode("c", "127.0.0.1:1")) {
+            SandboxException e = assertThrows(SandboxException.class, () -> node.kill(new Team("t", "n"), "abc"));
+            assertEquals(Reason.AGENT_FAILED, e.reason());
+            assertTrue(e.getMessage().startsWith("node c (127.0.0.1:1) did not answer the node service: UNAVAILABLE"),
+                    e.getMessage());
+        }
+    }
+}
