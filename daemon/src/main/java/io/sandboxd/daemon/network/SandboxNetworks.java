@@ -103,7 +103,7 @@ public final class SandboxNetworks implements AutoCloseable {
         if (!Files.exists(slot.netnsPath())) {
             throw new IllegalStateException("network namespace " + slot.netnsName() + " is gone");
         }
-        if (!Files.exists(Path.of("/sys/class/net", slot.hostVeth()))) {
+        if (!hostLinks().contains(slot.hostVeth())) {
             throw new IllegalStateException("veth " + slot.hostVeth() + " is gone");
         }
         slots.claim(index);
@@ -180,11 +180,31 @@ public final class SandboxNetworks implements AutoCloseable {
 
     /** Host veths with this config's prefix that exist on the host. */
     public List<String> existingVeths() {
-        try (Stream<Path> s = Files.list(Path.of("/sys/class/net"))) {
-            return s.map(p -> p.getFileName().toString()).filter(n -> vethName.matcher(n).matches()).sorted().toList();
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot list /sys/class/net", e);
+        return hostLinks().stream().filter(n -> vethName.matcher(n).matches()).sorted().toList();
+    }
+
+    /**
+     * The links of this process's network namespace, asked over netlink ({@code ip -o link show}), not read from
+     * /sys/class/net: sysfs shows the namespace of whoever mounted it, which is not ours when the daemon was moved
+     * into a namespace without a sysfs of its own (nsenter --net, as several nodes on one host are run).
+     */
+    static java.util.Set<String> hostLinks() {
+        HostCommand.Result r = HostCommand.run(List.of("ip", "-o", "link", "show"));
+        if (!r.ok()) {
+            throw new CommandFailedException(r);
         }
+        java.util.Set<String> names = new java.util.HashSet<>();
+        for (String line : r.stdout().split("\n")) {
+            // "7: sbxh0@if2: <BROADCAST,...> mtu 1500 ..."
+            int a = line.indexOf(": ");
+            int b = a < 0 ? -1 : line.indexOf(": ", a + 2);
+            if (b > a) {
+                String name = line.substring(a + 2, b);
+                int at = name.indexOf('@');
+                names.add(at < 0 ? name : name.substring(0, at));
+            }
+        }
+        return names;
     }
 
     /** Host veths currently allowed out by the firewall. */
@@ -267,7 +287,7 @@ public final class SandboxNetworks implements AutoCloseable {
 
     private static void deleteLink(String name) {
         HostCommand.Result r = HostCommand.run(List.of("ip", "link", "del", name));
-        if (!r.ok() && Files.exists(Path.of("/sys/class/net", name))) {
+        if (!r.ok() && hostLinks().contains(name)) {
             throw new CommandFailedException(r);
         }
     }

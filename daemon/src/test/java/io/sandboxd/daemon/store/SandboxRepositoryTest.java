@@ -184,4 +184,27 @@ class SandboxRepositoryTest {
             }
         }
     }
+
+    @Test
+    void nodesOfOneDatabaseReconcileAndTimeOutTheirOwnSandboxesButEveryoneReadsAll() throws Exception {
+        DatabaseUrl url = TestPostgres.freshDatabaseUrl();
+        try (Store a = Store.over(Database.open(url, 2), "node-a"); Store b = Store.over(Database.open(url, 2), "node-b")) {
+            Team t = a.teams().ensureDefault();
+            a.templates().create("base1", null, true, 2, 512, List.of("base"));
+            UUID bld = a.templates().createBuild("base1", 2, 512, 1024, "jail").id();
+            for (Store s : List.of(a, b)) {
+                String id = s == a ? "sbxa" : "sbxb";
+                s.sandboxes().insert(new SandboxRecord(id, t.id(), "base1", bld, null, Lifecycle.RUNNING, Map.of(), 2,
+                        512, 1024, "0.6.13", false, true, new NetworkRow(true, List.of(), List.of(), null), false,
+                        false, false, "jail", T0, T0.plusSeconds(1)));
+            }
+            assertEquals(List.of("sbxa"), a.sandboxes().inStates(ALL).stream().map(SandboxRecord::id).toList());
+            assertEquals(List.of("sbxb"), b.sandboxes().expired(T0.plusSeconds(5)).stream().map(SandboxRecord::id).toList());
+            assertTrue(a.sandboxes().find("sbxb").isPresent(), "reads see every node's rows");
+            assertEquals(Optional.of("node-b"), a.sandboxes().nodeOf("sbxb"));
+            assertEquals(Optional.empty(), a.sandboxes().nodeOf("nosuch"));
+            assertEquals(2, a.sandboxes().page(t.id(), new SandboxRepository.Filter(ALL, Map.of(), null, null, true), 10,
+                    null).sandboxes().size());
+        }
+    }
 }

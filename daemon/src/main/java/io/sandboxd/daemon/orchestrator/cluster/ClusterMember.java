@@ -110,6 +110,17 @@ public final class ClusterMember implements Routes, AutoCloseable {
         return membership;
     }
 
+    /**
+     * A create just went to {@code nodeId}: counted in the membership at once, so creates in quick succession do
+     * not all pick the node that looked emptiest at the last heartbeat (which then replaces the guess with the truth).
+     */
+    void placed(String nodeId) {
+        ClusterCatalog.Membership m = membership;
+        membership = new ClusterCatalog.Membership(m.live().stream().map(n -> !n.id().equals(nodeId) ? n
+                : new NodeInfo(n.id(), n.nodeService(), n.proxy(), n.capacity(), n.hosted() + 1, n.templates(),
+                        n.draining())).toList(), m.dead());
+    }
+
     ClusterCatalog catalog() {
         return catalog;
     }

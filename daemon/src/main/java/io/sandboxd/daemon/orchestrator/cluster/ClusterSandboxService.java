@@ -77,10 +77,10 @@ public final class ClusterSandboxService implements SandboxService {
             throw new SandboxException(SandboxException.Reason.BUSY, "no node can take this sandbox: "
                     + Placement.whyNone(live, key, request.templateId() == null ? "base" : request.templateId()));
         }
-        if (node.get().id().equals(member.selfId())) {
-            return routed(local.create(team, request));
-        }
-        return member.remote(node.get()).create(team, request);
+        Sandbox created = node.get().id().equals(member.selfId()) ? routed(local.create(team, request))
+                : member.remote(node.get()).create(team, request);
+        member.placed(node.get().id());
+        return created;
     }
 
     private Sandbox routed(Sandbox s) {
