@@ -12,7 +12,7 @@ import java.util.Optional;
 
 /** {@code serve --redis}: the catalog this node joins, checked before anything else starts. */
 record Cluster(ClusterCatalog catalog, String nodeId) {
-    static final String KEY_PREFIX = "sbx";
+    static final String KEY_PREFIX = ClusterCatalog.PREFIX;
 
     static Cluster join(String redisUrl, String nodeId, Path dataDir) {
         ClusterCatalog catalog;

@@ -33,6 +33,8 @@ import redis.clients.jedis.params.SetParams;
  */
 public final class ClusterCatalog implements AutoCloseable {
     private static final ObjectMapper JSON = JsonMapper.builder().build();
+    /** The key prefix every node and the admin CLI use. */
+    public static final String PREFIX = "sbx";
 
     /** The live nodes (heartbeat present) and the IDs of nodes whose heartbeat expired. */
     public record Membership(List<NodeInfo> live, Set<String> dead) {
