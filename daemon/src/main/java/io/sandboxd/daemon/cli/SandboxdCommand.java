@@ -2,6 +2,7 @@ package io.sandboxd.daemon.cli;
 
 import io.sandboxd.daemon.cli.admin.AdminExceptionHandler;
 import io.sandboxd.daemon.cli.admin.SandboxCommand;
+import io.sandboxd.daemon.cli.admin.NodeCommand;
 import io.sandboxd.daemon.cli.admin.TemplateCommand;
 import io.sandboxd.daemon.cli.systemd.InstallCommand;
 import io.sandboxd.daemon.cli.systemd.UninstallCommand;
@@ -21,6 +22,7 @@ import picocli.CommandLine.Command;
                 VmCommand.class,
                 SandboxCommand.class,
                 TemplateCommand.class,
+                NodeCommand.class,
                 InstallCommand.class,
                 UninstallCommand.class,
                 CommandLine.HelpCommand.class,

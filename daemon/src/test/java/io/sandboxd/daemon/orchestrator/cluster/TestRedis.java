@@ -8,7 +8,7 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.Assumptions;
 
 /** A real Redis (Debian's redis-server) on a free loopback port, with no persistence, for one test class. */
-final class TestRedis implements AutoCloseable {
+public final class TestRedis implements AutoCloseable {
     private static final Path SERVER = Path.of("/usr/bin/redis-server");
     private final Process process;
     private final int port;
@@ -18,7 +18,7 @@ final class TestRedis implements AutoCloseable {
         this.port = port;
     }
 
-    static TestRedis start(Path dir) throws IOException, InterruptedException {
+    public static TestRedis start(Path dir) throws IOException, InterruptedException {
         Assumptions.assumeTrue(Files.isExecutable(SERVER), "needs redis-server (apt-get install redis-server)");
         int port;
         try (ServerSocket s = new ServerSocket(0)) {
@@ -39,7 +39,7 @@ final class TestRedis implements AutoCloseable {
         throw new IOException("redis-server did not listen on " + port + ": " + Files.readString(dir.resolve("redis.log")));
     }
 
-    String url() {
+    public String url() {
         return "redis://127.0.0.1:" + port;
     }
 
