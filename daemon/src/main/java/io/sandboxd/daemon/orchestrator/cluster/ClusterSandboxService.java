@@ -62,6 +62,17 @@ public final class ClusterSandboxService implements SandboxService {
         return remote.isPresent() ? there.apply(remote.get()) : here.apply(local);
     }
 
+    private void run(String sandboxId, java.util.function.Consumer<SandboxService> here,
+                     java.util.function.Consumer<RemoteNode> there) {
+        on(sandboxId, s -> {
+            here.accept(s);
+            return null;
+        }, r -> {
+            there.accept(r);
+            return null;
+        });
+    }
+
     @Override
     public Sandbox create(Team team, CreateSandbox request) {
         if (!request.volumeMounts().isEmpty()) {
@@ -110,36 +121,20 @@ public final class ClusterSandboxService implements SandboxService {
 
     @Override
     public void kill(Team team, String sandboxId) {
-        on(sandboxId, s -> {
+        run(sandboxId, s -> {
             s.kill(team, sandboxId);
             member.gone(sandboxId);
-            return null;
-        }, r -> {
-            r.kill(team, sandboxId);
-            return null;
-        });
+        }, r -> r.kill(team, sandboxId));
     }
 
     @Override
     public void setTimeout(Team team, String sandboxId, Duration timeout) {
-        on(sandboxId, s -> {
-            s.setTimeout(team, sandboxId, timeout);
-            return null;
-        }, r -> {
-            r.setTimeout(team, sandboxId, timeout, false);
-            return null;
-        });
+        run(sandboxId, s -> s.setTimeout(team, sandboxId, timeout), r -> r.setTimeout(team, sandboxId, timeout, false));
     }
 
     @Override
     public void refresh(Team team, String sandboxId, Duration duration) {
-        on(sandboxId, s -> {
-            s.refresh(team, sandboxId, duration);
-            return null;
-        }, r -> {
-            r.setTimeout(team, sandboxId, duration, true);
-            return null;
-        });
+        run(sandboxId, s -> s.refresh(team, sandboxId, duration), r -> r.setTimeout(team, sandboxId, duration, true));
     }
 
     @Override
@@ -156,13 +151,7 @@ public final class ClusterSandboxService implements SandboxService {
 
     @Override
     public void pause(Team team, String sandboxId, boolean memory) {
-        on(sandboxId, s -> {
-            s.pause(team, sandboxId, memory);
-            return null;
-        }, r -> {
-            r.pause(team, sandboxId, memory);
-            return null;
-        });
+        run(sandboxId, s -> s.pause(team, sandboxId, memory), r -> r.pause(team, sandboxId, memory));
     }
 
     @Override
@@ -177,12 +166,6 @@ public final class ClusterSandboxService implements SandboxService {
 
     @Override
     public void updateNetwork(Team team, String sandboxId, NetworkUpdate update) {
-        on(sandboxId, s -> {
-            s.updateNetwork(team, sandboxId, update);
-            return null;
-        }, r -> {
-            r.updateNetwork(team, sandboxId, update);
-            return null;
-        });
+        run(sandboxId, s -> s.updateNetwork(team, sandboxId, update), r -> r.updateNetwork(team, sandboxId, update));
     }
 }
