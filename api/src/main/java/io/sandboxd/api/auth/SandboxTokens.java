@@ -49,6 +49,14 @@ public final class SandboxTokens {
         return "e2b_" + hmac("team-api-key-" + accessToken).substring(0, KeyHash.SECRET_BYTES * 2);
     }
 
+    /**
+     * What one node of a cluster shows another on every node-service call: derived from the secret every node
+     * shares, so only the cluster's nodes have it, and no sandbox-scoped token can equal it (sandbox IDs have no '-').
+     */
+    public String nodeServiceToken() {
+        return hmac("cluster-node-service");
+    }
+
     private String hmac(String message) {
         try {
             Mac mac = Mac.getInstance("HmacSHA256");

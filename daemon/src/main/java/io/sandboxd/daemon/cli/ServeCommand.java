@@ -255,7 +255,8 @@ final class ServeCommand implements Callable<Integer> {
             if (cluster != null) {
                 String advertised = nodeAddress != null ? nodeAddress : bind;
                 member = new ClusterMember(cluster.catalog(), orchestrator, new ClusterMember.Self(cluster.nodeId(),
-                        advertised + ":" + nodePort, advertised + ":" + proxyPort, nodeCapacity), Clock.systemUTC(),
+                        advertised + ":" + nodePort, advertised + ":" + proxyPort, nodeCapacity, tokens.nodeServiceToken()),
+                        Clock.systemUTC(),
                         status);
                 NodeServer nodeServer = NodeServer.start(new InetSocketAddress(bind, nodePort), orchestrator, member);
                 open.push(nodeServer);

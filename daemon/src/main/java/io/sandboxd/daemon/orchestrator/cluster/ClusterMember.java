@@ -27,7 +27,8 @@ public final class ClusterMember implements Routes, AutoCloseable {
     private static final System.Logger LOG = System.getLogger(ClusterMember.class.getName());
 
     /** Where this node is reached and how much it takes. */
-    public record Self(String id, String nodeService, String proxy, int capacity) {
+    /** @param token the cluster's node token (every node derives the same one from the shared secret) */
+    public record Self(String id, String nodeService, String proxy, int capacity, String token) {
         public Self {
             NodeInfo.checkId(id);
             if (capacity < 1) {
@@ -101,6 +102,10 @@ public final class ClusterMember implements Routes, AutoCloseable {
         }
     }
 
+    String token() {
+        return self.token();
+    }
+
     public String selfId() {
         return self.id();
     }
@@ -134,7 +139,7 @@ public final class ClusterMember implements Routes, AutoCloseable {
             if (have != null) {
                 have.close();
             }
-            return new RemoteNode(id, node.nodeService());
+            return new RemoteNode(id, node.nodeService(), self.token());
         });
     }
 

@@ -24,7 +24,8 @@ public final class NodeServer implements AutoCloseable {
         ExecutorService workers = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("node-rpc-", 0).factory());
         try {
             Server server = NettyServerBuilder.forAddress(address).executor(workers)
-                    .addService(new NodeGrpcService(local, member)).build().start();
+                    .addService(io.grpc.ServerInterceptors.intercept(new NodeGrpcService(local, member),
+                            NodeAuth.server(member.token()))).build().start();
             return new NodeServer(server, workers);
         } catch (IOException | RuntimeException e) {
             workers.shutdownNow();

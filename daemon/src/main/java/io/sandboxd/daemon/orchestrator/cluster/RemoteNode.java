@@ -44,19 +44,17 @@ final class RemoteNode implements AutoCloseable {
     private final ManagedChannel channel;
     private final NodeServiceBlockingStub stub;
 
-    RemoteNode(String nodeId, String address) {
-        this.nodeId = nodeId;
-        this.address = address;
-        this.channel = NettyChannelBuilder.forTarget(address).usePlaintext().build();
-        this.stub = NodeServiceGrpc.newBlockingStub(channel);
+    /** @param token the cluster's node token, shown on every call ({@link NodeAuth}) */
+    RemoteNode(String nodeId, String address, String token) {
+        this(nodeId, address, NettyChannelBuilder.forTarget(address).usePlaintext().build(), token);
     }
 
-    /** For tests: over a channel made elsewhere (in-process). */
-    RemoteNode(String nodeId, String address, ManagedChannel channel) {
+    /** Over a channel made elsewhere (tests: in-process). */
+    RemoteNode(String nodeId, String address, ManagedChannel channel, String token) {
         this.nodeId = nodeId;
         this.address = address;
         this.channel = channel;
-        this.stub = NodeServiceGrpc.newBlockingStub(channel);
+        this.stub = NodeServiceGrpc.newBlockingStub(channel).withInterceptors(NodeAuth.client(token));
     }
 
     String nodeId() {

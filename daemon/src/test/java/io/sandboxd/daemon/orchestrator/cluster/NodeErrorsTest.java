@@ -17,21 +17,30 @@ import io.sandboxd.daemon.orchestrator.cluster.proto.NodeServiceGrpc;
 import io.sandboxd.daemon.orchestrator.cluster.proto.SandboxRef;
 import org.junit.jupiter.api.Test;
 
-/** A refusal on the node that runs a sandbox reaches the API node with its reason; a dead node names itself. */
+/**
+ * A refusal on the node that runs a sandbox reaches the API node with its reason; a dead node names itself; a caller
+ * without the cluster's node token gets nothing done.
+ */
 class NodeErrorsTest {
     @Test
     void everyReasonCrossesTheNodeServiceAsItIs() throws Exception {
         String name = "node-errors-" + System.nanoTime();
         Reason[] next = {Reason.NOT_FOUND};
         Server server = InProcessServerBuilder.forName(name).directExecutor()
-                .addService(new NodeServiceGrpc.NodeServiceImplBase() {
+                .addService(io.grpc.ServerInterceptors.intercept(new NodeServiceGrpc.NodeServiceImplBase() {
                     @Override
                     public void kill(SandboxRef request, StreamObserver<Empty> out) {
                         out.onError(NodeErrors.toStatus(new SandboxException(next[0], "because " + next[0])));
                     }
-                }).build().start();
+                }, NodeAuth.server("cluster-token"))).build().start();
         ManagedChannel channel = InProcessChannelBuilder.forName(name).directExecutor().build();
-        try (RemoteNode node = new RemoteNode("b", "in-process", channel)) {
+        ManagedChannel stranger = InProcessChannelBuilder.forName(name).directExecutor().build();
+        try (RemoteNode node = new RemoteNode("b", "in-process", channel, "cluster-token");
+             RemoteNode outsider = new RemoteNode("b", "in-process", stranger, "guessed")) {
+            SandboxException refused = assertThrows(SandboxException.class,
+                    () -> outsider.kill(new Team("t", "n"), "abc"));
+            assertEquals(Reason.AGENT_FAILED, refused.reason());
+            assertTrue(refused.getMessage().contains("UNAUTHENTICATED not a node of this cluster"), refused.getMessage());
             for (Reason r : Reason.values()) {
                 next[0] = r;
                 SandboxException e = assertThrows(SandboxException.class, () -> node.kill(new Team("t", "n"), "abc"));
@@ -46,7 +55,7 @@ class NodeErrorsTest {
     @Test
     void aNodeThatDoesNotAnswerIsA502NamingIt() {
         // nothing listens on port 1 of loopback
-        try (RemoteNode node = new RemoteNode("c", "127.0.0.1:1")) {
+        try (RemoteNode node = new RemoteNode("c", "127.0.0.1:1", "t")) {
             SandboxException e = assertThrows(SandboxException.class, () -> node.kill(new Team("t", "n"), "abc"));
             assertEquals(Reason.AGENT_FAILED, e.reason());
             assertTrue(e.getMessage().startsWith("node c (127.0.0.1:1) did not answer the node service: UNAVAILABLE"),
