@@ -14,6 +14,7 @@ import io.sandboxd.daemon.orchestrator.SnapshotManager;
 import io.sandboxd.daemon.orchestrator.TemplateBuildService;
 import io.sandboxd.daemon.template.TemplateStore;
 import io.sandboxd.daemon.orchestrator.VolumeManager;
+import io.sandboxd.daemon.secret.SecretCipher;
 import io.sandboxd.daemon.secret.SecretKeyFile;
 import io.sandboxd.daemon.orchestrator.OrchestratorRouter;
 import io.sandboxd.daemon.orchestrator.cluster.ClusterMember;
@@ -186,8 +187,8 @@ final class ServeCommand implements Callable<Integer> {
             Store st = cluster == null ? store.open() : Store.openForNode(store.databaseUrl, cluster.nodeId());
             open.push(st);
             SandboxTokens tokens = TokenSecret.loadOrCreate(dataDir);
+            SecretCipher secretKey = SecretKeyFile.loadOrCreate(dataDir);
             if (cluster != null) {
-                SecretKeyFile.loadOrCreate(dataDir);
                 cluster.checkSecrets(dataDir);
             }
 
@@ -209,7 +210,7 @@ final class ServeCommand implements Callable<Integer> {
             VolumeManager volumes = new VolumeManager(st.volumes(), VolumeManager.volumesDir(dataDir), tokens,
                     Clock.systemUTC());
             DaemonMetrics metrics = new DaemonMetrics();
-            SecretManager secrets = new SecretManager(st.secrets(), SecretKeyFile.loadOrCreate(dataDir),
+            SecretManager secrets = new SecretManager(st.secrets(), secretKey,
                     Clock.systemUTC());
             Orchestrator orchestrator = new Orchestrator(st, jail, tokens, new HttpEnvdClient(), domain,
                     Clock.systemUTC(), volumes, metrics, secrets);

@@ -73,21 +73,31 @@ final class TemplateCatalog {
      * are ready on other hosts only); empty when the store knows no such template.
      */
     java.util.Optional<String> keyOf(String reference) {
-        String ref = reference == null || reference.isBlank() ? "base" : reference;
-        int colon = ref.indexOf(':');
-        String name = colon < 0 ? ref : ref.substring(0, colon);
-        String tag = colon < 0 ? "default" : ref.substring(colon + 1);
-        Ready r = ready.get(name);
-        java.util.Optional<TemplateRecord> t = r != null ? java.util.Optional.of(r.template()) : templates.findByIdOrAlias(name);
-        return t.map(tr -> tag.equals("default") ? tr.id() : TemplateStore.taggedId(tr.id(), tag));
+        Reference ref = Reference.parse(reference);
+        Ready r = ready.get(ref.name());
+        java.util.Optional<TemplateRecord> t = r != null ? java.util.Optional.of(r.template())
+                : templates.findByIdOrAlias(ref.name());
+        return t.map(tr -> ref.isDefault() ? tr.id() : TemplateStore.taggedId(tr.id(), ref.tag()));
+    }
+
+    /** A create's {@code templateID}: {@code name} or {@code name:tag}; none at all means {@code base}. */
+    record Reference(String name, String tag) {
+        static Reference parse(String reference) {
+            String ref = reference == null || reference.isBlank() ? "base" : reference;
+            int colon = ref.indexOf(':');
+            return colon < 0 ? new Reference(ref, "default") : new Reference(ref.substring(0, colon), ref.substring(colon + 1));
+        }
+
+        boolean isDefault() {
+            return tag.equals("default");
+        }
     }
 
     /** The template a create names; NOT_FOUND when it does not exist or is not prepared on this host. */
     Ready resolve(String reference) {
-        String ref = reference == null || reference.isBlank() ? "base" : reference;
-        int colon = ref.indexOf(':');
-        String name = colon < 0 ? ref : ref.substring(0, colon);
-        String tag = colon < 0 ? "default" : ref.substring(colon + 1);
+        Reference ref = Reference.parse(reference);
+        String name = ref.name();
+        String tag = ref.tag();
         // Creates name a template by ID almost always: that needs no store lookup.
         Ready r = ready.get(name);
         TemplateRecord t = r != null ? r.template() : templates.findByIdOrAlias(name).orElse(null);

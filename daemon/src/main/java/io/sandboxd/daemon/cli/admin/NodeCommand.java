@@ -63,7 +63,7 @@ public final class NodeCommand implements Runnable {
         public Integer call() {
             try (ClusterCatalog c = catalog()) {
                 ClusterCatalog.Membership m = c.membership();
-                Map<String, String> lost = c.lost();
+                Map<String, Long> lost = c.lostByNode();
                 PrintWriter out = spec.commandLine().getOut();
                 if (format.json()) {
                     ArrayNode nodes = ApiClient.JSON.createArrayNode();
@@ -74,8 +74,8 @@ public final class NodeCommand implements Runnable {
                         n.templates().stream().sorted().forEach(o.putArray("templates")::add);
                     }
                     for (String id : m.dead()) {
-                        nodes.addObject().put("nodeID", id).put("state", "dead").put("lostSandboxes",
-                                lost.values().stream().filter(v -> v.startsWith("node " + id + " ")).count());
+                        nodes.addObject().put("nodeID", id).put("state", "dead")
+                                .put("lostSandboxes", lost.getOrDefault(id, 0L));
                     }
                     out.println(ApiClient.pretty(nodes));
                 } else {
@@ -86,8 +86,7 @@ public final class NodeCommand implements Runnable {
                                 n.hosted() + "/" + n.capacity(), String.join(",", n.templates().stream().sorted().toList()));
                     }
                     for (String id : m.dead()) {
-                        long count = lost.values().stream().filter(v -> v.startsWith("node " + id + " ")).count();
-                        out.printf(row, id, "dead", "-", "-", count + " lost", "-");
+                        out.printf(row, id, "dead", "-", "-", lost.getOrDefault(id, 0L) + " lost", "-");
                     }
                     if (m.live().isEmpty() && m.dead().isEmpty()) {
                         out.println("(no nodes)");

@@ -198,7 +198,7 @@ public final class ClusterCatalog implements AutoCloseable {
             String key = prefix + ":route:" + id;
             if (nodeId.equals(redis.get(key))) {
                 redis.del(key);
-                notes.put(id, "node " + nodeId + " stopped answering at " + now);
+                notes.put(id, lostNote(nodeId) + now);
                 marked.add(id);
             }
         }
@@ -212,6 +212,27 @@ public final class ClusterCatalog implements AutoCloseable {
     /** Lost sandboxes and their notes. */
     public Map<String, String> lost() {
         return redis.hgetAll(prefix + ":lost");
+    }
+
+    /** How many lost sandboxes each dead node left (nodes that left none are absent). */
+    public Map<String, Long> lostByNode() {
+        Map<String, Long> counts = new HashMap<>();
+        for (String note : lost().values()) {
+            if (note.startsWith("node ")) {
+                int end = note.indexOf(' ', "node ".length());
+                if (end > 0 && note.startsWith(LOST_NOTE, end)) {
+                    counts.merge(note.substring("node ".length(), end), 1L, Long::sum);
+                }
+            }
+        }
+        return counts;
+    }
+
+    private static final String LOST_NOTE = " stopped answering at ";
+
+    /** The start of a lost sandbox's note; the time it was marked follows. */
+    private static String lostNote(String nodeId) {
+        return "node " + nodeId + LOST_NOTE;
     }
 
     @Override

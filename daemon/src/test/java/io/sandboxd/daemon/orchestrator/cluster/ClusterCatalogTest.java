@@ -62,6 +62,7 @@ class ClusterCatalogTest {
             c.syncRoutes("b", Set.of("sb1"));
             assertEquals(new ClusterCatalog.Route.OnNode("b"), c.routeOf("sb1"));
             assertEquals(Set.of("sb2"), c.lost().keySet());
+            assertEquals(java.util.Map.of("b", 1L), c.lostByNode());
         }
     }
 
