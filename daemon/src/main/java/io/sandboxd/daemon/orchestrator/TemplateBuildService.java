@@ -93,8 +93,9 @@ public final class TemplateBuildService implements TemplateService, AutoCloseabl
 
     @Override
     public Created create(Team team, String name, List<String> tags, Integer cpuCount, Integer memoryMB) {
-        String alias = name.contains(":") ? name.substring(0, name.indexOf(':')) : name;
-        String tag = name.contains(":") ? name.substring(name.indexOf(':') + 1) : "default";
+        TemplateCatalog.Reference ref = TemplateCatalog.Reference.of(name);
+        String alias = ref.name();
+        String tag = ref.tag();
         if (!NAME.matcher(alias).matches()) {
             throw SandboxException.invalid("template name '" + name + "' must be 1-128 of [a-z0-9._-], starting with a"
                     + " letter or digit (optionally ':tag')");
@@ -457,9 +458,9 @@ public final class TemplateBuildService implements TemplateService, AutoCloseabl
 
     @Override
     public Assigned assignTags(Team team, String target, List<String> tags) {
-        int colon = target.indexOf(':');
-        String name = colon < 0 ? target : target.substring(0, colon);
-        String from = colon < 0 ? "default" : target.substring(colon + 1);
+        TemplateCatalog.Reference ref = TemplateCatalog.Reference.of(target);
+        String name = ref.name();
+        String from = ref.tag();
         TemplateRecord t = owned(team, name);
         UUID buildId;
         if (from.equals("default")) {

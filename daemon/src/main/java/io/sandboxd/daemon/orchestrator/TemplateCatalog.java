@@ -83,7 +83,11 @@ final class TemplateCatalog {
     /** A create's {@code templateID}: {@code name} or {@code name:tag}; none at all means {@code base}. */
     record Reference(String name, String tag) {
         static Reference parse(String reference) {
-            String ref = reference == null || reference.isBlank() ? "base" : reference;
+            return of(reference == null || reference.isBlank() ? "base" : reference);
+        }
+
+        /** {@code name:tag} split at its first colon, as given (no default template). */
+        static Reference of(String ref) {
             int colon = ref.indexOf(':');
             return colon < 0 ? new Reference(ref, "default") : new Reference(ref.substring(0, colon), ref.substring(colon + 1));
         }
