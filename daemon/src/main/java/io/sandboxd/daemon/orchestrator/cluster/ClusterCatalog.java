@@ -111,20 +111,24 @@ public final class ClusterCatalog implements AutoCloseable {
         List<NodeInfo> live = new ArrayList<>();
         Set<String> dead = new TreeSet<>();
         for (String id : new TreeSet<>(redis.smembers(prefix + ":nodes"))) {
-            String json = redis.get(prefix + ":node:" + id);
-            if (json == null) {
-                dead.add(id);
-                continue;
-            }
-            try {
-                NodeInfo n = JSON.readValue(json, NodeInfo.class);
-                live.add(new NodeInfo(n.id(), n.nodeService(), n.proxy(), n.capacity(), n.hosted(), n.templates(),
-                        n.draining() || redis.exists(prefix + ":drain:" + id)));
-            } catch (IOException | IllegalArgumentException e) {
-                dead.add(id); // a heartbeat nobody can read is as good as none
-            }
+            node(id).ifPresentOrElse(live::add, () -> dead.add(id));
         }
         return new Membership(live, dead);
+    }
+
+    /** One node's heartbeat as it is now: empty when it expired (or nobody can read it, which is as good as none). */
+    public Optional<NodeInfo> node(String id) {
+        String json = redis.get(prefix + ":node:" + id);
+        if (json == null) {
+            return Optional.empty();
+        }
+        try {
+            NodeInfo n = JSON.readValue(json, NodeInfo.class);
+            return Optional.of(new NodeInfo(n.id(), n.nodeService(), n.proxy(), n.capacity(), n.hosted(),
+                    n.templates(), n.draining() || redis.exists(prefix + ":drain:" + id)));
+        } catch (IOException | IllegalArgumentException e) {
+            return Optional.empty();
+        }
     }
 
     /** Drains (or undrains) a node: placement skips it; its sandboxes stay where they are. */

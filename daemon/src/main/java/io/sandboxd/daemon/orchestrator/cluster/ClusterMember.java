@@ -6,6 +6,7 @@ import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
@@ -113,6 +114,15 @@ public final class ClusterMember implements Routes, AutoCloseable {
     /** As of the last heartbeat (at most {@link #BEAT} old). */
     public ClusterCatalog.Membership membership() {
         return membership;
+    }
+
+    /**
+     * A live node by id. The membership can be a beat old, so a node it does not have (one that just came back, whose
+     * routes its own first heartbeat already wrote) is read from the catalog before calling it gone.
+     */
+    public Optional<NodeInfo> liveNode(String id) {
+        Optional<NodeInfo> known = membership.node(id);
+        return known.isPresent() ? known : catalog.node(id);
     }
 
     /**

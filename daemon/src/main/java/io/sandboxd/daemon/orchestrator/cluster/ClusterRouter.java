@@ -36,7 +36,7 @@ public final class ClusterRouter implements SandboxRouter, AutoCloseable {
                 || node.equals(member.selfId())) {
             return new Resolution.NotFound();
         }
-        return member.membership().node(node)
+        return member.liveNode(node)
                 .<Resolution>map(n -> new Resolution.Found(address(n.proxy()), null))
                 .orElseGet(Resolution.NotFound::new);
     }

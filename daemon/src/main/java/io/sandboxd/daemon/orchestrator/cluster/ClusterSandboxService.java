@@ -46,7 +46,7 @@ public final class ClusterSandboxService implements SandboxService {
         return switch (member.catalog().routeOf(sandboxId)) {
             case ClusterCatalog.Route.OnNode(var node) when node.equals(member.selfId()) -> Optional.empty();
             case ClusterCatalog.Route.OnNode(var node) -> {
-                NodeInfo info = member.membership().node(node).orElseThrow(() -> new SandboxException(
+                NodeInfo info = member.liveNode(node).orElseThrow(() -> new SandboxException(
                         SandboxException.Reason.AGENT_FAILED, "sandbox \"" + sandboxId + "\" runs on node " + node
                                 + ", which is not answering its heartbeat"));
                 yield Optional.of(member.remote(info));

@@ -77,8 +77,10 @@ class ClusterCatalogTest {
             assertEquals(new ClusterCatalog.Route.OnNode("a"), c.routeOf("s3"));
             c.unroute("s3", "other-node");
             assertEquals(new ClusterCatalog.Route.OnNode("a"), c.routeOf("s3"), "only the owner unroutes");
+            assertEquals("a", c.node("a").orElseThrow().id(), "one node's heartbeat is read as it is now");
             c.leave("a");
             assertEquals(Set.of("a"), c.membership().dead());
+            assertTrue(c.node("a").isEmpty(), "a node that left has no heartbeat");
         }
     }
 
