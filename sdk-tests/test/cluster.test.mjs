@@ -52,7 +52,8 @@ const work = skip ? null : mkdtempSync('/var/tmp/sandboxd-cluster-')
 const nodes = {
   a: { id: 'a', ip: HOST_IP, netns: null, prefix: 'cla' },
   b: { id: 'b', ip: '10.99.0.2', netns: 'sbxcl-b', prefix: 'clb' },
-  c: { id: 'c', ip: '10.99.0.3', netns: 'sbxcl-c', prefix: 'clc' },
+  // c holds more, so right after its death it still looks the emptiest to the others (its heartbeat has not run out)
+  c: { id: 'c', ip: '10.99.0.3', netns: 'sbxcl-c', prefix: 'clc', capacity: 1000 },
 }
 const services = []
 
@@ -122,7 +123,7 @@ function startNode(n) {
   rmSync(path.join(n.dir, 'sandboxd.env'), { force: true })
   const args = ['serve', '--data-dir', n.dir, '--bind', n.ip, '--api-port', '3000', '--proxy-port', '3002',
     '--node-port', '5008', '--redis', redisUrl, '--database-url', dbUrl, '--node-id', n.id, '--host-prefix', n.prefix,
-    '--warm-pool', '1', '--log-format', 'json']
+    '--node-capacity', String(n.capacity ?? 64), '--warm-pool', '1', '--log-format', 'json']
   n.output = ''
   n.proc = n.netns ? spawn('nsenter', [`--net=/run/netns/${n.netns}`, sandboxd, ...args], { cwd: repo })
     : spawn(sandboxd, args, { cwd: repo })
@@ -239,6 +240,18 @@ describe('cluster: three nodes, one PostgreSQL, one Redis', { skip: skip ?? fals
     nodes.c.proc.kill('SIGKILL')
     await new Promise((r) => nodes.c.proc.exitCode !== null ? r() : nodes.c.proc.once('exit', r))
     const t0 = Date.now()
+    // Until c's heartbeat runs out (5 s) the others still count it live and the least loaded: node a places the
+    // second create on c, finds it not answering and places it again.
+    const early = []
+    for (let i = 0; i < 2; i++) early.push(await Sandbox.create({ ...opts(nodes.a, nodes.a), timeoutMs: 300_000 }))
+    const earlyMs = Date.now() - t0
+    for (const s of early) {
+      assert.ok(['a', 'b'].includes(routeOf(s.sandboxId)), `placed on a live node, not ${routeOf(s.sandboxId)}`)
+      assert.equal((await s.commands.run('echo ok')).stdout, 'ok\n')
+    }
+    if (earlyMs < 3_500) assert.match(nodes.a.output, /a create placed on node c goes to another node/)
+    else console.log(`cluster: the two creates after SIGKILL took ${earlyMs} ms, past c's heartbeat; no retry checked`)
+    for (const s of early) await s.kill()
     await waitFor('node c to be marked dead', () => redis('HEXISTS', 'sbx:lost', onC) === '1', 20_000)
     console.log(`cluster: node c's sandbox marked lost ${((Date.now() - t0) / 1000).toFixed(1)} s after SIGKILL`)
 

@@ -16,9 +16,11 @@ import io.sandboxd.api.sandbox.SandboxService;
 import io.sandboxd.daemon.orchestrator.Orchestrator;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.function.Function;
 
 /**
@@ -30,6 +32,7 @@ import java.util.function.Function;
  * <p>Volumes are files on the node that serves them, so a create with volume mounts runs on this node.
  */
 public final class ClusterSandboxService implements SandboxService {
+    private static final System.Logger LOG = System.getLogger(ClusterSandboxService.class.getName());
     private final Orchestrator local;
     private final ClusterMember member;
 
@@ -80,18 +83,34 @@ public final class ClusterSandboxService implements SandboxService {
         }
         String key = local.templateKey(request.templateId()).orElse(null);
         List<NodeInfo> live = member.membership().live();
-        Optional<NodeInfo> node = Placement.choose(live, key, member.selfId());
-        if (node.isEmpty()) {
-            if (key == null) {
-                return routed(local.create(team, request)); // unknown template: its NOT_FOUND names what is ready
+        // A node that went away since the last heartbeat does not answer: the create goes to the next best one.
+        Set<String> unreachable = new HashSet<>();
+        RemoteNode.Unreachable last = null;
+        while (true) {
+            List<NodeInfo> candidates = live.stream().filter(n -> !unreachable.contains(n.id())).toList();
+            Optional<NodeInfo> node = Placement.choose(candidates, key, member.selfId());
+            if (node.isEmpty()) {
+                if (last != null) {
+                    throw last.error();
+                }
+                if (key == null) {
+                    return routed(local.create(team, request)); // unknown template: its NOT_FOUND names what is ready
+                }
+                throw new SandboxException(SandboxException.Reason.BUSY, "no node can take this sandbox: "
+                        + Placement.whyNone(live, key, request.templateId() == null ? "base" : request.templateId()));
             }
-            throw new SandboxException(SandboxException.Reason.BUSY, "no node can take this sandbox: "
-                    + Placement.whyNone(live, key, request.templateId() == null ? "base" : request.templateId()));
+            try {
+                Sandbox created = node.get().id().equals(member.selfId()) ? routed(local.create(team, request))
+                        : member.remote(node.get()).create(team, request);
+                member.placed(node.get().id());
+                return created;
+            } catch (RemoteNode.Unreachable e) {
+                LOG.log(System.Logger.Level.WARNING, "a create placed on node " + node.get().id()
+                        + " goes to another node: " + e.getMessage());
+                unreachable.add(node.get().id());
+                last = e;
+            }
         }
-        Sandbox created = node.get().id().equals(member.selfId()) ? routed(local.create(team, request))
-                : member.remote(node.get()).create(team, request);
-        member.placed(node.get().id());
-        return created;
     }
 
     private Sandbox routed(Sandbox s) {

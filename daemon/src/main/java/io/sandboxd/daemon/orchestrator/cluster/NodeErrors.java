@@ -37,6 +37,16 @@ final class NodeErrors {
         return toStatus(new SandboxException(Reason.FAILED, e.getClass().getSimpleName() + ": " + e.getMessage()));
     }
 
+    /**
+     * The node did not answer: most often the channel could not connect (refused, no route), so its node service never
+     * saw the call. A node that died during the call looks the same; what it made goes with it (its sandboxes are
+     * marked lost). A refusal by the service always carries {@link #REASON}.
+     */
+    static boolean unreachable(StatusRuntimeException e) {
+        Metadata trailers = e.getTrailers();
+        return e.getStatus().getCode() == Status.Code.UNAVAILABLE && (trailers == null || trailers.get(REASON) == null);
+    }
+
     /** What the API node throws for a failed call to node {@code nodeId}. */
     static SandboxException fromStatus(StatusRuntimeException e, String nodeId, String address) {
         Metadata trailers = e.getTrailers();

@@ -10,6 +10,7 @@ import io.sandboxd.api.sandbox.LogEntry;
 import io.sandboxd.api.sandbox.LogQuery;
 import io.sandboxd.api.sandbox.NetworkUpdate;
 import io.sandboxd.api.sandbox.Sandbox;
+import io.sandboxd.api.sandbox.SandboxException;
 import io.sandboxd.api.sandbox.SandboxMetric;
 import io.sandboxd.daemon.orchestrator.cluster.proto.ListRequest;
 import io.sandboxd.daemon.orchestrator.cluster.proto.NetworkRequest;
@@ -65,8 +66,32 @@ final class RemoteNode implements AutoCloseable {
         return address;
     }
 
+    /**
+     * @throws Unreachable when the node could not be reached at all (no answer from its node service, not a refusal
+     *                     of it), so the create may go to another node
+     */
     Sandbox create(Team team, CreateSandbox request) {
-        return call(CREATE_DEADLINE, s -> NodeMessages.sandbox(s.create(NodeMessages.create(team, request))));
+        try {
+            return NodeMessages.sandbox(stub.withDeadlineAfter(CREATE_DEADLINE.toMillis(), TimeUnit.MILLISECONDS)
+                    .create(NodeMessages.create(team, request)));
+        } catch (StatusRuntimeException e) {
+            SandboxException error = NodeErrors.fromStatus(e, nodeId, address);
+            throw NodeErrors.unreachable(e) ? new Unreachable(error) : error;
+        }
+    }
+
+    /** A node that did not answer: what a single host would say ({@link #error}), for when no other node will do. */
+    static final class Unreachable extends RuntimeException {
+        private final SandboxException error;
+
+        Unreachable(SandboxException error) {
+            super(error.getMessage(), error, false, false);
+            this.error = error;
+        }
+
+        SandboxException error() {
+            return error;
+        }
     }
 
     void kill(Team team, String sandboxId) {
