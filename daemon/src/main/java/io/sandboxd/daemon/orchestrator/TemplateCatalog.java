@@ -7,7 +7,6 @@ import io.sandboxd.daemon.store.TemplateRepository.BuildRecord;
 import io.sandboxd.daemon.store.TemplateRepository.BuildStatus;
 import io.sandboxd.daemon.store.TemplateRepository.TemplateRecord;
 import io.sandboxd.daemon.template.TemplateStore;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -36,7 +35,7 @@ final class TemplateCatalog {
     Ready register(PreparedTemplate prepared, int cpuCount, int memoryMb, int diskSizeMb, String envdVersion) {
         String id = prepared.templateId();
         TemplateRecord t = templates.findByIdOrAlias(id)
-                .orElseGet(() -> templates.create(id, null, true, cpuCount, memoryMb, List.of()));
+                .orElseGet(() -> templates.ensureBuiltIn(id, cpuCount, memoryMb));
         BuildRecord build = templates.latestReadyBuild(t.id()).filter(b -> b.runtime().equals(runtimeName))
                 .orElseGet(() -> {
                     BuildRecord b = templates.createBuild(t.id(), cpuCount, memoryMb, diskSizeMb, runtimeName);

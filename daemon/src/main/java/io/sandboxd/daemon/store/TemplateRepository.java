@@ -80,6 +80,26 @@ public final class TemplateRepository {
         }
     }
 
+    /**
+     * A public built-in template (such as {@code base}), made if it is not there yet. Every node of a cluster
+     * registers the same built-ins over one database, maybe at the same moment: the row one of them made first is the
+     * one all get, never a failed start.
+     */
+    public TemplateRecord ensureBuiltIn(String id, int cpuCount, int memoryMb) {
+        try (Connection c = db.getConnection()) {
+            try (PreparedStatement st = c.prepareStatement("INSERT INTO templates (id, team_id, public, cpu_count,"
+                    + " memory_mb) VALUES (?, NULL, true, ?, ?) ON CONFLICT (id) DO NOTHING")) {
+                st.setString(1, id);
+                st.setInt(2, cpuCount);
+                st.setInt(3, memoryMb);
+                st.executeUpdate();
+            }
+            return find(c, id).orElseThrow();
+        } catch (SQLException e) {
+            throw new StoreException("registering built-in template " + id, e);
+        }
+    }
+
     /** A template by ID or by one of its aliases. */
     public Optional<TemplateRecord> findByIdOrAlias(String ref) {
         try (Connection c = db.getConnection();

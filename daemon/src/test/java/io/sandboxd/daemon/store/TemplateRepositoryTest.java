@@ -31,6 +31,15 @@ class TemplateRepositoryTest extends FreshStoreTest {
     }
 
     @Test
+    void aBuiltInTemplateRegisteredTwiceIsTheFirstRow() {
+        TemplateRepository t = store.templates();
+        var first = t.ensureBuiltIn("builtin", 2, 512);
+        assertTrue(first.isPublic());
+        assertNull(first.teamId());
+        assertEquals(first, t.ensureBuiltIn("builtin", 4, 1024), "a second node's registration keeps the first row");
+    }
+
+    @Test
     void buildsMoveToReadyAndTheNewestReadyOneIsUsed() {
         TemplateRepository t = store.templates();
         t.create("base1", null, true, 2, 512, List.of("base"));
