@@ -25,7 +25,7 @@ function missing() {
   if (process.env.SANDBOXD_E2E !== '1') return 'opt-in: run `npm run test:cluster` (sets SANDBOXD_E2E=1)'
   if (process.getuid?.() !== 0) return 'needs root (namespaces, bridges, the jail runtime)'
   for (const [tool, pkg] of [['runc', 'runc'], ['redis-server', 'redis-server'], ['redis-cli', 'redis-tools'],
-    ['nsenter', 'util-linux'], ['ip', 'iproute2']]) {
+    ['nsenter', 'util-linux'], ['ip', 'iproute2'], ['openssl', 'openssl']]) {
     try { execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }) } catch { return `needs ${tool} (apt-get install -y ${pkg})` }
   }
   if (!existsSync(`${PG_BIN}/initdb`)) return 'needs PostgreSQL 15 (apt-get install -y postgresql)'
@@ -111,6 +111,23 @@ async function startDatabases() {
   await waitFor('redis', () => { try { return redis('PING') === 'PONG' } catch { return false } })
 }
 
+// The node service runs over mutual TLS: a cluster CA made here signs each node's certificate for its address.
+function certificates() {
+  const pki = path.join(work, 'pki')
+  mkdirSync(pki)
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
+  sh('openssl', ['req', '-x509', ...ec, '-keyout', `${pki}/ca.key`, '-out', `${pki}/ca.pem`, '-subj', '/CN=sandboxd-cluster-ca',
+    '-days', '1'], { stdio: 'ignore' })
+  for (const n of Object.values(nodes)) {
+    writeFileSync(`${pki}/${n.id}.ext`, `subjectAltName=IP:${n.ip}\nextendedKeyUsage=serverAuth,clientAuth\n`)
+    sh('openssl', ['req', ...ec, '-keyout', `${pki}/${n.id}.key`, '-out', `${pki}/${n.id}.csr`, '-subj', `/CN=node-${n.id}`],
+      { stdio: 'ignore' })
+    sh('openssl', ['x509', '-req', '-in', `${pki}/${n.id}.csr`, '-CA', `${pki}/ca.pem`, '-CAkey', `${pki}/ca.key`,
+      '-CAcreateserial', '-out', `${pki}/${n.id}.pem`, '-days', '1', '-extfile', `${pki}/${n.id}.ext`], { stdio: 'ignore' })
+    n.tls = ['--node-tls-cert', `${pki}/${n.id}.pem`, '--node-tls-key', `${pki}/${n.id}.key`, '--node-tls-ca', `${pki}/ca.pem`]
+  }
+}
+
 /** cp -a: a template's rootfs holds device nodes, which fs.cpSync cannot copy. */
 function copyTree(from, to) {
   mkdirSync(path.dirname(to), { recursive: true })
@@ -123,7 +140,7 @@ function startNode(n) {
   rmSync(path.join(n.dir, 'sandboxd.env'), { force: true })
   const args = ['serve', '--data-dir', n.dir, '--bind', n.ip, '--api-port', '3000', '--proxy-port', '3002',
     '--node-port', '5008', '--redis', redisUrl, '--database-url', dbUrl, '--node-id', n.id, '--host-prefix', n.prefix,
-    '--node-capacity', String(n.capacity ?? 64), '--warm-pool', '1', '--log-format', 'json']
+    '--node-capacity', String(n.capacity ?? 64), ...(n.tls ?? []), '--warm-pool', '1', '--log-format', 'json']
   n.output = ''
   n.proc = n.netns ? spawn('nsenter', [`--net=/run/netns/${n.netns}`, sandboxd, ...args], { cwd: repo })
     : spawn(sandboxd, args, { cwd: repo })
@@ -160,6 +177,7 @@ describe('cluster: three nodes, one PostgreSQL, one Redis', { skip: skip ?? fals
     ({ Sandbox } = await import('e2b-2.51'))
     network()
     await startDatabases()
+    certificates()
     const cached = path.join(e2eData, 'templates', 'base')
     nodes.a.dir = path.join(work, 'a')
     if (existsSync(cached)) copyTree(cached, path.join(nodes.a.dir, 'templates', 'base'))
@@ -175,6 +193,7 @@ describe('cluster: three nodes, one PostgreSQL, one Redis', { skip: skip ?? fals
     }
     await Promise.all([nodeReady(nodes.b), nodeReady(nodes.c)])
     await waitFor('three live nodes', () => ['a', 'b', 'c'].every((id) => redis('EXISTS', `sbx:node:${id}`) === '1'))
+    for (const n of [nodes.a, nodes.b, nodes.c]) assert.match(n.output, /node service on \S+ \(mutual TLS/)
   }, { timeout: 20 * 60_000 })
 
   after(async () => {

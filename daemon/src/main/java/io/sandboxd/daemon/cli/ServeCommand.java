@@ -22,6 +22,7 @@ import io.sandboxd.daemon.orchestrator.cluster.ClusterRouter;
 import io.sandboxd.daemon.orchestrator.cluster.ClusterSandboxService;
 import io.sandboxd.daemon.orchestrator.cluster.NodeInfo;
 import io.sandboxd.daemon.orchestrator.cluster.NodeServer;
+import io.sandboxd.daemon.orchestrator.cluster.NodeTransport;
 import io.sandboxd.api.proxy.SandboxRouter;
 import io.sandboxd.api.sandbox.SandboxService;
 import io.sandboxd.daemon.orchestrator.TimeoutScheduler;
@@ -137,6 +138,19 @@ final class ServeCommand implements Callable<Integer> {
             description = "Most sandboxes placement puts on this node (cluster only). Default: ${DEFAULT-VALUE}.")
     int nodeCapacity;
 
+    @Option(names = "--node-tls-cert", paramLabel = "PEM",
+            description = "Mutual TLS between the nodes (cluster only; with --node-tls-key and --node-tls-ca, the same "
+                    + "way on every node): this node's certificate, whose subject alternative names hold its "
+                    + "--node-address. Without the three, the node service is plaintext.")
+    Path nodeTlsCert;
+
+    @Option(names = "--node-tls-key", paramLabel = "PEM", description = "This node's private key (PKCS#8 PEM).")
+    Path nodeTlsKey;
+
+    @Option(names = "--node-tls-ca", paramLabel = "PEM",
+            description = "The cluster's CA certificate(s): only nodes with a certificate it signed are let in.")
+    Path nodeTlsCa;
+
     @Option(names = "--log-format", defaultValue = "text", description = "Log lines on stderr as text or json (one "
             + "object per line: time, level, logger, message, sandboxId). Default: ${DEFAULT-VALUE}.")
     CliLogging.LogFormat logFormat;
@@ -151,6 +165,12 @@ final class ServeCommand implements Callable<Integer> {
         }
         if (redis != null && store.databaseUrl == null) {
             err.println("sandboxd serve: --redis (a cluster) needs --database-url: the nodes share one PostgreSQL");
+            return EXIT_USAGE;
+        }
+        int tlsFiles = (nodeTlsCert != null ? 1 : 0) + (nodeTlsKey != null ? 1 : 0) + (nodeTlsCa != null ? 1 : 0);
+        if (tlsFiles != 0 && (tlsFiles != 3 || redis == null)) {
+            err.println("sandboxd serve: node TLS needs all of --node-tls-cert, --node-tls-key and --node-tls-ca, and "
+                    + "--redis (it is for the cluster's node service)");
             return EXIT_USAGE;
         }
         if (runtime == RuntimeChoice.vm) {
@@ -179,6 +199,8 @@ final class ServeCommand implements Callable<Integer> {
 
             status.accept("sandboxd: opening the store" + (store.databaseUrl == null ? " (embedded PostgreSQL under "
                     + dataDir.resolve("db") + ")" : ""));
+            NodeTransport nodeTransport = nodeTlsCert == null ? NodeTransport.plaintext()
+                    : NodeTransport.mutualTls(nodeTlsCert, nodeTlsKey, nodeTlsCa);
             Cluster cluster = redis == null ? null : Cluster.join(redis, clusterNodeId(), dataDir);
             if (cluster != null) {
                 open.push(cluster.catalog());
@@ -256,7 +278,8 @@ final class ServeCommand implements Callable<Integer> {
             if (cluster != null) {
                 String advertised = nodeAddress != null ? nodeAddress : bind;
                 member = new ClusterMember(cluster.catalog(), orchestrator, new ClusterMember.Self(cluster.nodeId(),
-                        advertised + ":" + nodePort, advertised + ":" + proxyPort, nodeCapacity, tokens.nodeServiceToken()),
+                        advertised + ":" + nodePort, advertised + ":" + proxyPort, nodeCapacity, tokens.nodeServiceToken(),
+                        nodeTransport),
                         Clock.systemUTC(),
                         status);
                 NodeServer nodeServer = NodeServer.start(new InetSocketAddress(bind, nodePort), orchestrator, member);
@@ -271,7 +294,7 @@ final class ServeCommand implements Callable<Integer> {
             if (member != null) {
                 // after the proxy listens: once the heartbeat is out, other nodes send traffic here
                 open.push(member.start());
-                status.accept("sandboxd: node service on " + bind + ":" + nodePort + "; "
+                status.accept("sandboxd: node service on " + bind + ":" + nodePort + " (" + nodeTransport + "); "
                         + member.membership().live().size() + " live node(s)");
             }
             StoreApiKeyStore keyStore = new StoreApiKeyStore(st.keys());

@@ -27,9 +27,14 @@ public final class ClusterMember implements Routes, AutoCloseable {
     static final Duration HEARTBEAT_TTL = Duration.ofSeconds(5);
     private static final System.Logger LOG = System.getLogger(ClusterMember.class.getName());
 
-    /** Where this node is reached and how much it takes. */
-    /** @param token the cluster's node token (every node derives the same one from the shared secret) */
-    public record Self(String id, String nodeService, String proxy, int capacity, String token) {
+    /**
+     * Where this node is reached, how much it takes, and how it speaks to the others.
+     *
+     * @param token     the cluster's node token (every node derives the same one from the shared secret)
+     * @param transport plaintext or mutual TLS, the same on every node
+     */
+    public record Self(String id, String nodeService, String proxy, int capacity, String token,
+                       NodeTransport transport) {
         public Self {
             NodeInfo.checkId(id);
             if (capacity < 1) {
@@ -107,6 +112,10 @@ public final class ClusterMember implements Routes, AutoCloseable {
         return self.token();
     }
 
+    NodeTransport transport() {
+        return self.transport();
+    }
+
     public String selfId() {
         return self.id();
     }
@@ -149,7 +158,7 @@ public final class ClusterMember implements Routes, AutoCloseable {
             if (have != null) {
                 have.close();
             }
-            return new RemoteNode(id, node.nodeService(), self.token());
+            return new RemoteNode(id, node.nodeService(), self.token(), self.transport());
         });
     }
 

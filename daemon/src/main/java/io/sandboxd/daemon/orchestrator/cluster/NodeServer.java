@@ -1,5 +1,6 @@
 package io.sandboxd.daemon.orchestrator.cluster;
 
+import io.grpc.BindableService;
 import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.sandboxd.daemon.orchestrator.Orchestrator;
@@ -21,15 +22,21 @@ public final class NodeServer implements AutoCloseable {
 
     public static NodeServer start(InetSocketAddress address, Orchestrator local, ClusterMember member)
             throws IOException {
+        return start(address, new NodeGrpcService(local, member), member.token(), member.transport());
+    }
+
+    /** The node service {@code service}, open to callers with {@code token} over {@code transport}. */
+    static NodeServer start(InetSocketAddress address, BindableService service, String token,
+                            NodeTransport transport) throws IOException {
         ExecutorService workers = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("node-rpc-", 0).factory());
         try {
-            Server server = NettyServerBuilder.forAddress(address).executor(workers)
-                    .addService(io.grpc.ServerInterceptors.intercept(new NodeGrpcService(local, member),
-                            NodeAuth.server(member.token()))).build().start();
+            Server server = NettyServerBuilder.forAddress(address, transport.server()).executor(workers)
+                    .addService(io.grpc.ServerInterceptors.intercept(service, NodeAuth.server(token))).build().start();
             return new NodeServer(server, workers);
         } catch (IOException | RuntimeException e) {
             workers.shutdownNow();
-            throw new IOException("the node service cannot listen on " + address + ": " + e.getMessage(), e);
+            throw new IOException("the node service cannot listen on " + address + " (" + transport + "): "
+                    + e.getMessage(), e);
         }
     }
 

@@ -46,8 +46,8 @@ final class RemoteNode implements AutoCloseable {
     private final NodeServiceBlockingStub stub;
 
     /** @param token the cluster's node token, shown on every call ({@link NodeAuth}) */
-    RemoteNode(String nodeId, String address, String token) {
-        this(nodeId, address, NettyChannelBuilder.forTarget(address).usePlaintext().build(), token);
+    RemoteNode(String nodeId, String address, String token, NodeTransport transport) {
+        this(nodeId, address, NettyChannelBuilder.forTarget(address, transport.channel()).build(), token);
     }
 
     /** Over a channel made elsewhere (tests: in-process). */

@@ -61,7 +61,7 @@ class NodeErrorsTest {
     @Test
     void aNodeThatDoesNotAnswerIsA502NamingIt() {
         // nothing listens on port 1 of loopback
-        try (RemoteNode node = new RemoteNode("c", "127.0.0.1:1", "t")) {
+        try (RemoteNode node = new RemoteNode("c", "127.0.0.1:1", "t", NodeTransport.plaintext())) {
             SandboxException e = assertThrows(SandboxException.class, () -> node.kill(new Team("t", "n"), "abc"));
             assertEquals(Reason.AGENT_FAILED, e.reason());
             assertTrue(e.getMessage().startsWith("node c (127.0.0.1:1) did not answer the node service: UNAVAILABLE"),
