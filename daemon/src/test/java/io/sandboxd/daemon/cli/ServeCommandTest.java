@@ -75,4 +75,17 @@ class ServeCommandTest {
         assertTrue(bad.err().contains("expected kill, pause or keep"), bad.err());
         assertFalse(Files.exists(dataDir.resolve("db")), "the store was not opened");
     }
+
+    @Test
+    void nodeTlsNeedsAllThreeFilesAndACluster() {
+        Run some = run("serve", "--data-dir", dataDir.toString(), "--redis", "redis://127.0.0.1:1", "--database-url",
+                "postgres://x@127.0.0.1:1/x", "--node-tls-cert", "a.pem", "--node-tls-key", "a.key");
+        assertEquals(ServeCommand.EXIT_USAGE, some.exit());
+        assertTrue(some.err().contains("node TLS needs all of --node-tls-cert, --node-tls-key and --node-tls-ca"),
+                some.err());
+        Run alone = run("serve", "--data-dir", dataDir.toString(), "--node-tls-cert", "a.pem", "--node-tls-key", "a.key",
+                "--node-tls-ca", "ca.pem");
+        assertEquals(ServeCommand.EXIT_USAGE, alone.exit(), "TLS is for the cluster's node service");
+        assertFalse(Files.exists(dataDir.resolve("db")), "nothing started");
+    }
 }
