@@ -7,8 +7,20 @@ import io.grpc.ServerCredentials;
 import io.grpc.TlsChannelCredentials;
 import io.grpc.TlsServerCredentials;
 import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.KeyFactory;
+import java.security.NoSuchAlgorithmException;
+import java.security.cert.CertificateException;
+import java.security.cert.CertificateFactory;
+import java.security.spec.InvalidKeySpecException;
+import java.security.spec.PKCS8EncodedKeySpec;
+import java.util.Base64;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * How the nodes of a cluster speak to each other's node service: plaintext (a private network the operator trusts),
@@ -39,20 +51,63 @@ public final class NodeTransport {
      * @throws IOException when a file cannot be read or is not what it should be, naming it
      */
     public static NodeTransport mutualTls(Path cert, Path key, Path ca) throws IOException {
-        for (Path p : new Path[] {cert, key, ca}) {
-            if (!Files.isReadable(p)) {
-                throw new IOException("node TLS: cannot read " + p);
+        checkCertificates(cert);
+        checkKey(key);
+        checkCertificates(ca);
+        ServerCredentials server = TlsServerCredentials.newBuilder().keyManager(cert.toFile(), key.toFile())
+                .trustManager(ca.toFile()).clientAuth(TlsServerCredentials.ClientAuth.REQUIRE).build();
+        ChannelCredentials channel = TlsChannelCredentials.newBuilder().keyManager(cert.toFile(), key.toFile())
+                .trustManager(ca.toFile()).build();
+        return new NodeTransport(server, channel, "mutual TLS (CA " + ca + ")");
+    }
+
+    // gRPC reads the files only when the server starts and the first channel connects, with messages that do not
+    // say which file is wrong; checked here, a wrong file stops the start naming it.
+    private static void checkCertificates(Path p) throws IOException {
+        try (InputStream in = read(p)) {
+            if (CertificateFactory.getInstance("X.509").generateCertificates(in).isEmpty()) {
+                throw new IOException("node TLS: " + p + " holds no certificate");
+            }
+        } catch (CertificateException e) {
+            throw new IOException("node TLS: " + p + " is not a PEM certificate: " + e.getMessage(), e);
+        }
+    }
+
+    private static final Pattern PKCS8 = Pattern.compile(
+            "-----BEGIN PRIVATE KEY-----([A-Za-z0-9+/=\\s]+)-----END PRIVATE KEY-----");
+
+    private static void checkKey(Path p) throws IOException {
+        String pem;
+        try (InputStream in = read(p)) {
+            pem = new String(in.readAllBytes(), StandardCharsets.US_ASCII);
+        }
+        Matcher m = PKCS8.matcher(pem);
+        if (!m.find()) {
+            throw new IOException("node TLS: " + p + " is not a PKCS#8 PEM private key (-----BEGIN PRIVATE KEY-----; "
+                    + "openssl pkcs8 -topk8 -nocrypt converts one)");
+        }
+        byte[] der;
+        try {
+            der = Base64.getMimeDecoder().decode(m.group(1));
+        } catch (IllegalArgumentException e) {
+            throw new IOException("node TLS: " + p + " is not valid base64 inside its PEM markers", e);
+        }
+        for (String algorithm : List.of("EC", "RSA", "Ed25519")) {
+            try {
+                KeyFactory.getInstance(algorithm).generatePrivate(new PKCS8EncodedKeySpec(der));
+                return;
+            } catch (InvalidKeySpecException | NoSuchAlgorithmException notThisOne) {
+                // the next algorithm
             }
         }
+        throw new IOException("node TLS: " + p + " is not an EC, RSA or Ed25519 private key");
+    }
+
+    private static InputStream read(Path p) throws IOException {
         try {
-            ServerCredentials server = TlsServerCredentials.newBuilder().keyManager(cert.toFile(), key.toFile())
-                    .trustManager(ca.toFile()).clientAuth(TlsServerCredentials.ClientAuth.REQUIRE).build();
-            ChannelCredentials channel = TlsChannelCredentials.newBuilder().keyManager(cert.toFile(), key.toFile())
-                    .trustManager(ca.toFile()).build();
-            return new NodeTransport(server, channel, "mutual TLS (CA " + ca + ")");
-        } catch (IOException | RuntimeException e) {
-            throw new IOException("node TLS: " + cert + ", " + key + " or " + ca + " is not a usable PEM certificate,"
-                    + " key or CA: " + e.getMessage(), e);
+            return Files.newInputStream(p);
+        } catch (IOException e) {
+            throw new IOException("node TLS: cannot read " + p + ": " + e.getMessage(), e);
         }
     }
 

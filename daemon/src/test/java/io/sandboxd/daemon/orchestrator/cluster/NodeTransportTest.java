@@ -123,12 +123,25 @@ class NodeTransportTest {
     void unreadableOrBrokenFilesFailTheStartNamingThem() throws Exception {
         Path missing = dir.resolve("nope.pem");
         IOException e = assertThrows(IOException.class, () -> NodeTransport.mutualTls(missing, cluster[2], cluster[0]));
-        assertTrue(e.getMessage().contains(missing.toString()), e.getMessage());
+        assertTrue(e.getMessage().startsWith("node TLS: cannot read " + missing), e.getMessage());
 
         Path junk = Files.writeString(dir.resolve("junk.pem"), "not a certificate\n");
-        IOException start = assertThrows(IOException.class,
-                () -> refusingServer(NodeTransport.mutualTls(junk, cluster[2], cluster[0])).close());
-        assertTrue(start.getMessage().contains("the node service cannot listen on"), start.getMessage());
-        assertTrue(start.getMessage().contains("mutual TLS"), start.getMessage());
+        IOException cert = assertThrows(IOException.class, () -> NodeTransport.mutualTls(junk, cluster[2], cluster[0]));
+        assertTrue(cert.getMessage().startsWith("node TLS: " + junk + " is not a PEM certificate"), cert.getMessage());
+        IOException ca = assertThrows(IOException.class, () -> NodeTransport.mutualTls(cluster[1], cluster[2], junk));
+        assertTrue(ca.getMessage().startsWith("node TLS: " + junk), ca.getMessage());
+
+        // the certificate where the key belongs, and a key in the old EC format
+        IOException notKey = assertThrows(IOException.class,
+                () -> NodeTransport.mutualTls(cluster[1], cluster[1], cluster[0]));
+        assertTrue(notKey.getMessage().contains("is not a PKCS#8 PEM private key"), notKey.getMessage());
+        Path sec1 = dir.resolve("sec1.key");
+        HostCommand.check(List.of("openssl", "ec", "-in", cluster[2].toString(), "-out", sec1.toString()));
+        IOException old = assertThrows(IOException.class, () -> NodeTransport.mutualTls(cluster[1], sec1, cluster[0]));
+        assertTrue(old.getMessage().contains(sec1 + " is not a PKCS#8 PEM private key"), old.getMessage());
+        Path garbled = Files.writeString(dir.resolve("garbled.key"),
+                "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+        IOException bad = assertThrows(IOException.class, () -> NodeTransport.mutualTls(cluster[1], garbled, cluster[0]));
+        assertTrue(bad.getMessage().contains("is not an EC, RSA or Ed25519 private key"), bad.getMessage());
     }
 }
