@@ -259,8 +259,8 @@ describe('cluster: three nodes, one PostgreSQL, one Redis', { skip: skip ?? fals
     nodes.c.proc.kill('SIGKILL')
     await new Promise((r) => nodes.c.proc.exitCode !== null ? r() : nodes.c.proc.once('exit', r))
     const t0 = Date.now()
-    // Until c's heartbeat runs out (5 s) the others still count it live and the least loaded: node a places the
-    // second create on c, finds it not answering and places it again.
+    // Until c's heartbeat runs out (at least 4 s from now) the others still count it live and the least loaded: node a
+    // places a create on c (the second at the latest), finds it not answering and places it again.
     const early = []
     for (let i = 0; i < 2; i++) early.push(await Sandbox.create({ ...opts(nodes.a, nodes.a), timeoutMs: 300_000 }))
     const earlyMs = Date.now() - t0
