@@ -152,17 +152,24 @@ public final class NetnsTap implements AutoCloseable {
         }
     }
 
+    private static final java.io.File DEV_NULL = new java.io.File("/dev/null");
+
     static void ip(String... args) throws IOException {
         List<String> cmd = new ArrayList<>();
         cmd.add("ip");
         cmd.addAll(List.of(args));
         Process p;
         try {
-            p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            // no stdin pipe, and the output pipe closed here: left to the JDK they close some time after the exit
+            p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.from(DEV_NULL))
+                    .start();
         } catch (IOException e) {
             throw new IOException("cannot run ip (apt-get install iproute2): " + e.getMessage(), e);
         }
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        String out;
+        try (var output = p.getInputStream()) {
+            out = new String(output.readAllBytes(), StandardCharsets.UTF_8).strip();
+        }
         try {
             if (!p.waitFor(30, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
