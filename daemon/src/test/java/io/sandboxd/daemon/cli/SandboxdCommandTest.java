@@ -1,33 +1,18 @@
 package io.sandboxd.daemon.cli;
 
+import static io.sandboxd.daemon.cli.CliRun.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
-import picocli.CommandLine;
 
 class SandboxdCommandTest {
-    private record Run(int exit, String out, String err) {
-    }
-
-    private static Run run(String... args) {
-        CommandLine cl = SandboxdCommand.commandLine();
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
-        int exit = cl.execute(args);
-        return new Run(exit, out.toString(), err.toString());
-    }
-
     @Test
     void helpListsTheCommands() {
-        Run r = run("--help");
+        CliRun r = run("--help");
         assertEquals(0, r.exit());
         assertTrue(r.out().contains("doctor"), r.out());
         assertTrue(r.out().contains("serve"), r.out());
@@ -35,7 +20,7 @@ class SandboxdCommandTest {
 
     @Test
     void versionNamesTheProductAndJvm() {
-        Run r = run("--version");
+        CliRun r = run("--version");
         assertEquals(0, r.exit());
         assertTrue(r.out().startsWith("sandboxd "), r.out());
         assertTrue(r.out().contains("JVM: 25"), r.out());
@@ -43,14 +28,14 @@ class SandboxdCommandTest {
 
     @Test
     void unknownCommandIsAUsageError() {
-        Run r = run("frobnicate");
+        CliRun r = run("frobnicate");
         assertEquals(2, r.exit());
         assertTrue(r.err().contains("frobnicate"), r.err());
     }
 
     @Test
     void doctorPrintsOneLinePerCapability() {
-        Run r = run("doctor");
+        CliRun r = run("doctor");
         List<String> lines = r.out().lines().toList();
         for (String prefix : List.of("kvm: ", "userfaultfd: ", "tun: ", "nbd: ", "cgroups: ", "overlayfs: ", "namespaces: ", "runtime: ")) {
             assertEquals(1, lines.stream().filter(l -> l.startsWith(prefix)).count(), prefix + " in\n" + r.out());

@@ -1,36 +1,23 @@
 package io.sandboxd.daemon.cli;
 
+import static io.sandboxd.daemon.cli.CliRun.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /** The refusals of {@code serve} that need no host: each fails fast with a clear message, never a fake start. */
 class ServeCommandTest {
     @TempDir
     Path dataDir;
 
-    private record Run(int exit, String out, String err) {}
-
-    private static Run run(String... args) {
-        CommandLine cl = SandboxdCommand.commandLine();
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
-        return new Run(cl.execute(args), out.toString(), err.toString());
-    }
-
     @Test
     void theVmRuntimeIsRefusedWithTheReason() {
-        Run r = run("serve", "--data-dir", dataDir.toString(), "--runtime", "vm");
+        CliRun r = run("serve", "--data-dir", dataDir.toString(), "--runtime", "vm");
         assertEquals(ServeCommand.EXIT_NOT_AVAILABLE, r.exit());
         assertTrue(r.err().contains("the vm runtime needs hardware KVM and a guest kernel; not available in this version"), r.err());
         assertFalse(Files.exists(dataDir.resolve(EnvFile.NAME)), "nothing claims to be ready");
@@ -38,14 +25,14 @@ class ServeCommandTest {
 
     @Test
     void anUnknownRuntimeIsAUsageError() {
-        Run r = run("serve", "--data-dir", dataDir.toString(), "--runtime", "docker");
+        CliRun r = run("serve", "--data-dir", dataDir.toString(), "--runtime", "docker");
         assertEquals(2, r.exit());
         assertTrue(r.err().contains("docker"), r.err());
     }
 
     @Test
     void anUnknownLogFormatIsAUsageErrorThatNamesTheChoices() {
-        Run r = run("serve", "--data-dir", dataDir.toString(), "--log-format", "xml");
+        CliRun r = run("serve", "--data-dir", dataDir.toString(), "--log-format", "xml");
         assertEquals(2, r.exit());
         assertTrue(r.err().contains("xml") && r.err().contains("text, json"), r.err());
         assertFalse(Files.exists(dataDir.resolve("db")), "nothing started");
@@ -53,7 +40,7 @@ class ServeCommandTest {
 
     @Test
     void aMissingEnvdJarStopsTheStartBeforeAnythingRuns() {
-        Run r = run("serve", "--data-dir", dataDir.toString(), "--envd-jar", dataDir.resolve("nope.jar").toString());
+        CliRun r = run("serve", "--data-dir", dataDir.toString(), "--envd-jar", dataDir.resolve("nope.jar").toString());
         assertEquals(ServeCommand.EXIT_START_FAILED, r.exit());
         assertTrue(r.err().contains("nope.jar does not exist"), r.err());
         assertFalse(Files.exists(dataDir.resolve(EnvFile.NAME)));
@@ -70,7 +57,7 @@ class ServeCommandTest {
 
     @Test
     void anUnknownShutdownPolicyIsRefusedBeforeAnythingStarts() {
-        Run bad = run("serve", "--data-dir", dataDir.toString(), "--on-shutdown", "explode");
+        CliRun bad = run("serve", "--data-dir", dataDir.toString(), "--on-shutdown", "explode");
         assertEquals(2, bad.exit());
         assertTrue(bad.err().contains("expected kill, pause or keep"), bad.err());
         assertFalse(Files.exists(dataDir.resolve("db")), "the store was not opened");
@@ -78,12 +65,12 @@ class ServeCommandTest {
 
     @Test
     void nodeTlsNeedsAllThreeFilesAndACluster() {
-        Run some = run("serve", "--data-dir", dataDir.toString(), "--redis", "redis://127.0.0.1:1", "--database-url",
+        CliRun some = run("serve", "--data-dir", dataDir.toString(), "--redis", "redis://127.0.0.1:1", "--database-url",
                 "postgres://x@127.0.0.1:1/x", "--node-tls-cert", "a.pem", "--node-tls-key", "a.key");
         assertEquals(ServeCommand.EXIT_USAGE, some.exit());
         assertTrue(some.err().contains("node TLS needs all of --node-tls-cert, --node-tls-key and --node-tls-ca"),
                 some.err());
-        Run alone = run("serve", "--data-dir", dataDir.toString(), "--node-tls-cert", "a.pem", "--node-tls-key", "a.key",
+        CliRun alone = run("serve", "--data-dir", dataDir.toString(), "--node-tls-cert", "a.pem", "--node-tls-key", "a.key",
                 "--node-tls-ca", "ca.pem");
         assertEquals(ServeCommand.EXIT_USAGE, alone.exit(), "TLS is for the cluster's node service");
         assertFalse(Files.exists(dataDir.resolve("db")), "nothing started");

@@ -1,5 +1,6 @@
 package io.sandboxd.daemon.cli.admin;
 
+import static io.sandboxd.daemon.cli.CliRun.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -11,12 +12,10 @@ import io.sandboxd.api.ApiServer;
 import io.sandboxd.api.auth.ApiKeyStore;
 import io.sandboxd.api.auth.Team;
 import io.sandboxd.api.sandbox.SandboxState;
-import io.sandboxd.daemon.cli.SandboxdCommand;
+import io.sandboxd.daemon.cli.CliRun;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.ByteBuffer;
@@ -52,12 +51,6 @@ class AdminCliTest {
     final List<Map<String, String>> stubRequests = new CopyOnWriteArrayList<>();
     final List<String> stubBodies = new CopyOnWriteArrayList<>();
     final Map<String, String> env = new HashMap<>();
-
-    record Run(int exit, String out, String err) {
-        JsonNode json() throws IOException {
-            return ApiClient.JSON.readTree(out);
-        }
-    }
 
     @BeforeEach
     void start() throws Exception {
@@ -95,17 +88,8 @@ class AdminCliTest {
         return "http://127.0.0.1:" + stub.getAddress().getPort();
     }
 
-    Run run(String... args) {
-        CommandLine cl = SandboxdCommand.commandLine();
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
-        return new Run(cl.execute(args), out.toString(), err.toString());
-    }
-
     /** {@code args} after the subcommand, with the API, key and a missing env file, so the host's state never counts. */
-    Run admin(String group, String verb, String... rest) {
+    CliRun admin(String group, String verb, String... rest) {
         List<String> a = new ArrayList<>(List.of(group, verb, "--api", apiUrl(), "--api-key", KEY,
                 "--env-file", tmp.resolve("none.env").toString(), "--sandbox-url", stubUrl()));
         a.addAll(List.of(rest));
@@ -120,7 +104,7 @@ class AdminCliTest {
             sandboxes.add(String.format("sbx%04d", i), i % 2 == 0 ? SandboxState.RUNNING : SandboxState.PAUSED,
                     Map.of("owner", i < 3 ? "ana" : "bo"));
         }
-        Run text = admin("sandbox", "list");
+        CliRun text = admin("sandbox", "list");
         assertEquals(0, text.exit(), text.err());
         List<String> lines = text.out().lines().toList();
         assertTrue(lines.getFirst().startsWith("SANDBOX ID"), text.out());
@@ -128,7 +112,7 @@ class AdminCliTest {
         assertTrue(lines.get(1).matches("sbx0000 +base +running +2026-12-06T10:00:00Z +2026-12-06T10:05:00Z +2 +512 +owner=ana"),
                 lines.get(1));
 
-        Run json = admin("sandbox", "list", "--format", "json", "--state", "paused", "--metadata", "owner=ana");
+        CliRun json = admin("sandbox", "list", "--format", "json", "--state", "paused", "--metadata", "owner=ana");
         assertEquals(0, json.exit(), json.err());
         JsonNode arr = json.json();
         assertEquals(1, arr.size(), json.out());
@@ -138,7 +122,7 @@ class AdminCliTest {
 
     @Test
     void anEmptyListSaysSo() {
-        Run r = admin("sandbox", "list");
+        CliRun r = admin("sandbox", "list");
         assertEquals(0, r.exit());
         assertTrue(r.out().contains("(no sandboxes)"), r.out());
     }
@@ -149,14 +133,14 @@ class AdminCliTest {
     void killReportsEachSandboxAndExitsWithTheFirstFailure() throws Exception {
         sandboxes.add("sbxa", SandboxState.RUNNING, Map.of());
         sandboxes.add("sbxb", SandboxState.PAUSED, Map.of());
-        Run r = admin("sandbox", "kill", "sbxa", "nosuch", "sbxb");
+        CliRun r = admin("sandbox", "kill", "sbxa", "nosuch", "sbxb");
         assertEquals(ExitCode.NOT_FOUND, r.exit(), r.err());
         assertEquals(List.of("sbxa", "sbxb"), sandboxes.kills, "the one missing does not stop the others");
         assertTrue(r.out().contains("killed sbxa") && r.out().contains("killed sbxb"), r.out());
         assertTrue(r.err().contains("nosuch") && r.err().contains("404"), r.err());
 
         sandboxes.add("sbxc", SandboxState.RUNNING, Map.of());
-        Run j = admin("sandbox", "kill", "--format", "json", "busyone", "sbxc");
+        CliRun j = admin("sandbox", "kill", "--format", "json", "busyone", "sbxc");
         assertEquals(ExitCode.REFUSED, j.exit(), "409: the daemon refused it in this state");
         JsonNode arr = j.json();
         assertFalse(arr.get(0).get("killed").asBoolean());
@@ -171,7 +155,7 @@ class AdminCliTest {
         sandboxes.add("sbxa", SandboxState.RUNNING, Map.of());
         sandboxes.log("envd started");
         sandboxes.log("process 12 exited");
-        Run r = admin("sandbox", "logs", "sbxa", "--level", "info", "--search", "exit", "--newest-first", "--limit", "5");
+        CliRun r = admin("sandbox", "logs", "sbxa", "--level", "info", "--search", "exit", "--newest-first", "--limit", "5");
         assertEquals(0, r.exit(), r.err());
         assertEquals(List.of("2026-12-06T10:00:00Z  info   envd started", "2026-12-06T10:00:01Z  info   process 12 exited"),
                 r.out().lines().toList());
@@ -179,7 +163,7 @@ class AdminCliTest {
         assertEquals(5, sandboxes.lastLogQuery.limit());
         assertEquals(io.sandboxd.api.sandbox.LogQuery.Direction.BACKWARD, sandboxes.lastLogQuery.direction());
 
-        Run j = admin("sandbox", "logs", "sbxa", "--format", "json");
+        CliRun j = admin("sandbox", "logs", "sbxa", "--format", "json");
         assertEquals("process 12 exited", j.json().get(1).get("message").asText());
 
         assertEquals(ExitCode.NOT_FOUND, admin("sandbox", "logs", "nosuch").exit());
@@ -191,7 +175,7 @@ class AdminCliTest {
     @Test
     void execStreamsTheOutputAndExitsWithTheCommandsCode() throws Exception {
         sandboxes.add("sbxa", SandboxState.RUNNING, Map.of());
-        Run r = admin("sandbox", "exec", "sbxa", "--user", "root", "--cwd", "/tmp", "-e", "A=1", "--", "echo", "a b", "$HOME");
+        CliRun r = admin("sandbox", "exec", "sbxa", "--user", "root", "--cwd", "/tmp", "-e", "A=1", "--", "echo", "a b", "$HOME");
         assertEquals(3, r.exit(), r.err());
         assertEquals("héllo\n", r.out(), "a character split over two events arrives whole");
         assertEquals("warn\n", r.err());
@@ -210,7 +194,7 @@ class AdminCliTest {
         assertEquals("1", req.at("/process/envs/A").asText());
         assertFalse(req.get("stdin").asBoolean());
 
-        Run j = admin("sandbox", "exec", "sbxa", "--format", "json", "ls | wc -l");
+        CliRun j = admin("sandbox", "exec", "sbxa", "--format", "json", "ls | wc -l");
         assertEquals(3, j.exit());
         assertEquals("ls | wc -l", ApiClient.JSON.readTree(stubBodies.getLast()).at("/process/args/2").asText(),
                 "one word is a shell command line");
@@ -225,16 +209,16 @@ class AdminCliTest {
         sandboxes.add("sbxcut", SandboxState.RUNNING, Map.of());
         sandboxes.add("sbxkilled", SandboxState.RUNNING, Map.of());
         sandboxes.add("sbxp", SandboxState.PAUSED, Map.of());
-        Run lost = admin("sandbox", "exec", "sbxlost", "true");
+        CliRun lost = admin("sandbox", "exec", "sbxlost", "true");
         assertEquals(ExitCode.NOT_FOUND, lost.exit(), lost.err());
         assertTrue(lost.err().contains("The sandbox was not found"), lost.err());
-        Run slow = admin("sandbox", "exec", "sbxslow", "--timeout", "1", "sleep 9");
+        CliRun slow = admin("sandbox", "exec", "sbxslow", "--timeout", "1", "sleep 9");
         assertEquals(EnvdExec.EXIT_TIMED_OUT, slow.exit(), slow.err());
-        Run cut = admin("sandbox", "exec", "sbxcut", "true");
+        CliRun cut = admin("sandbox", "exec", "sbxcut", "true");
         assertEquals(ExitCode.SERVER_ERROR, cut.exit());
         assertTrue(cut.err().contains("cut before it ended"), cut.err());
         assertEquals(137, admin("sandbox", "exec", "sbxkilled", "true").exit(), "128 + SIGKILL");
-        Run paused = admin("sandbox", "exec", "sbxp", "true");
+        CliRun paused = admin("sandbox", "exec", "sbxp", "true");
         assertEquals(ExitCode.REFUSED, paused.exit());
         assertTrue(paused.err().contains("is paused"), paused.err());
         assertEquals(ExitCode.NOT_FOUND, admin("sandbox", "exec", "nosuch", "true").exit(), "GET /sandboxes/nosuch is 404");
@@ -245,26 +229,26 @@ class AdminCliTest {
 
     @Test
     void templateCommandsAgainstADaemonWithoutTemplatesAnswer501Clearly() {
-        Run list = admin("template", "list");
+        CliRun list = admin("template", "list");
         assertEquals(ExitCode.NOT_IMPLEMENTED, list.exit());
         assertTrue(list.err().contains("GET /templates answered 501") && list.err().contains("not implemented"), list.err());
         assertEquals(ExitCode.NOT_IMPLEMENTED, admin("template", "delete", "base").exit());
-        Run build = admin("template", "build");
+        CliRun build = admin("template", "build");
         assertEquals(ExitCode.NOT_IMPLEMENTED, build.exit());
         assertTrue(build.err().contains("does not build templates yet"), build.err());
     }
 
     @Test
     void templateCommandsAgainstADaemonWithTemplates() throws Exception {
-        Run list = run("template", "list", "--api", stubUrl() + "/tpl", "--api-key", KEY, "--env-file", "/nonexistent");
+        CliRun list = run("template", "list", "--api", stubUrl() + "/tpl", "--api-key", KEY, "--env-file", "/nonexistent");
         assertEquals(0, list.exit(), list.err());
         assertTrue(list.out().lines().skip(1).findFirst().orElseThrow()
                 .matches("tpl1 +base,base:v2 +ready +2 +512 +2026-12-06T10:00:00Z"), list.out());
-        Run json = run("template", "list", "--format", "json", "--api", stubUrl() + "/tpl", "--api-key", KEY);
+        CliRun json = run("template", "list", "--format", "json", "--api", stubUrl() + "/tpl", "--api-key", KEY);
         assertEquals("tpl1", json.json().get(0).get("templateID").asText());
         assertEquals(0, run("template", "delete", "tpl1", "--api", stubUrl() + "/tpl", "--api-key", KEY).exit());
         assertEquals(ExitCode.NOT_FOUND, run("template", "delete", "gone", "--api", stubUrl() + "/tpl", "--api-key", KEY).exit());
-        Run build = run("template", "build", "--api", stubUrl() + "/tpl", "--api-key", KEY);
+        CliRun build = run("template", "build", "--api", stubUrl() + "/tpl", "--api-key", KEY);
         assertEquals(ExitCode.NOT_IMPLEMENTED, build.exit());
         assertTrue(build.err().contains("Template.build"), build.err());
     }
@@ -277,23 +261,23 @@ class AdminCliTest {
         try (ServerSocket s = new ServerSocket(0)) {
             closed = s.getLocalPort();
         }
-        Run down = run("sandbox", "list", "--api", "http://127.0.0.1:" + closed, "--api-key", KEY);
+        CliRun down = run("sandbox", "list", "--api", "http://127.0.0.1:" + closed, "--api-key", KEY);
         assertEquals(ExitCode.UNREACHABLE, down.exit());
         assertTrue(down.err().contains("unreachable") && down.err().contains("sandboxd serve"), down.err());
 
-        Run badKey = run("sandbox", "list", "--api", apiUrl(), "--api-key", "e2b_" + "f".repeat(40));
+        CliRun badKey = run("sandbox", "list", "--api", apiUrl(), "--api-key", "e2b_" + "f".repeat(40));
         assertEquals(ExitCode.AUTH, badKey.exit());
         assertTrue(badKey.err().contains("401"), badKey.err());
 
-        Run noKey = run("sandbox", "list", "--api", apiUrl(), "--env-file", tmp.resolve("none").toString());
+        CliRun noKey = run("sandbox", "list", "--api", apiUrl(), "--env-file", tmp.resolve("none").toString());
         assertEquals(ExitCode.AUTH, noKey.exit());
         assertTrue(noKey.err().contains("no API key"), noKey.err());
 
-        Run serverError = run("sandbox", "list", "--api", stubUrl() + "/broken", "--api-key", KEY);
+        CliRun serverError = run("sandbox", "list", "--api", stubUrl() + "/broken", "--api-key", KEY);
         assertEquals(ExitCode.SERVER_ERROR, serverError.exit());
         assertTrue(serverError.err().contains("500") && serverError.err().contains("disk on fire"), serverError.err());
 
-        Run notApi = run("sandbox", "list", "--api", stubUrl() + "/html", "--api-key", KEY);
+        CliRun notApi = run("sandbox", "list", "--api", stubUrl() + "/html", "--api-key", KEY);
         assertEquals(ExitCode.SERVER_ERROR, notApi.exit());
         assertTrue(notApi.err().contains("not JSON"), notApi.err());
 
@@ -307,7 +291,7 @@ class AdminCliTest {
         sandboxes.add("sbxa", SandboxState.RUNNING, Map.of());
         Path envFile = tmp.resolve("sandboxd.env");
         Files.writeString(envFile, "E2B_API_URL=" + apiUrl() + "\nE2B_API_KEY=" + KEY + "\n");
-        Run fromFile = run("sandbox", "list", "--env-file", envFile.toString());
+        CliRun fromFile = run("sandbox", "list", "--env-file", envFile.toString());
         assertEquals(0, fromFile.exit(), fromFile.err());
         assertTrue(fromFile.out().contains("sbxa"));
 

@@ -1,35 +1,22 @@
 package io.sandboxd.daemon.cli.admin;
 
+import static io.sandboxd.daemon.cli.CliRun.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.sandboxd.daemon.cli.SandboxdCommand;
+import io.sandboxd.daemon.cli.CliRun;
 import io.sandboxd.daemon.orchestrator.cluster.ClusterCatalog;
 import io.sandboxd.daemon.orchestrator.cluster.NodeInfo;
 import io.sandboxd.daemon.orchestrator.cluster.TestRedis;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /** {@code sandboxd node list|drain} against a real Redis holding a cluster's catalog. */
 class NodeCommandTest {
-    record Run(int code, String out, String err) {}
-
-    static Run run(String... args) {
-        CommandLine cl = SandboxdCommand.commandLine();
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
-        return new Run(cl.execute(args), out.toString(), err.toString());
-    }
-
     @Test
     void listsLiveAndDeadNodesAndDrainsOne(@TempDir Path dir) throws Exception {
         try (TestRedis redis = TestRedis.start(dir);
@@ -42,30 +29,30 @@ class NodeCommandTest {
             Thread.sleep(400);
             c.markLost("b", Instant.now());
 
-            Run list = run("node", "list", "--redis", redis.url());
-            assertEquals(0, list.code(), list.err());
+            CliRun list = run("node", "list", "--redis", redis.url());
+            assertEquals(0, list.exit(), list.err());
             assertTrue(list.out().matches("(?s).*\\na +ready +10\\.0\\.0\\.1:5008 +10\\.0\\.0\\.1:3002 +2/8 +base\\n.*"),
                     list.out());
             assertTrue(list.out().matches("(?s).*\\nb +dead .*1 lost.*"), list.out());
 
-            Run drain = run("node", "drain", "a", "--redis", redis.url());
-            assertEquals(0, drain.code(), drain.err());
+            CliRun drain = run("node", "drain", "a", "--redis", redis.url());
+            assertEquals(0, drain.exit(), drain.err());
             assertTrue(c.membership().node("a").orElseThrow().draining());
-            Run json = run("node", "list", "--redis", redis.url(), "--format", "json");
+            CliRun json = run("node", "list", "--redis", redis.url(), "--format", "json");
             assertTrue(json.out().contains("\"state\" : \"draining\""), json.out());
-            assertEquals(0, run("node", "drain", "a", "--undo", "--redis", redis.url()).code());
+            assertEquals(0, run("node", "drain", "a", "--undo", "--redis", redis.url()).exit());
             assertTrue(c.membership().node("a").orElseThrow().accepts());
 
-            Run unknown = run("node", "drain", "zz", "--redis", redis.url());
-            assertEquals(ExitCode.NOT_FOUND, unknown.code());
+            CliRun unknown = run("node", "drain", "zz", "--redis", redis.url());
+            assertEquals(ExitCode.NOT_FOUND, unknown.exit());
             assertTrue(unknown.err().contains("no node 'zz'"), unknown.err());
         }
     }
 
     @Test
     void withoutARedisItSaysHowToNameOne() {
-        Run r = run("node", "list", "--redis", "redis://127.0.0.1:1");
-        assertEquals(ExitCode.UNREACHABLE, r.code());
+        CliRun r = run("node", "list", "--redis", "redis://127.0.0.1:1");
+        assertEquals(ExitCode.UNREACHABLE, r.exit());
         assertTrue(r.err().contains("does not answer"), r.err());
     }
 }

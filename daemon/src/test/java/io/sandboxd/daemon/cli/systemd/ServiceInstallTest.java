@@ -1,14 +1,13 @@
 package io.sandboxd.daemon.cli.systemd;
 
+import static io.sandboxd.daemon.cli.CliRun.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.sandboxd.daemon.cli.SandboxdCommand;
+import io.sandboxd.daemon.cli.CliRun;
 import io.sandboxd.daemon.cli.admin.ExitCode;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -19,7 +18,6 @@ import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import picocli.CommandLine;
 
 /**
  * {@code install} and {@code uninstall} where systemd is absent: the unit text, directive by directive, and the
@@ -29,8 +27,6 @@ class ServiceInstallTest {
     static final String JAVA = "/usr/lib/jvm/temurin-25/bin/java";
     static final String JAR = "/opt/sandboxd/daemon/target/sandboxd.jar";
     FakeServiceHost host;
-
-    record Run(int exit, String out, String err) {}
 
     @BeforeEach
     void fake() {
@@ -45,16 +41,7 @@ class ServiceInstallTest {
         StepRunner.host = ServiceHost::system;
     }
 
-    static Run run(String... args) {
-        CommandLine cl = SandboxdCommand.commandLine();
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
-        return new Run(cl.execute(args), out.toString(), err.toString());
-    }
-
-    static Run install(String... more) {
+    static CliRun install(String... more) {
         List<String> a = new ArrayList<>(List.of("install", "--java", JAVA, "--jar", JAR));
         a.addAll(Arrays.asList(more));
         return run(a.toArray(String[]::new));
@@ -69,7 +56,7 @@ class ServiceInstallTest {
 
     @Test
     void dryRunPrintsTheUnitAndTheStepsAndTouchesNothing() {
-        Run r = install("--dry-run", "--data-dir", "/srv/sandboxd", "--api-port", "3100", "--bind", "0.0.0.0",
+        CliRun r = install("--dry-run", "--data-dir", "/srv/sandboxd", "--api-port", "3100", "--bind", "0.0.0.0",
                 "--domain", "sbx.example.com", "--warm-pool", "4");
         assertEquals(0, r.exit(), r.err());
         assertEquals(List.of(), host.calls, "a dry run does nothing");
@@ -109,7 +96,7 @@ class ServiceInstallTest {
         assertEquals("process", s.get("KillMode"));
         assertTrue(s.get("ExecStart").contains("--on-shutdown pause"), s.get("ExecStart"));
 
-        Run keep = install("--dry-run", "--on-shutdown", "keep");
+        CliRun keep = install("--dry-run", "--on-shutdown", "keep");
         assertEquals(0, keep.exit(), keep.err());
         assertTrue(keep.out().contains("--on-shutdown keep"), keep.out());
         assertFalse(install("--dry-run", "--no-start").out().contains("systemctl start"), "--no-start");
@@ -124,13 +111,13 @@ class ServiceInstallTest {
         assertEquals("\"$$HOME\"", SystemdUnit.quote("$HOME"));
         assertEquals("\"say \\\"hi\\\" \\\\o/\"", SystemdUnit.quote("say \"hi\" \\o/"));
         assertEquals("/usr/bin/java", SystemdUnit.quote("/usr/bin/java"));
-        Run r = install("--dry-run", "--data-dir", "/srv/my data");
+        CliRun r = install("--dry-run", "--data-dir", "/srv/my data");
         assertTrue(service(r.out()).get("ExecStart").contains("--data-dir \"/srv/my data\" "), r.out());
     }
 
     @Test
     void installAppliesTheStepsInOrder() throws Exception {
-        Run r = install("--data-dir", "/srv/sandboxd");
+        CliRun r = install("--data-dir", "/srv/sandboxd");
         assertEquals(0, r.exit(), r.err());
         assertEquals(List.of("mkdir /srv/sandboxd rwx--x--x", "write /etc/systemd/system/sandboxd.service rw-r--r--",
                 "run systemctl daemon-reload", "run systemctl enable sandboxd.service", "run systemctl start sandboxd.service"),
@@ -140,7 +127,7 @@ class ServiceInstallTest {
         assertTrue(r.out().contains("[5/5] systemctl start"), r.out());
 
         host.calls.clear();
-        Run j = install("--no-start", "--format", "json", "--unit-dir", "/run/systemd/system");
+        CliRun j = install("--no-start", "--format", "json", "--unit-dir", "/run/systemd/system");
         assertEquals(0, j.exit(), j.err());
         JsonNode report = StepRunner.JSON.readTree(j.out());
         assertEquals("/run/systemd/system/sandboxd.service", report.get("unitFile").asText());
@@ -151,7 +138,7 @@ class ServiceInstallTest {
     @Test
     void theFirstFailingStepStopsTheInstallAndIsNamed() {
         host.answers.put("systemctl enable sandboxd.service", new ServiceHost.Outcome(1, "Failed to enable unit: nope"));
-        Run r = install();
+        CliRun r = install();
         assertEquals(ExitCode.FAILED, r.exit());
         assertTrue(r.err().contains("step 4 of 5 failed (systemctl enable sandboxd.service")
                 && r.err().contains("Failed to enable unit: nope") && r.err().contains("steps before it were done"), r.err());
@@ -164,13 +151,13 @@ class ServiceInstallTest {
         assertEquals(ExitCode.AUTH, install().exit());
         host.root = true;
         host.systemd = false;
-        Run r = install();
+        CliRun r = install();
         assertEquals(ExitCode.UNREACHABLE, r.exit());
         assertTrue(r.err().contains("systemd is not running") && r.err().contains("--dry-run"), r.err());
         assertEquals(List.of(), host.calls);
         assertEquals(0, install("--dry-run").exit(), "a dry run works where systemd is absent");
         host.systemd = true;
-        Run missing = run("install", "--java", JAVA, "--jar", "/nowhere/sandboxd.jar");
+        CliRun missing = run("install", "--java", JAVA, "--jar", "/nowhere/sandboxd.jar");
         assertEquals(ExitCode.USAGE, missing.exit());
         assertTrue(missing.err().contains("--jar /nowhere/sandboxd.jar is not a file"), missing.err());
         assertEquals(List.of(), host.calls);
@@ -182,7 +169,7 @@ class ServiceInstallTest {
         host.files.put(unit, "[Service]\nExecStart=/j -jar /x.jar serve --data-dir /srv/sbx --on-shutdown kill\n");
         host.files.put(Path.of("/srv/sbx/db/PG_VERSION"), "16");
         host.answers.put("systemctl stop sandboxd.service", new ServiceHost.Outcome(5, "Unit sandboxd.service not loaded."));
-        Run r = run("uninstall");
+        CliRun r = run("uninstall");
         assertEquals(0, r.exit(), r.err());
         assertEquals(List.of("run systemctl stop sandboxd.service", "run systemctl disable sandboxd.service",
                 "delete " + unit, "run systemctl daemon-reload", "run systemctl reset-failed sandboxd.service"), host.calls);
@@ -190,7 +177,7 @@ class ServiceInstallTest {
 
         host.calls.clear();
         host.files.put(unit, "[Service]\nExecStart=/j -jar /x.jar serve --data-dir /srv/sbx --on-shutdown kill\n");
-        Run p = run("uninstall", "--purge");
+        CliRun p = run("uninstall", "--purge");
         assertEquals(0, p.exit(), p.err());
         assertTrue(host.calls.contains("deleteTree /srv/sbx"), "the data dir named in the installed unit: " + host.calls);
         assertEquals("run userdel sandboxd-pg", host.calls.getLast());
@@ -199,11 +186,11 @@ class ServiceInstallTest {
     @Test
     void purgeRefusesADirectoryServeDidNotWrite() {
         host.files.put(Path.of("/home/ana/notes.txt"), "mine");
-        Run r = run("uninstall", "--purge", "--data-dir", "/home/ana");
+        CliRun r = run("uninstall", "--purge", "--data-dir", "/home/ana");
         assertEquals(ExitCode.REFUSED, r.exit());
         assertTrue(r.err().contains("not a sandboxd data dir"), r.err());
         assertEquals(List.of(), host.calls, "nothing stopped, nothing deleted");
-        Run dry = run("uninstall", "--dry-run", "--purge", "--data-dir", "/srv/none");
+        CliRun dry = run("uninstall", "--dry-run", "--purge", "--data-dir", "/srv/none");
         assertEquals(0, dry.exit(), dry.err());
         assertFalse(dry.out().contains("rm -rf"), "a data dir that is not there is not deleted: " + dry.out());
     }
@@ -212,7 +199,7 @@ class ServiceInstallTest {
     void thePackagedUnitCarriesTheSameDirectives() throws Exception {
         Path packaged = Path.of("..", "packaging", "systemd", "sandboxd.service");
         Map<String, String> shipped = service(Files.readString(packaged));
-        Run r = run("install", "--dry-run", "--java", "/opt/sandboxd/jdk/bin/java", "--jar", "/opt/sandboxd/sandboxd.jar");
+        CliRun r = run("install", "--dry-run", "--java", "/opt/sandboxd/jdk/bin/java", "--jar", "/opt/sandboxd/sandboxd.jar");
         Map<String, String> generated = service(r.out());
         generated.forEach((k, v) -> {
             if (!k.equals("ExecStart") && !k.equals("WorkingDirectory")) {
