@@ -71,13 +71,7 @@ final class RemoteNode implements AutoCloseable {
      *                     of it), so the create may go to another node
      */
     Sandbox create(Team team, CreateSandbox request) {
-        try {
-            return NodeMessages.sandbox(stub.withDeadlineAfter(CREATE_DEADLINE.toMillis(), TimeUnit.MILLISECONDS)
-                    .create(NodeMessages.create(team, request)));
-        } catch (StatusRuntimeException e) {
-            SandboxException error = NodeErrors.fromStatus(e, nodeId, address);
-            throw NodeErrors.unreachable(e) ? new Unreachable(error) : error;
-        }
+        return call(CREATE_DEADLINE, s -> NodeMessages.sandbox(s.create(NodeMessages.create(team, request))), true);
     }
 
     /** A node that did not answer: what a single host would say ({@link #error}), for when no other node will do. */
@@ -153,10 +147,16 @@ final class RemoteNode implements AutoCloseable {
     }
 
     private <T> T call(Duration deadline, Function<NodeServiceBlockingStub, T> rpc) {
+        return call(deadline, rpc, false);
+    }
+
+    /** @param mayGoElsewhere a node that did not answer throws {@link Unreachable} instead of its 502 */
+    private <T> T call(Duration deadline, Function<NodeServiceBlockingStub, T> rpc, boolean mayGoElsewhere) {
         try {
             return rpc.apply(stub.withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS));
         } catch (StatusRuntimeException e) {
-            throw NodeErrors.fromStatus(e, nodeId, address);
+            SandboxException error = NodeErrors.fromStatus(e, nodeId, address);
+            throw mayGoElsewhere && NodeErrors.unreachable(e) ? new Unreachable(error) : error;
         }
     }
 
