@@ -12,12 +12,10 @@ import java.util.Optional;
 
 /** {@code serve --redis}: the catalog this node joins, checked before anything else starts. */
 record Cluster(ClusterCatalog catalog, String nodeId) {
-    static final String KEY_PREFIX = ClusterCatalog.PREFIX;
-
     static Cluster join(String redisUrl, String nodeId, Path dataDir) {
         ClusterCatalog catalog;
         try {
-            catalog = new ClusterCatalog(redisUrl, KEY_PREFIX);
+            catalog = new ClusterCatalog(redisUrl, ClusterCatalog.PREFIX);
             catalog.ping();
         } catch (RuntimeException e) {
             throw new IllegalStateException("the cluster's Redis at " + redisUrl + " does not answer: " + e.getMessage(), e);
